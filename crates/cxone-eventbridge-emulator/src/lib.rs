@@ -1,0 +1,3 @@
+//! cxone-eventbridge-emulator
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]

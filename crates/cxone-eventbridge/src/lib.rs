@@ -1,0 +1,3 @@
+//! cxone-eventbridge
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]

@@ -1,0 +1,2 @@
+//! `cxone-replay`: the command line.
+fn main() {}

@@ -1,0 +1,282 @@
+//! Newtypes that are checked once, when made: idempotency keys and destination overrides.
+
+use crate::error::DomainError;
+use serde::{Deserialize, Deserializer, Serialize};
+use std::fmt;
+use url::Url;
+
+/// The longest idempotency key we send (and accept back).
+pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
+
+/// An idempotency key: non-empty, at most 255 characters, visible ASCII only (`!` to `~`), so it
+/// is always a valid HTTP header value.
+///
+/// A replay's key is `replay-{eventId}-v{retryCount + 1}` ([`IdempotencyKey::for_replay`]): the
+/// same DLQ event at the same retry count always gets the same key, so a re-run (or a retry of a
+/// PUT whose response was lost) is recognised by the server as a duplicate instead of being
+/// delivered twice.
+///
+/// ```
+/// use cxone_replay_domain::IdempotencyKey;
+/// let key = IdempotencyKey::for_replay("evt_1", 4).unwrap();
+/// assert_eq!(key.as_str(), "replay-evt_1-v4");
+/// assert!(IdempotencyKey::new("has space").is_err());
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    /// Checks and wraps a key.
+    ///
+    /// # Errors
+    /// [`DomainError::InvalidIdempotencyKey`] if it is empty, longer than 255 characters or
+    /// holds a character outside visible ASCII.
+    pub fn new(key: impl Into<String>) -> Result<Self, DomainError> {
+        let key = key.into();
+        if key.is_empty() {
+            return Err(DomainError::InvalidIdempotencyKey {
+                problem: "is empty".into(),
+            });
+        }
+        if key.len() > MAX_IDEMPOTENCY_KEY_LEN {
+            return Err(DomainError::InvalidIdempotencyKey {
+                problem: format!(
+                    "is {} bytes long, the limit is {MAX_IDEMPOTENCY_KEY_LEN}",
+                    key.len()
+                ),
+            });
+        }
+        if let Some((at, c)) = key.char_indices().find(|(_, c)| !matches!(c, '!'..='~')) {
+            return Err(DomainError::InvalidIdempotencyKey {
+                problem: format!(
+                    "character {c:?} at byte {at} is not allowed (visible ASCII only)"
+                ),
+            });
+        }
+        Ok(IdempotencyKey(key))
+    }
+
+    /// The key of replay attempt `attempt` of event `event_id`: `replay-{event_id}-v{attempt}`.
+    ///
+    /// # Errors
+    /// As [`IdempotencyKey::new`]: an event id with spaces or non-ASCII characters, or one so
+    /// long that the key would pass 255 characters, cannot make a key.
+    pub fn for_replay(event_id: &str, attempt: u32) -> Result<Self, DomainError> {
+        IdempotencyKey::new(format!("replay-{event_id}-v{attempt}"))
+    }
+
+    /// The key as text.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Unwraps the key.
+    #[must_use]
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl fmt::Debug for IdempotencyKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("IdempotencyKey").field(&self.0).finish()
+    }
+}
+
+impl fmt::Display for IdempotencyKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl AsRef<str> for IdempotencyKey {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for IdempotencyKey {
+    type Err = DomainError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        IdempotencyKey::new(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for IdempotencyKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        IdempotencyKey::new(s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Hosts a destination override may point at. Empty means any host.
+///
+/// Entries are host names compared case-insensitively; an entry starting with `*.` also admits
+/// every sub-domain (`*.example.com` admits `a.example.com`, not `example.com`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DestinationAllowList {
+    hosts: Vec<String>,
+}
+
+impl DestinationAllowList {
+    /// Any host is allowed.
+    #[must_use]
+    pub fn any() -> Self {
+        DestinationAllowList::default()
+    }
+
+    /// Only these hosts (and, for `*.` entries, their sub-domains).
+    #[must_use]
+    pub fn only<I, S>(hosts: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        DestinationAllowList {
+            hosts: hosts
+                .into_iter()
+                .map(|h| h.as_ref().trim().trim_end_matches('.').to_ascii_lowercase())
+                .filter(|h| !h.is_empty())
+                .collect(),
+        }
+    }
+
+    /// Whether the list admits every host.
+    #[must_use]
+    pub fn is_any(&self) -> bool {
+        self.hosts.is_empty()
+    }
+
+    /// Whether `host` is admitted.
+    #[must_use]
+    pub fn allows(&self, host: &str) -> bool {
+        if self.hosts.is_empty() {
+            return true;
+        }
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        self.hosts
+            .iter()
+            .any(|entry| match entry.strip_prefix("*.") {
+                Some(parent) => host
+                    .strip_suffix(parent)
+                    .is_some_and(|rest| rest.len() > 1 && rest.ends_with('.')),
+                None => *entry == host,
+            })
+    }
+}
+
+/// A destination override: an absolute `https` URL with a host and no user-info.
+///
+/// It is sent to the bus as `routingDirective.destinationOverride`. Checked once, when made.
+///
+/// ```
+/// use cxone_replay_domain::{DestinationAllowList, DestinationOverride};
+/// let ok = DestinationOverride::parse("https://hooks.example.com/replay", &DestinationAllowList::any());
+/// assert!(ok.is_ok());
+/// let http = DestinationOverride::parse("http://hooks.example.com/", &DestinationAllowList::any());
+/// assert!(http.unwrap_err().to_string().contains("https"));
+/// let listed = DestinationAllowList::only(["hooks.example.com"]);
+/// assert!(DestinationOverride::parse("https://evil.example.net/", &listed).is_err());
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct DestinationOverride(String);
+
+impl DestinationOverride {
+    /// Parses and checks a destination override URL against an allow-list.
+    ///
+    /// # Errors
+    /// [`DomainError::InvalidDestination`] if the URL is relative or malformed, is not `https`,
+    /// has no host, carries a user name or password, or its host is not on the allow-list.
+    pub fn parse(input: &str, allow: &DestinationAllowList) -> Result<Self, DomainError> {
+        let fail = |problem: String| DomainError::InvalidDestination {
+            url: redact_userinfo(input),
+            problem,
+        };
+        let url = Url::parse(input.trim()).map_err(|e| {
+            fail(match e {
+                url::ParseError::RelativeUrlWithoutBase => {
+                    "is not an absolute URL (expected https://host/path)".to_string()
+                }
+                other => format!("is not a valid URL: {other}"),
+            })
+        })?;
+        if url.scheme() != "https" {
+            return Err(fail(format!(
+                "scheme `{}` is not allowed; use https",
+                url.scheme()
+            )));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(fail(
+                "must not carry a user name or password (user-info)".into(),
+            ));
+        }
+        let host = match url.host_str() {
+            Some(h) if !h.is_empty() => h.to_string(),
+            _ => return Err(fail("has no host".into())),
+        };
+        if !allow.allows(&host) {
+            return Err(fail(format!(
+                "host `{host}` is not on the destination allow-list"
+            )));
+        }
+        Ok(DestinationOverride(url.into()))
+    }
+
+    /// The URL as text (normalised by the URL parser).
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The URL's host.
+    #[must_use]
+    pub fn host(&self) -> &str {
+        // Checked at construction: the URL is absolute and has a host.
+        let rest = self.0.strip_prefix("https://").unwrap_or(&self.0);
+        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let authority = &rest[..end];
+        if authority.starts_with('[') {
+            authority.find(']').map_or(authority, |i| &authority[..=i])
+        } else {
+            authority.rsplit_once(':').map_or(authority, |(h, _)| h)
+        }
+    }
+}
+
+impl fmt::Debug for DestinationOverride {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("DestinationOverride").field(&self.0).finish()
+    }
+}
+
+impl fmt::Display for DestinationOverride {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for DestinationOverride {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        DestinationOverride::parse(&s, &DestinationAllowList::any())
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// Replaces the user-info of a URL-ish string with `***` so that an error never echoes a
+/// password.
+fn redact_userinfo(input: &str) -> String {
+    let Some(scheme_end) = input.find("://") else {
+        return input.to_string();
+    };
+    let after = &input[scheme_end + 3..];
+    let authority_end = after.find(['/', '?', '#']).unwrap_or(after.len());
+    match after[..authority_end].rfind('@') {
+        Some(at) => format!("{}://***@{}", &input[..scheme_end], &after[at + 1..]),
+        None => input.to_string(),
+    }
+}

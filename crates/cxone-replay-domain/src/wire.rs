@@ -1,0 +1,406 @@
+//! The wire model of the CXone EventBridge contract: DLQ events and pages, the PUT response,
+//! the token response.
+//!
+//! A DLQ page is read leniently, one event at a time: a malformed event does not spoil its
+//! page. It becomes a [`DlqEvent`] whose [`defect`](DlqEvent::defect) names the bad field, so
+//! the engine can audit it as `INVALID_EVENT` instead of losing it or the events after it.
+
+use crate::error::DomainError;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+/// One failed event out of the dead letter queue.
+///
+/// `payload` is kept byte-for-byte as received ([`RawValue`]): a replay never alters it, not the
+/// precision of a number, not the order of keys, not an escape. Unknown fields are ignored.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DlqEvent {
+    /// `eventId`; empty if the event had none (see [`DlqEvent::defect`]).
+    pub event_id: String,
+    /// `topicId`, if the event carried one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub topic_id: Option<String>,
+    /// `payload`, exactly as received; `None` if missing or `null`.
+    pub payload: Option<Box<RawValue>>,
+    /// `failureReason`, e.g. `"HTTP 502 Bad Gateway"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure_reason: Option<String>,
+    /// `retryCount`; `None` when absent (counts as 0).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_count: Option<u32>,
+    /// `firstFailureTimestamp` as received (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_failure_timestamp: Option<String>,
+    /// `lastFailureTimestamp` as received (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_failure_timestamp: Option<String>,
+    /// The first problem found while reading the event, if any.
+    #[serde(skip)]
+    pub defect: Option<EventDefect>,
+}
+
+/// What was wrong with a DLQ event as read off the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventDefect {
+    /// The wire name of the field (`"eventId"`, `"retryCount"`, ...), or `"event"` when the
+    /// element was not a JSON object.
+    pub field: &'static str,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+impl EventDefect {
+    fn new(field: &'static str, problem: impl Into<String>) -> Self {
+        EventDefect {
+            field,
+            problem: problem.into(),
+        }
+    }
+}
+
+impl From<EventDefect> for DomainError {
+    fn from(d: EventDefect) -> Self {
+        DomainError::InvalidEvent {
+            field: d.field,
+            problem: d.problem,
+        }
+    }
+}
+
+/// The fields of an event, each kept raw until checked on its own.
+#[derive(Deserialize)]
+struct RawEvent<'a> {
+    #[serde(rename = "eventId", borrow, default)]
+    event_id: Option<&'a RawValue>,
+    #[serde(rename = "topicId", borrow, default)]
+    topic_id: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    payload: Option<&'a RawValue>,
+    #[serde(rename = "failureReason", borrow, default)]
+    failure_reason: Option<&'a RawValue>,
+    #[serde(rename = "retryCount", borrow, default)]
+    retry_count: Option<&'a RawValue>,
+    #[serde(rename = "firstFailureTimestamp", borrow, default)]
+    first_failure_timestamp: Option<&'a RawValue>,
+    #[serde(rename = "lastFailureTimestamp", borrow, default)]
+    last_failure_timestamp: Option<&'a RawValue>,
+}
+
+/// Reads an optional string field; records a defect if it has another type.
+fn opt_string(
+    raw: Option<&RawValue>,
+    field: &'static str,
+    defect: &mut Option<EventDefect>,
+) -> Option<String> {
+    let raw = raw?;
+    match serde_json::from_str::<Option<String>>(raw.get()) {
+        Ok(v) => v,
+        Err(_) => {
+            defect.get_or_insert_with(|| {
+                EventDefect::new(field, format!("must be a string, got `{}`", snippet(raw)))
+            });
+            None
+        }
+    }
+}
+
+/// A short, safe excerpt of a raw JSON value for messages.
+fn snippet(raw: &RawValue) -> String {
+    let s = raw.get();
+    if s.len() <= 40 {
+        s.to_string()
+    } else {
+        let mut end = 40;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{}…", &s[..end])
+    }
+}
+
+impl DlqEvent {
+    /// Reads one event from its JSON text.
+    ///
+    /// Only text that is not JSON at all, or not a JSON object, is an error. Missing or ill-typed
+    /// fields are recorded in [`DlqEvent::defect`] (the first one found), so that the event can
+    /// still be audited.
+    ///
+    /// # Errors
+    /// [`DomainError::Json`] if the text is not JSON; [`DomainError::InvalidEvent`] with field
+    /// `event` if it is not an object.
+    pub fn from_slice(bytes: &[u8]) -> Result<Self, DomainError> {
+        let raw: &RawValue = serde_json::from_slice(bytes).map_err(|source| DomainError::Json {
+            what: "DLQ event",
+            source,
+        })?;
+        let event = DlqEvent::from_raw(raw);
+        match &event.defect {
+            Some(d) if d.field == "event" => Err(d.clone().into()),
+            _ => Ok(event),
+        }
+    }
+
+    /// Reads one event out of a raw JSON value, never failing: problems go to `defect`.
+    #[must_use]
+    pub fn from_raw(raw: &RawValue) -> Self {
+        let fields: RawEvent<'_> = match serde_json::from_str(raw.get()) {
+            Ok(f) => f,
+            Err(_) => {
+                return DlqEvent::defective(EventDefect::new(
+                    "event",
+                    format!("must be a JSON object, got `{}`", snippet(raw)),
+                ));
+            }
+        };
+        let mut defect = None;
+        let event_id = match fields.event_id {
+            None => {
+                defect = Some(EventDefect::new("eventId", "is missing"));
+                String::new()
+            }
+            Some(raw_id) => match serde_json::from_str::<Option<String>>(raw_id.get()) {
+                Ok(Some(id)) if !id.is_empty() => id,
+                Ok(Some(_)) => {
+                    defect = Some(EventDefect::new("eventId", "is empty"));
+                    String::new()
+                }
+                Ok(None) => {
+                    defect = Some(EventDefect::new("eventId", "is null"));
+                    String::new()
+                }
+                Err(_) => {
+                    defect = Some(EventDefect::new(
+                        "eventId",
+                        format!("must be a string, got `{}`", snippet(raw_id)),
+                    ));
+                    String::new()
+                }
+            },
+        };
+        let topic_id = opt_string(fields.topic_id, "topicId", &mut defect);
+        let payload = match fields.payload {
+            Some(p) if p.get() != "null" => Some(p.to_owned()),
+            _ => {
+                defect.get_or_insert_with(|| EventDefect::new("payload", "is missing"));
+                None
+            }
+        };
+        let failure_reason = opt_string(fields.failure_reason, "failureReason", &mut defect);
+        let retry_count = fields.retry_count.and_then(|raw_count| {
+            match serde_json::from_str::<Option<u32>>(raw_count.get()) {
+                Ok(v) => v,
+                Err(_) => {
+                    defect.get_or_insert_with(|| {
+                        EventDefect::new(
+                            "retryCount",
+                            format!(
+                                "must be a whole number from 0 to {}, got `{}`",
+                                u32::MAX,
+                                snippet(raw_count)
+                            ),
+                        )
+                    });
+                    None
+                }
+            }
+        });
+        let mut timestamp = |raw: Option<&RawValue>, field: &'static str| {
+            let s = opt_string(raw, field, &mut defect)?;
+            if DateTime::parse_from_rfc3339(&s).is_err() {
+                defect.get_or_insert_with(|| {
+                    EventDefect::new(field, format!("is not an RFC 3339 timestamp: `{s}`"))
+                });
+            }
+            Some(s)
+        };
+        let first_failure_timestamp =
+            timestamp(fields.first_failure_timestamp, "firstFailureTimestamp");
+        let last_failure_timestamp =
+            timestamp(fields.last_failure_timestamp, "lastFailureTimestamp");
+        DlqEvent {
+            event_id,
+            topic_id,
+            payload,
+            failure_reason,
+            retry_count,
+            first_failure_timestamp,
+            last_failure_timestamp,
+            defect,
+        }
+    }
+
+    fn defective(defect: EventDefect) -> Self {
+        DlqEvent {
+            event_id: String::new(),
+            topic_id: None,
+            payload: None,
+            failure_reason: None,
+            retry_count: None,
+            first_failure_timestamp: None,
+            last_failure_timestamp: None,
+            defect: Some(defect),
+        }
+    }
+
+    /// Checks that the event is complete and well-typed.
+    ///
+    /// # Errors
+    /// [`DomainError::InvalidEvent`] naming the first bad field.
+    pub fn check(&self) -> Result<(), DomainError> {
+        match &self.defect {
+            Some(d) => Err(d.clone().into()),
+            None if self.event_id.is_empty() => Err(DomainError::InvalidEvent {
+                field: "eventId",
+                problem: "is empty".into(),
+            }),
+            None if self.payload.is_none() => Err(DomainError::InvalidEvent {
+                field: "payload",
+                problem: "is missing".into(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// `retryCount`, 0 when absent.
+    #[must_use]
+    pub fn retry_count(&self) -> u32 {
+        self.retry_count.unwrap_or(0)
+    }
+
+    /// `firstFailureTimestamp`, parsed; `None` if absent or malformed.
+    #[must_use]
+    pub fn first_failure_at(&self) -> Option<DateTime<Utc>> {
+        parse_ts(self.first_failure_timestamp.as_deref())
+    }
+
+    /// `lastFailureTimestamp`, parsed; `None` if absent or malformed.
+    #[must_use]
+    pub fn last_failure_at(&self) -> Option<DateTime<Utc>> {
+        parse_ts(self.last_failure_timestamp.as_deref())
+    }
+
+    /// The payload's `type` field, if the payload is an object with a string `type`.
+    #[must_use]
+    pub fn event_type(&self) -> Option<String> {
+        #[derive(Deserialize)]
+        struct Typed {
+            #[serde(rename = "type", default)]
+            ty: Option<serde_json::Value>,
+        }
+        let payload = self.payload.as_ref()?;
+        match serde_json::from_str::<Typed>(payload.get()).ok()?.ty? {
+            serde_json::Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+fn parse_ts(s: Option<&str>) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s?)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// One page of the DLQ: `{"events": [...], "nextPageToken": "..."}`.
+#[derive(Debug, Clone, Default)]
+pub struct DlqPage {
+    /// The page's events, in order; malformed ones carry a [`DlqEvent::defect`].
+    pub events: Vec<DlqEvent>,
+    /// The token of the next page; `None` when absent, `null` or empty: this was the last page.
+    pub next_page_token: Option<String>,
+}
+
+impl DlqPage {
+    /// Reads a DLQ page.
+    ///
+    /// A missing `events` array reads as an empty page. Each element is read on its own (see
+    /// [`DlqEvent::from_raw`]).
+    ///
+    /// ```
+    /// use cxone_replay_domain::DlqPage;
+    /// let page = DlqPage::from_slice(br#"{"events":[{"eventId":"e1","payload":{"a":1}},42],"nextPageToken":"t2"}"#).unwrap();
+    /// assert_eq!(page.events.len(), 2);
+    /// assert!(page.events[0].defect.is_none());
+    /// assert_eq!(page.events[1].defect.as_ref().unwrap().field, "event");
+    /// assert_eq!(page.next_page_token.as_deref(), Some("t2"));
+    /// ```
+    ///
+    /// # Errors
+    /// [`DomainError::Json`] if the body is not a JSON object with an `events` array (or
+    /// `nextPageToken` is not a string).
+    pub fn from_slice(bytes: &[u8]) -> Result<Self, DomainError> {
+        #[derive(Deserialize)]
+        struct RawPage<'a> {
+            #[serde(borrow, default)]
+            events: Option<Vec<&'a RawValue>>,
+            #[serde(rename = "nextPageToken", default)]
+            next_page_token: Option<String>,
+        }
+        let raw: RawPage<'_> =
+            serde_json::from_slice(bytes).map_err(|source| DomainError::Json {
+                what: "DLQ page",
+                source,
+            })?;
+        Ok(DlqPage {
+            events: raw
+                .events
+                .unwrap_or_default()
+                .into_iter()
+                .map(DlqEvent::from_raw)
+                .collect(),
+            next_page_token: raw.next_page_token.filter(|t| !t.is_empty()),
+        })
+    }
+}
+
+/// The body of a `201` answer to a replay PUT.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PutEventResponse {
+    /// The replayed event's id.
+    pub event_id: String,
+    /// E.g. `"queued"`.
+    pub status: String,
+    /// E.g. `"delivered"`.
+    #[serde(default)]
+    pub routing_status: Option<String>,
+    /// When the bus processed it, as sent.
+    #[serde(default)]
+    pub processed_at: Option<String>,
+}
+
+/// The body of a `200` answer from the token endpoint.
+///
+/// The access token is a plain `String` here because this crate does no I/O and logs nothing;
+/// the client wraps it in a secret type at once. `Debug` redacts it all the same.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+pub struct TokenResponse {
+    /// The bearer token.
+    pub access_token: String,
+    /// `"Bearer"`.
+    #[serde(default = "bearer")]
+    pub token_type: String,
+    /// Lifetime in seconds.
+    #[serde(default)]
+    pub expires_in: Option<u64>,
+    /// Granted scopes, space-separated.
+    #[serde(default)]
+    pub scope: Option<String>,
+}
+
+fn bearer() -> String {
+    "Bearer".into()
+}
+
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("access_token", &"[redacted]")
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field("scope", &self.scope)
+            .finish()
+    }
+}
