@@ -1,0 +1,607 @@
+//! [`ClientBuilder`] and [`Auth`]: validated client configuration.
+
+use crate::client::{Client, Inner, TokenEndpoint};
+use crate::error::BuildError;
+use crate::runtime::{Clock, Jitter, RandomJitter, Sleeper, SystemClock, TokioSleeper};
+use crate::token::TokenCache;
+use cxone_replay_domain::{RetryBudget, RetryPolicy};
+use reqwest::header::{ACCEPT, HeaderMap, HeaderValue};
+use secrecy::{ExposeSecret, SecretString};
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use url::{Host, Url};
+
+/// The default region host: `https://api.nicecxone.com`.
+pub const DEFAULT_REGION: &str = "api.nicecxone.com";
+/// The default API path prefix.
+pub const DEFAULT_API_PREFIX: &str = "/api/v2/eventbridge";
+/// The default OAuth2 scopes of the client-credentials grant.
+pub const DEFAULT_SCOPES: &str = "eventbridge:read eventbridge:write";
+/// The `User-Agent` the client sends.
+pub const USER_AGENT: &str = concat!("cxone-eventbridge/", env!("CARGO_PKG_VERSION"));
+
+/// How the client obtains its bearer token.
+#[derive(Clone)]
+#[non_exhaustive]
+pub enum Auth {
+    /// The contract's OAuth2 client-credentials grant: a form-encoded POST of
+    /// `grant_type=client_credentials`, `client_id`, `client_secret` and `scope`.
+    ClientCredentials {
+        /// The OAuth2 client id.
+        client_id: String,
+        /// The OAuth2 client secret.
+        client_secret: SecretString,
+    },
+    /// A real CXone tenant's access key: the password grant with the access key id and secret
+    /// as `username`/`password`, and the OAuth2 client (application) id and secret as HTTP Basic
+    /// client authentication. The token endpoint is the builder's
+    /// [`token_url`](ClientBuilder::token_url) if set, else discovered from
+    /// `{issuer}/.well-known/openid-configuration` (`token_endpoint`) if `issuer` is set, else
+    /// `{base}/oauth2/token`.
+    CxoneAccessKey {
+        /// The OAuth2 client (application) id.
+        client_id: String,
+        /// The OAuth2 client secret.
+        client_secret: SecretString,
+        /// The access key id.
+        access_key_id: String,
+        /// The access key secret.
+        access_key_secret: SecretString,
+        /// The OpenID issuer to discover the token endpoint from, e.g.
+        /// `https://cxone.niceincontact.com`.
+        issuer: Option<String>,
+    },
+}
+
+impl fmt::Debug for Auth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Auth::ClientCredentials { client_id, .. } => f
+                .debug_struct("ClientCredentials")
+                .field("client_id", client_id)
+                .field("client_secret", &"[redacted]")
+                .finish(),
+            Auth::CxoneAccessKey {
+                client_id,
+                access_key_id,
+                issuer,
+                ..
+            } => f
+                .debug_struct("CxoneAccessKey")
+                .field("client_id", client_id)
+                .field("client_secret", &"[redacted]")
+                .field("access_key_id", access_key_id)
+                .field("access_key_secret", &"[redacted]")
+                .field("issuer", issuer)
+                .finish(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Endpoint {
+    Region(String),
+    BaseUrl(String),
+}
+
+/// Builds a [`Client`]; every setting is checked by [`build`](ClientBuilder::build).
+///
+/// ```
+/// use cxone_eventbridge::{BuildError, Client};
+/// use secrecy::SecretString;
+///
+/// let client = Client::builder()
+///     .region("api.nicecxone.com")
+///     .client_credentials("my-id", SecretString::from("my-secret"))
+///     .build()
+///     .unwrap();
+/// assert!(!format!("{client:?}").contains("my-secret"));
+///
+/// // Bearer tokens never travel in clear text:
+/// let refused = Client::builder()
+///     .base_url("http://example.com")
+///     .client_credentials("my-id", SecretString::from("my-secret"))
+///     .build();
+/// assert!(matches!(refused, Err(BuildError::InsecureUrl { setting: "base_url", .. })));
+/// ```
+#[derive(Clone)]
+pub struct ClientBuilder {
+    endpoint: Endpoint,
+    token_url: Option<String>,
+    api_prefix: String,
+    auth: Option<Auth>,
+    scopes: Option<String>,
+    retry: RetryPolicy,
+    budget: RetryBudget,
+    connect_timeout: Duration,
+    request_timeout: Duration,
+    max_connections: usize,
+    refresh_margin: Duration,
+    clock: Arc<dyn Clock>,
+    sleeper: Arc<dyn Sleeper>,
+    jitter: Arc<dyn Jitter>,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("endpoint", &self.endpoint)
+            .field("token_url", &self.token_url)
+            .field("api_prefix", &self.api_prefix)
+            .field("auth", &self.auth)
+            .field("scopes", &self.scopes)
+            .field("retry", &self.retry)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("max_connections", &self.max_connections)
+            .field("refresh_margin", &self.refresh_margin)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        ClientBuilder {
+            endpoint: Endpoint::Region(DEFAULT_REGION.into()),
+            token_url: None,
+            api_prefix: DEFAULT_API_PREFIX.into(),
+            auth: None,
+            scopes: None,
+            retry: RetryPolicy::default(),
+            budget: RetryBudget::default(),
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            max_connections: 32,
+            refresh_margin: Duration::from_secs(60),
+            clock: Arc::new(SystemClock),
+            sleeper: Arc::new(TokioSleeper),
+            jitter: Arc::new(RandomJitter),
+        }
+    }
+}
+
+impl ClientBuilder {
+    /// A builder with the defaults: region `api.nicecxone.com`, prefix `/api/v2/eventbridge`,
+    /// scopes `eventbridge:read eventbridge:write`, 5 attempts (200 ms base, 20 s cap, full
+    /// jitter), 10 s connect and 30 s request time-outs, 32 pooled connections per host, token
+    /// refresh 60 s before expiry. Credentials have no default.
+    #[must_use]
+    pub fn new() -> Self {
+        ClientBuilder::default()
+    }
+
+    /// The API host: the base URL becomes `https://{host}`. Replaces an earlier
+    /// [`base_url`](Self::base_url).
+    #[must_use]
+    pub fn region(mut self, host: impl Into<String>) -> Self {
+        self.endpoint = Endpoint::Region(host.into());
+        self
+    }
+
+    /// An explicit base URL (`https://...`; plain `http` only to loopback hosts). Replaces an
+    /// earlier [`region`](Self::region).
+    #[must_use]
+    pub fn base_url(mut self, url: impl AsRef<str>) -> Self {
+        self.endpoint = Endpoint::BaseUrl(url.as_ref().to_string());
+        self
+    }
+
+    /// The token endpoint (default `{base}/oauth2/token`; same http rule as the base URL).
+    #[must_use]
+    pub fn token_url(mut self, url: impl AsRef<str>) -> Self {
+        self.token_url = Some(url.as_ref().to_string());
+        self
+    }
+
+    /// The API path prefix (default `/api/v2/eventbridge`; the contract is unverified against a
+    /// live tenant, so it is configurable). `""` puts the routes at the base URL's path.
+    #[must_use]
+    pub fn api_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.api_prefix = prefix.into();
+        self
+    }
+
+    /// Shorthand for [`Auth::ClientCredentials`].
+    #[must_use]
+    pub fn client_credentials(self, id: impl Into<String>, secret: SecretString) -> Self {
+        self.auth(Auth::ClientCredentials {
+            client_id: id.into(),
+            client_secret: secret,
+        })
+    }
+
+    /// How to obtain the bearer token.
+    #[must_use]
+    pub fn auth(mut self, auth: Auth) -> Self {
+        self.auth = Some(auth);
+        self
+    }
+
+    /// The OAuth2 scopes, space-separated (default `eventbridge:read eventbridge:write` for
+    /// client credentials; the access-key grant sends a scope only if one is set here).
+    #[must_use]
+    pub fn scopes(mut self, scopes: impl Into<String>) -> Self {
+        self.scopes = Some(scopes.into());
+        self
+    }
+
+    /// How often and how patiently each call retries.
+    #[must_use]
+    pub fn retry_policy(mut self, p: RetryPolicy) -> Self {
+        self.retry = p;
+        self
+    }
+
+    /// The client-wide retry budget (default: 500 tokens, 5 per retry, 10 per time-out retry).
+    #[must_use]
+    pub fn retry_budget(mut self, budget: RetryBudget) -> Self {
+        self.budget = budget;
+        self
+    }
+
+    /// The TCP/TLS connect time-out (default 10 s).
+    #[must_use]
+    pub fn connect_timeout(mut self, d: Duration) -> Self {
+        self.connect_timeout = d;
+        self
+    }
+
+    /// The time-out of one HTTP request, body included (default 30 s).
+    #[must_use]
+    pub fn request_timeout(mut self, d: Duration) -> Self {
+        self.request_timeout = d;
+        self
+    }
+
+    /// The most idle connections kept per host (default 32). Pass at least the number of
+    /// concurrent calls, so that no request waits for a connection after the hold check.
+    #[must_use]
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.max_connections = n;
+        self
+    }
+
+    /// How long before its expiry a token is refreshed (default 60 s).
+    #[must_use]
+    pub fn token_refresh_margin(mut self, d: Duration) -> Self {
+        self.refresh_margin = d;
+        self
+    }
+
+    /// The clock (default [`SystemClock`]).
+    #[must_use]
+    pub fn clock(mut self, c: Arc<dyn Clock>) -> Self {
+        self.clock = c;
+        self
+    }
+
+    /// The sleeper (default [`TokioSleeper`]).
+    #[must_use]
+    pub fn sleeper(mut self, s: Arc<dyn Sleeper>) -> Self {
+        self.sleeper = s;
+        self
+    }
+
+    /// The jitter source (default [`RandomJitter`]).
+    #[must_use]
+    pub fn jitter(mut self, j: Arc<dyn Jitter>) -> Self {
+        self.jitter = j;
+        self
+    }
+
+    /// Checks the settings and builds the client.
+    ///
+    /// # Errors
+    /// - [`BuildError::Missing`] without credentials;
+    /// - [`BuildError::InvalidSetting`] for an empty client id or secret, a bad region host or
+    ///   API prefix, zero time-outs or connections;
+    /// - [`BuildError::InvalidUrl`] / [`BuildError::InsecureUrl`] for a base URL, token URL or
+    ///   issuer that is not a URL, has user-info, a query or fragment, or is plain `http` to a
+    ///   host that is not loopback;
+    /// - [`BuildError::Http`] if the HTTP client cannot be built.
+    pub fn build(self) -> Result<Client, BuildError> {
+        let auth = self.auth.ok_or(BuildError::Missing {
+            setting: "credentials",
+            hint: "call client_credentials(id, secret) or auth(..)",
+        })?;
+        check_auth(&auth)?;
+        let base = match &self.endpoint {
+            Endpoint::Region(host) => {
+                check_host(host)?;
+                parse_url("region", &format!("https://{host}"))?
+            }
+            Endpoint::BaseUrl(url) => parse_url("base_url", url)?,
+        };
+        let api_prefix = normalize_prefix(&self.api_prefix)?;
+        let token_endpoint = match (&self.token_url, &auth) {
+            (Some(url), _) => TokenEndpoint::Fixed(parse_url("token_url", url)?),
+            (
+                None,
+                Auth::CxoneAccessKey {
+                    issuer: Some(issuer),
+                    ..
+                },
+            ) => {
+                let issuer = parse_url("issuer", issuer)?;
+                let mut discovery = issuer.clone();
+                discovery
+                    .path_segments_mut()
+                    .map_err(|()| BuildError::InvalidSetting {
+                        setting: "issuer",
+                        problem: "cannot have a path".into(),
+                    })?
+                    .pop_if_empty()
+                    .extend([".well-known", "openid-configuration"]);
+                TokenEndpoint::Discover {
+                    discovery,
+                    found: tokio::sync::OnceCell::new(),
+                }
+            }
+            (None, _) => TokenEndpoint::Fixed(join(&base, &["oauth2", "token"])),
+        };
+        if self.connect_timeout.is_zero() {
+            return Err(BuildError::InvalidSetting {
+                setting: "connect_timeout",
+                problem: "must be more than zero".into(),
+            });
+        }
+        if self.request_timeout.is_zero() {
+            return Err(BuildError::InvalidSetting {
+                setting: "request_timeout",
+                problem: "must be more than zero".into(),
+            });
+        }
+        if self.max_connections == 0 {
+            return Err(BuildError::InvalidSetting {
+                setting: "max_connections",
+                problem: "must be at least 1".into(),
+            });
+        }
+        let scopes = match (&auth, self.scopes) {
+            (_, Some(s)) => Some(s),
+            (Auth::ClientCredentials { .. }, None) => Some(DEFAULT_SCOPES.to_string()),
+            (_, None) => None,
+        };
+        let mut headers = HeaderMap::new();
+        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        let http = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .default_headers(headers)
+            .redirect(reqwest::redirect::Policy::none())
+            .retry(reqwest::retry::never())
+            .connect_timeout(self.connect_timeout)
+            .timeout(self.request_timeout)
+            .pool_max_idle_per_host(self.max_connections)
+            .build()
+            .map_err(|source| BuildError::Http { source })?;
+        Ok(Client {
+            inner: Arc::new(Inner {
+                http,
+                base,
+                api_prefix,
+                token_endpoint,
+                auth,
+                scopes,
+                retry: self.retry,
+                budget: Mutex::new(self.budget),
+                clock: self.clock,
+                sleeper: self.sleeper,
+                jitter: self.jitter,
+                hold_until: Mutex::new(None),
+                tokens: TokenCache::new(self.refresh_margin),
+            }),
+        })
+    }
+}
+
+fn check_auth(auth: &Auth) -> Result<(), BuildError> {
+    let (id, secret) = match auth {
+        Auth::ClientCredentials {
+            client_id,
+            client_secret,
+        } => (client_id, client_secret),
+        Auth::CxoneAccessKey {
+            client_id,
+            client_secret,
+            access_key_id,
+            access_key_secret,
+            ..
+        } => {
+            if access_key_id.trim().is_empty() {
+                return Err(BuildError::InvalidSetting {
+                    setting: "access_key_id",
+                    problem: "is empty".into(),
+                });
+            }
+            if access_key_secret.expose_secret().is_empty() {
+                return Err(BuildError::InvalidSetting {
+                    setting: "access_key_secret",
+                    problem: "is empty".into(),
+                });
+            }
+            (client_id, client_secret)
+        }
+    };
+    if id.trim().is_empty() {
+        return Err(BuildError::InvalidSetting {
+            setting: "client_id",
+            problem: "is empty".into(),
+        });
+    }
+    if secret.expose_secret().is_empty() {
+        return Err(BuildError::InvalidSetting {
+            setting: "client_secret",
+            problem: "is empty".into(),
+        });
+    }
+    Ok(())
+}
+
+fn check_host(host: &str) -> Result<(), BuildError> {
+    let bad = host.is_empty()
+        || host.contains("://")
+        || host
+            .chars()
+            .any(|c| c == '/' || c == '@' || c == '?' || c == '#' || c.is_whitespace());
+    if bad {
+        return Err(BuildError::InvalidSetting {
+            setting: "region",
+            problem: format!("`{host}` is not a host name (give e.g. `api.nicecxone.com`)"),
+        });
+    }
+    Ok(())
+}
+
+/// Parses and checks a URL setting: http(s), a host, no user-info, query or fragment, and
+/// plain http only to loopback.
+pub(crate) fn parse_url(setting: &'static str, input: &str) -> Result<Url, BuildError> {
+    let url = Url::parse(input.trim()).map_err(|source| BuildError::InvalidUrl {
+        setting,
+        url: redact_userinfo(input),
+        source,
+    })?;
+    let invalid = |problem: &str| BuildError::InvalidSetting {
+        setting,
+        problem: problem.to_string(),
+    };
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid(
+            "must not carry user-info (credentials go in the auth settings)",
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid("must not have a query or fragment"));
+    }
+    let Some(host) = url.host() else {
+        return Err(invalid("has no host"));
+    };
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if is_loopback(&host) => Ok(url),
+        "http" => Err(BuildError::InsecureUrl {
+            setting,
+            url: url.to_string(),
+        }),
+        other => Err(BuildError::InvalidSetting {
+            setting,
+            problem: format!("scheme `{other}` is not http or https"),
+        }),
+    }
+}
+
+/// Whether `host` is 127.0.0.0/8, ::1 or `localhost`.
+pub(crate) fn is_loopback(host: &Host<&str>) -> bool {
+    match host {
+        Host::Domain(d) => {
+            let d = d.trim_end_matches('.');
+            d.eq_ignore_ascii_case("localhost")
+        }
+        Host::Ipv4(ip) => ip.is_loopback(),
+        Host::Ipv6(ip) => ip.is_loopback(),
+    }
+}
+
+fn redact_userinfo(input: &str) -> String {
+    match (input.find("://"), input.find('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}[redacted]{}", &input[..s + 3], &input[at..]),
+        _ => input.to_string(),
+    }
+}
+
+fn normalize_prefix(prefix: &str) -> Result<Vec<String>, BuildError> {
+    if prefix.contains(['?', '#']) || prefix.chars().any(char::is_whitespace) {
+        return Err(BuildError::InvalidSetting {
+            setting: "api_prefix",
+            problem: format!("`{prefix}` is not a URL path"),
+        });
+    }
+    Ok(prefix
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect())
+}
+
+/// `base` with `segments` appended to its path (each percent-encoded as one segment).
+pub(crate) fn join<S: AsRef<str>>(base: &Url, segments: &[S]) -> Url {
+    let mut url = base.clone();
+    if let Ok(mut path) = url.path_segments_mut() {
+        path.pop_if_empty();
+        path.extend(segments.iter().map(AsRef::as_ref));
+    }
+    url
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_rule() {
+        for ok in [
+            "http://127.0.0.1:8080",
+            "http://127.9.9.9",
+            "http://[::1]:1",
+            "http://localhost",
+            "http://LOCALHOST.:9",
+            "https://example.com",
+        ] {
+            assert!(parse_url("base_url", ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://example.com",
+            "http://10.0.0.1",
+            "http://128.0.0.1",
+            "http://localhost.example.com",
+            "http://[::2]",
+        ] {
+            assert!(
+                matches!(
+                    parse_url("token_url", bad),
+                    Err(BuildError::InsecureUrl {
+                        setting: "token_url",
+                        ..
+                    })
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn url_shapes_refused() {
+        assert!(matches!(
+            parse_url("base_url", "not a url"),
+            Err(BuildError::InvalidUrl { .. })
+        ));
+        assert!(matches!(
+            parse_url("base_url", "ftp://example.com"),
+            Err(BuildError::InvalidSetting { .. })
+        ));
+        let e = parse_url("base_url", "https://user:hunter2@example.com").unwrap_err();
+        assert!(!format!("{e} {e:?}").contains("hunter2"));
+        assert!(matches!(
+            parse_url("base_url", "https://example.com/?a=1"),
+            Err(BuildError::InvalidSetting { .. })
+        ));
+        assert!(check_host("api.nicecxone.com").is_ok());
+        assert!(check_host("https://api.nicecxone.com").is_err());
+        assert!(check_host("").is_err());
+        assert_eq!(redact_userinfo("https://u:p@h/x"), "https://[redacted]@h/x");
+    }
+
+    #[test]
+    fn join_encodes_segments() {
+        let base = Url::parse("https://h/base/").unwrap();
+        let prefix = normalize_prefix("/api/v2/eventbridge/").unwrap();
+        let mut segs: Vec<&str> = prefix.iter().map(String::as_str).collect();
+        segs.extend(["topics", "a/b c", "events"]);
+        assert_eq!(
+            join(&base, &segs).as_str(),
+            "https://h/base/api/v2/eventbridge/topics/a%2Fb%20c/events"
+        );
+        assert!(normalize_prefix("").unwrap().is_empty());
+        assert!(normalize_prefix("/x?y").is_err());
+    }
+}

@@ -1,0 +1,572 @@
+//! The [`Client`]: one connection pool, the token cache, the retry loop and the client-wide
+//! `Retry-After` hold.
+
+use crate::builder::{Auth, ClientBuilder, is_loopback, join};
+use crate::dlq::DlqRequest;
+use crate::error::{DecodeError, Error, GaveUp, bounded_body, request_id};
+use crate::runtime::{Clock, Jitter, Sleeper};
+use crate::token::{CachedToken, TokenCache};
+use bytes::Bytes;
+use chrono::{DateTime, TimeDelta, Utc};
+use cxone_replay_domain::{
+    DlqPage, FailureClass, IdempotencyKey, PutEventResponse, ReplayPayload, RetryBudget,
+    RetryDecision, RetryPolicy, TokenResponse, classify, parse_retry_after,
+};
+use reqwest::header::{
+    AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER,
+};
+use secrecy::ExposeSecret;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+use url::Url;
+
+const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+
+/// The typed async client of the CXone EventBridge DLQ and topic API.
+///
+/// Cheap to clone (one `Arc`): clones share the connection pool, the token cache, the retry
+/// budget and the `Retry-After` hold. `Debug` shows no secret.
+#[derive(Clone)]
+pub struct Client {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) enum TokenEndpoint {
+    Fixed(Url),
+    Discover {
+        discovery: Url,
+        found: tokio::sync::OnceCell<Url>,
+    },
+}
+
+pub(crate) struct Inner {
+    pub(crate) http: reqwest::Client,
+    pub(crate) base: Url,
+    pub(crate) api_prefix: Vec<String>,
+    pub(crate) token_endpoint: TokenEndpoint,
+    pub(crate) auth: Auth,
+    pub(crate) scopes: Option<String>,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) budget: Mutex<RetryBudget>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) sleeper: Arc<dyn Sleeper>,
+    pub(crate) jitter: Arc<dyn Jitter>,
+    pub(crate) hold_until: Mutex<Option<DateTime<Utc>>>,
+    pub(crate) tokens: TokenCache,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let i = &self.inner;
+        let token_endpoint = match &i.token_endpoint {
+            TokenEndpoint::Fixed(u) => u.as_str().to_string(),
+            TokenEndpoint::Discover { discovery, .. } => format!("discover via {discovery}"),
+        };
+        f.debug_struct("Client")
+            .field("base_url", &i.base.as_str())
+            .field("api_prefix", &i.api_prefix.join("/"))
+            .field("token_endpoint", &token_endpoint)
+            .field("auth", &i.auth)
+            .field("scopes", &i.scopes)
+            .field("retry", &i.retry)
+            .field("tokens", &i.tokens)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The result of a topic PUT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PutReport {
+    /// What the server did with it.
+    pub outcome: PutOutcome,
+    /// HTTP requests made (token requests not counted).
+    pub attempts: u32,
+    /// The final HTTP status (`201` or `409`).
+    pub status: u16,
+}
+
+/// What the server did with a replayed event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PutOutcome {
+    /// Accepted now (2xx).
+    Accepted(PutEventResponse),
+    /// 409: this exact replay (same idempotency key) was already accepted. Not a failure.
+    Duplicate,
+}
+
+/// A response the retry loop accepted.
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Bytes,
+    pub(crate) attempts: u32,
+}
+
+/// What one attempt ended with, when it did not succeed.
+enum Failure {
+    Status {
+        status: u16,
+        headers: HeaderMap,
+        body: Bytes,
+    },
+    Transport(reqwest::Error),
+}
+
+impl Client {
+    /// A [`ClientBuilder`] with the defaults.
+    #[must_use]
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::new()
+    }
+
+    /// Fetches a token now unless a fresh one is cached: fails fast on bad credentials or an
+    /// unreachable token endpoint.
+    ///
+    /// # Errors
+    /// The token request's error ([`Error::Status`] with class `UNAUTHORIZED` when the
+    /// credentials are refused).
+    pub async fn authenticate(&self) -> Result<(), Error> {
+        self.token().await.map(|_| ())
+    }
+
+    /// The DLQ of `topic`, as a lazy stream (see [`DlqRequest`]).
+    pub fn dlq(&self, topic: impl Into<String>) -> DlqRequest {
+        DlqRequest::new(self.clone(), topic.into())
+    }
+
+    /// Replays `payload` to `topic`: serializes it once and sends it with
+    /// [`put_body`](Self::put_body).
+    ///
+    /// # Errors
+    /// As [`put_body`](Self::put_body).
+    pub async fn put_event(
+        &self,
+        topic: &str,
+        payload: &ReplayPayload,
+    ) -> Result<PutReport, Error> {
+        self.put_body(topic, &payload.idempotency_key, payload.to_body())
+            .await
+    }
+
+    /// Sends pre-serialized bytes (from `cxone_replay_domain::PlannedReplay::body`) as is:
+    /// `PUT {base}{prefix}/topics/{topic}/events` with `Content-Type: application/json` and
+    /// `Idempotency-Key: {key}`. The same bytes are sent on every attempt. 429, 5xx, connect
+    /// errors, resets and time-outs are retried within the retry policy (safe: the key makes
+    /// the PUT idempotent); 409 is [`PutOutcome::Duplicate`].
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for an empty topic; [`Error::Status`] for a refused or failing
+    /// request; [`Error::Unauthorized`] for a 401 after a token refresh; [`Error::Transport`]
+    /// when no response arrived; [`Error::Decode`] for an undecodable success body.
+    pub async fn put_body(
+        &self,
+        topic: &str,
+        key: &IdempotencyKey,
+        body: Vec<u8>,
+    ) -> Result<PutReport, Error> {
+        let url = self.api_url(&["topics", check_topic(topic)?, "events"]);
+        let key = HeaderValue::from_str(key.as_str()).map_err(|_| Error::InvalidArgument {
+            name: "key",
+            problem: "is not a valid header value".into(),
+        })?;
+        let body = Bytes::from(body);
+        let answer = self
+            .execute("topic PUT", true, true, &|http: &reqwest::Client| {
+                http.put(url.clone())
+                    .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+                    .header(IDEMPOTENCY_KEY, key.clone())
+                    .body(body.clone())
+            })
+            .await?;
+        if answer.status == 409 {
+            return Ok(PutReport {
+                outcome: PutOutcome::Duplicate,
+                attempts: answer.attempts,
+                status: 409,
+            });
+        }
+        let accepted: PutEventResponse = serde_json::from_slice(&answer.body)
+            .map_err(|e| decode_error("topic PUT", &answer, DecodeError::Json(e)))?;
+        Ok(PutReport {
+            outcome: PutOutcome::Accepted(accepted),
+            attempts: answer.attempts,
+            status: answer.status,
+        })
+    }
+
+    /// Fetches one DLQ page. Returns the page and the HTTP requests made.
+    pub(crate) async fn dlq_page(
+        &self,
+        topic: &str,
+        page_size: Option<u32>,
+        token: Option<&str>,
+    ) -> Result<DlqPage, Error> {
+        let url = self.api_url(&["dlq", "events"]);
+        let mut query: Vec<(&str, String)> = vec![("topicId", check_topic(topic)?.to_string())];
+        if let Some(n) = page_size {
+            query.push(("limit", n.to_string()));
+        }
+        if let Some(t) = token {
+            query.push(("nextPageToken", t.to_string()));
+        }
+        let answer = self
+            .execute("DLQ page", true, false, &|http: &reqwest::Client| {
+                http.get(url.clone()).query(&query)
+            })
+            .await?;
+        DlqPage::from_slice(&answer.body)
+            .map_err(|e| decode_error("DLQ page", &answer, DecodeError::Domain(e)))
+    }
+
+    fn api_url(&self, tail: &[&str]) -> Url {
+        let i = &self.inner;
+        let segments: Vec<&str> = i
+            .api_prefix
+            .iter()
+            .map(String::as_str)
+            .chain(tail.iter().copied())
+            .collect();
+        join(&i.base, &segments)
+    }
+
+    /// A fresh token. Boxed with an explicit `Send`: the token request goes through
+    /// `execute`, which calls this (a recursive async call).
+    fn token(&self) -> Pin<Box<dyn Future<Output = Result<Arc<CachedToken>, Error>> + Send + '_>> {
+        Box::pin(async move {
+            let clock = Arc::clone(&self.inner.clock);
+            self.inner
+                .tokens
+                .get(move || clock.now(), || self.fetch_token())
+                .await
+        })
+    }
+
+    async fn token_url(&self) -> Result<Url, Error> {
+        match &self.inner.token_endpoint {
+            TokenEndpoint::Fixed(url) => Ok(url.clone()),
+            TokenEndpoint::Discover { discovery, found } => found
+                .get_or_try_init(|| self.discover(discovery))
+                .await
+                .cloned(),
+        }
+    }
+
+    async fn discover(&self, discovery: &Url) -> Result<Url, Error> {
+        #[derive(serde::Deserialize)]
+        struct Oidc {
+            token_endpoint: String,
+        }
+        let answer = self
+            .execute("OIDC discovery", false, false, &|http: &reqwest::Client| {
+                http.get(discovery.clone())
+            })
+            .await?;
+        let doc: Oidc = serde_json::from_slice(&answer.body)
+            .map_err(|e| decode_error("OIDC discovery", &answer, DecodeError::Json(e)))?;
+        let url = Url::parse(&doc.token_endpoint).map_err(|e| Error::Discovery {
+            problem: format!("`{}` is not a URL: {e}", doc.token_endpoint),
+        })?;
+        let secure = match (url.scheme(), url.host()) {
+            ("https", Some(_)) => true,
+            ("http", Some(host)) => is_loopback(&host),
+            _ => false,
+        };
+        if !secure || !url.username().is_empty() || url.password().is_some() {
+            return Err(Error::Discovery {
+                problem: format!("`{url}` is not https (or http to loopback)"),
+            });
+        }
+        Ok(url)
+    }
+
+    async fn fetch_token(&self) -> Result<TokenResponse, Error> {
+        let url = self.token_url().await?;
+        let i = &self.inner;
+        let result = match &i.auth {
+            Auth::ClientCredentials {
+                client_id,
+                client_secret,
+            } => {
+                self.execute("token request", false, false, &|http: &reqwest::Client| {
+                    let mut form = vec![
+                        ("grant_type", "client_credentials"),
+                        ("client_id", client_id.as_str()),
+                        ("client_secret", client_secret.expose_secret()),
+                    ];
+                    if let Some(scope) = &i.scopes {
+                        form.push(("scope", scope.as_str()));
+                    }
+                    http.post(url.clone()).form(&form)
+                })
+                .await
+            }
+            Auth::CxoneAccessKey {
+                client_id,
+                client_secret,
+                access_key_id,
+                access_key_secret,
+                ..
+            } => {
+                self.execute("token request", false, false, &|http: &reqwest::Client| {
+                    let mut form = vec![
+                        ("grant_type", "password"),
+                        ("username", access_key_id.as_str()),
+                        ("password", access_key_secret.expose_secret()),
+                    ];
+                    if let Some(scope) = &i.scopes {
+                        form.push(("scope", scope.as_str()));
+                    }
+                    http.post(url.clone())
+                        .basic_auth(client_id, Some(client_secret.expose_secret()))
+                        .form(&form)
+                })
+                .await
+            }
+        };
+        let answer = result.map_err(|e| match e {
+            // The token endpoint refusing the credentials (RFC 6749 uses 400 and 401).
+            Error::Status {
+                op,
+                status: status @ (400 | 401 | 403),
+                attempts,
+                body,
+                request_id,
+                ..
+            } => Error::Status {
+                op,
+                status,
+                class: FailureClass::Unauthorized,
+                attempts,
+                gave_up: GaveUp::Permanent,
+                body,
+                request_id,
+            },
+            other => other,
+        })?;
+        // Never keep this body in an error: it holds the access token.
+        serde_json::from_slice::<TokenResponse>(&answer.body).map_err(|e| Error::Decode {
+            op: "token request",
+            status: answer.status,
+            attempts: answer.attempts,
+            raw_body: None,
+            request_id: request_id(&answer.headers),
+            source: Arc::new(DecodeError::Json(e)),
+        })
+    }
+
+    /// Waits until the client-wide `Retry-After` hold (if any) has passed.
+    async fn wait_for_hold(&self) {
+        let i = &self.inner;
+        loop {
+            let until = *i.hold_until.lock().unwrap_or_else(PoisonError::into_inner);
+            let Some(until) = until else { return };
+            let Ok(wait) = (until - i.clock.now()).to_std() else {
+                return; // already passed
+            };
+            if wait.is_zero() {
+                return;
+            }
+            i.sleeper.sleep(wait).await;
+            // Waited it out, unless a later 429 moved the hold meanwhile.
+            if *i.hold_until.lock().unwrap_or_else(PoisonError::into_inner) == Some(until) {
+                return;
+            }
+        }
+    }
+
+    /// Holds every call of this client for `d` from now (never shortens an existing hold).
+    fn hold_for(&self, d: Duration) {
+        let i = &self.inner;
+        let until = i
+            .clock
+            .now()
+            .checked_add_signed(TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        let mut hold = i.hold_until.lock().unwrap_or_else(PoisonError::into_inner);
+        if hold.is_none_or(|h| h < until) {
+            *hold = Some(until);
+        }
+    }
+
+    /// Sends the request `make` builds until it succeeds or the retry policy gives up.
+    ///
+    /// `bearer`: authenticate with the cached token (and refresh it once on a 401).
+    /// `accept_409`: a 409 ends the call as an [`Answer`] (the PUT's duplicate).
+    pub(crate) async fn execute(
+        &self,
+        op: &'static str,
+        bearer: bool,
+        accept_409: bool,
+        make: &(dyn Fn(&reqwest::Client) -> reqwest::RequestBuilder + Send + Sync),
+    ) -> Result<Answer, Error> {
+        let i = &self.inner;
+        let mut attempts = 0u32;
+        let mut refreshed = false;
+        let mut withdrawn = 0u32;
+        loop {
+            let token = if bearer {
+                Some(self.token().await?)
+            } else {
+                None
+            };
+            let mut request = make(&i.http);
+            if let Some(t) = &token {
+                request = request.header(AUTHORIZATION, t.header.clone());
+            }
+            self.wait_for_hold().await;
+            attempts += 1;
+            let mut retry_after = None;
+            let failure = match request.send().await {
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    let headers = response.headers().clone();
+                    if status == 429 || status == 503 {
+                        retry_after = headers
+                            .get(RETRY_AFTER)
+                            .and_then(|v| v.to_str().ok())
+                            .and_then(|v| {
+                                parse_retry_after(v, i.clock.now(), i.retry.retry_after_cap())
+                            });
+                        if let (429, Some(d)) = (status, retry_after) {
+                            // Hold the whole client now, before reading the body.
+                            self.hold_for(d);
+                        }
+                    }
+                    let success = (200..300).contains(&status) || (accept_409 && status == 409);
+                    match response.bytes().await {
+                        Ok(body) if success => {
+                            self.refund(withdrawn);
+                            return Ok(Answer {
+                                status,
+                                headers,
+                                body,
+                                attempts,
+                            });
+                        }
+                        Ok(body) => Failure::Status {
+                            status,
+                            headers,
+                            body,
+                        },
+                        // The body broke off: for a success, the exchange failed.
+                        Err(e) if success => Failure::Transport(e),
+                        Err(_) => Failure::Status {
+                            status,
+                            headers,
+                            body: Bytes::new(),
+                        },
+                    }
+                }
+                Err(e) => Failure::Transport(e),
+            };
+            let class = match &failure {
+                Failure::Status { status, .. } => {
+                    classify(*status).unwrap_or(FailureClass::UnknownFailure)
+                }
+                Failure::Transport(e) if e.is_timeout() => FailureClass::Timeout,
+                Failure::Transport(_) => FailureClass::Network,
+            };
+            let decision =
+                i.retry
+                    .decide(class, attempts, retry_after, refreshed, i.jitter.fraction());
+            let gave_up = match decision {
+                RetryDecision::RefreshAuthAndRetry => match &token {
+                    Some(t) => {
+                        tracing::debug!(op, "401: refreshing the token and retrying once");
+                        i.tokens.invalidate(t.generation);
+                        refreshed = true;
+                        continue;
+                    }
+                    None => GaveUp::Permanent,
+                },
+                RetryDecision::RetryAfter(delay) => {
+                    let cost = i
+                        .budget
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .try_withdraw(class);
+                    if let Some(cost) = cost {
+                        withdrawn += cost;
+                        tracing::debug!(op, %class, attempts, ?delay, "retrying");
+                        // A 429's Retry-After is waited out by the client-wide hold.
+                        if !(class == FailureClass::RateLimited && retry_after.is_some()) {
+                            i.sleeper.sleep(delay).await;
+                        }
+                        continue;
+                    }
+                    tracing::warn!(op, %class, "retry budget exhausted; not retrying");
+                    GaveUp::BudgetExhausted
+                }
+                RetryDecision::GiveUp(FailureClass::MaxRetriesExceeded) => {
+                    GaveUp::AttemptsExhausted
+                }
+                _ => GaveUp::Permanent,
+            };
+            return Err(match failure {
+                Failure::Status {
+                    status: 401,
+                    headers,
+                    body,
+                } if bearer => Error::Unauthorized {
+                    op,
+                    attempts,
+                    body: bounded_body(&body),
+                    request_id: request_id(&headers),
+                },
+                Failure::Status {
+                    status,
+                    headers,
+                    body,
+                } => Error::Status {
+                    op,
+                    status,
+                    class,
+                    attempts,
+                    gave_up,
+                    body: bounded_body(&body),
+                    request_id: request_id(&headers),
+                },
+                Failure::Transport(source) => Error::Transport {
+                    op,
+                    class,
+                    attempts,
+                    gave_up,
+                    source: Arc::new(source),
+                },
+            });
+        }
+    }
+
+    fn refund(&self, withdrawn: u32) {
+        self.inner
+            .budget
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .refund(withdrawn);
+    }
+}
+
+fn check_topic(topic: &str) -> Result<&str, Error> {
+    if topic.trim().is_empty() {
+        return Err(Error::InvalidArgument {
+            name: "topic",
+            problem: "is empty".into(),
+        });
+    }
+    Ok(topic)
+}
+
+fn decode_error(op: &'static str, answer: &Answer, source: DecodeError) -> Error {
+    Error::Decode {
+        op,
+        status: answer.status,
+        attempts: answer.attempts,
+        raw_body: Some(answer.body.clone()),
+        request_id: request_id(&answer.headers),
+        source: Arc::new(source),
+    }
+}

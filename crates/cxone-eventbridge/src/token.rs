@@ -1,0 +1,316 @@
+//! The bearer-token cache: refresh before expiry, single-flight, fall back on a still-valid
+//! token when a refresh fails.
+
+use crate::error::{DecodeError, Error};
+use chrono::{DateTime, TimeDelta, Utc};
+use cxone_replay_domain::TokenResponse;
+use reqwest::header::HeaderValue;
+use secrecy::{ExposeSecret, SecretString};
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
+
+/// Lifetime assumed when the token endpoint sends no `expires_in`.
+const DEFAULT_TTL: Duration = Duration::from_secs(300);
+/// After a failed refresh while the old token is still valid, callers keep using the old token
+/// for this long before trying again (so that a struggling token endpoint is not hammered).
+const FAILED_REFRESH_COOLDOWN: TimeDelta = TimeDelta::seconds(5);
+
+/// One cached token.
+pub(crate) struct CachedToken {
+    /// The raw token; only its header form is ever sent.
+    #[allow(dead_code)]
+    secret: SecretString,
+    /// `Bearer {token}`, marked sensitive.
+    pub(crate) header: HeaderValue,
+    /// Refresh from this instant on.
+    pub(crate) refresh_at: DateTime<Utc>,
+    /// Unusable from this instant on.
+    pub(crate) expires_at: DateTime<Utc>,
+    /// Distinguishes this token from its successors (for invalidation after a 401).
+    pub(crate) generation: u64,
+}
+
+impl fmt::Debug for CachedToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CachedToken")
+            .field("token", &"[redacted]")
+            .field("refresh_at", &self.refresh_at)
+            .field("expires_at", &self.expires_at)
+            .field("generation", &self.generation)
+            .finish()
+    }
+}
+
+#[derive(Default)]
+struct RefreshState {
+    /// The last refresh failure and when it happened.
+    last_failure: Option<(DateTime<Utc>, Error)>,
+}
+
+/// The cache. Reads take a short lock; refreshes are serialized by an async mutex and
+/// double-checked, so any number of concurrent callers cause one token request.
+pub(crate) struct TokenCache {
+    margin: Duration,
+    current: RwLock<Option<Arc<CachedToken>>>,
+    refresh: tokio::sync::Mutex<RefreshState>,
+    /// Number of finished refresh attempts.
+    finished: AtomicU64,
+    next_generation: AtomicU64,
+}
+
+impl fmt::Debug for TokenCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenCache")
+            .field("margin", &self.margin)
+            .field("current", &self.current())
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenCache {
+    pub(crate) fn new(margin: Duration) -> Self {
+        TokenCache {
+            margin,
+            current: RwLock::new(None),
+            refresh: tokio::sync::Mutex::new(RefreshState::default()),
+            finished: AtomicU64::new(0),
+            next_generation: AtomicU64::new(1),
+        }
+    }
+
+    fn current(&self) -> Option<Arc<CachedToken>> {
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// A token that is fresh at `now`, fetching one with `fetch` if needed.
+    ///
+    /// # Errors
+    /// The fetch's error, when there is no still-valid token to fall back on.
+    pub(crate) async fn get<F, Fut>(
+        &self,
+        now: impl Fn() -> DateTime<Utc>,
+        fetch: F,
+    ) -> Result<Arc<CachedToken>, Error>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<TokenResponse, Error>>,
+    {
+        if let Some(t) = self.current().filter(|t| now() < t.refresh_at) {
+            return Ok(t);
+        }
+        let seen = self.finished.load(Ordering::Acquire);
+        let mut state = self.refresh.lock().await;
+        let at = now();
+        let current = self.current();
+        if let Some(t) = current.as_ref().filter(|t| at < t.refresh_at) {
+            return Ok(Arc::clone(t));
+        }
+        let still_valid = current.filter(|t| at < t.expires_at);
+        if let Some((failed_at, error)) = &state.last_failure {
+            // A refresh attempted while we waited failed: share its outcome instead of
+            // repeating it; after a recent failure, keep serving a still-valid token.
+            let waited_on_it = self.finished.load(Ordering::Acquire) != seen;
+            if let Some(t) = &still_valid {
+                if waited_on_it || at < *failed_at + FAILED_REFRESH_COOLDOWN {
+                    return Ok(Arc::clone(t));
+                }
+            } else if waited_on_it {
+                return Err(error.clone());
+            }
+        }
+        let result = fetch().await;
+        self.finished.fetch_add(1, Ordering::AcqRel);
+        let at = now();
+        match result.and_then(|resp| self.make(resp, at)) {
+            Ok(token) => {
+                let token = Arc::new(token);
+                *self.current.write().unwrap_or_else(PoisonError::into_inner) =
+                    Some(Arc::clone(&token));
+                state.last_failure = None;
+                Ok(token)
+            }
+            Err(error) => {
+                state.last_failure = Some((at, error.clone()));
+                match still_valid {
+                    Some(t) if at < t.expires_at => {
+                        tracing::warn!(
+                            class = %error.class(),
+                            "token refresh failed; the current token is still valid and stays in use"
+                        );
+                        Ok(t)
+                    }
+                    _ => Err(error),
+                }
+            }
+        }
+    }
+
+    /// Drops the token of `generation` if it is still the current one (after a 401).
+    pub(crate) fn invalidate(&self, generation: u64) {
+        let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
+        if current.as_ref().is_some_and(|t| t.generation == generation) {
+            *current = None;
+        }
+    }
+
+    fn make(&self, resp: TokenResponse, now: DateTime<Utc>) -> Result<CachedToken, Error> {
+        let invalid = |what: &'static str| Error::Decode {
+            op: "token request",
+            status: 200,
+            attempts: 1,
+            raw_body: None,
+            request_id: None,
+            source: Arc::new(DecodeError::Invalid(what)),
+        };
+        if resp.access_token.is_empty() {
+            return Err(invalid("empty access_token"));
+        }
+        if !resp.token_type.eq_ignore_ascii_case("bearer") {
+            return Err(invalid("token_type is not Bearer"));
+        }
+        let secret = SecretString::from(resp.access_token);
+        let mut header = HeaderValue::from_str(&format!("Bearer {}", secret.expose_secret()))
+            .map_err(|_| invalid("access_token is not a valid header value"))?;
+        header.set_sensitive(true);
+        let ttl = resp.expires_in.map_or(DEFAULT_TTL, Duration::from_secs);
+        let until_refresh = if ttl > self.margin {
+            ttl - self.margin
+        } else {
+            // A lifetime shorter than the margin: refresh half-way instead of on every call.
+            ttl / 2
+        };
+        let add = |d: Duration| {
+            now.checked_add_signed(TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX))
+                .unwrap_or(DateTime::<Utc>::MAX_UTC)
+        };
+        Ok(CachedToken {
+            secret,
+            header,
+            refresh_at: add(until_refresh),
+            expires_at: add(ttl),
+            generation: self.next_generation.fetch_add(1, Ordering::Relaxed),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    fn t0() -> DateTime<Utc> {
+        "2024-05-11T09:00:00Z".parse().unwrap()
+    }
+
+    fn resp(token: &str, ttl: u64) -> TokenResponse {
+        serde_json::from_value(serde_json::json!({
+            "access_token": token, "token_type": "Bearer", "expires_in": ttl
+        }))
+        .unwrap()
+    }
+
+    fn transient() -> Error {
+        Error::Status {
+            op: "token request",
+            status: 503,
+            class: cxone_replay_domain::FailureClass::ServerTransient,
+            attempts: 1,
+            gave_up: crate::GaveUp::AttemptsExhausted,
+            body: None,
+            request_id: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn refreshes_margin_before_expiry() {
+        let cache = TokenCache::new(Duration::from_secs(60));
+        let t = cache
+            .get(t0, || async { Ok(resp("a", 3600)) })
+            .await
+            .unwrap();
+        assert_eq!(t.refresh_at, t0() + TimeDelta::seconds(3540));
+        assert_eq!(t.expires_at, t0() + TimeDelta::seconds(3600));
+        assert!(t.header.is_sensitive());
+        assert!(!format!("{t:?}").contains("Bearer a"));
+        let short = cache
+            .make(resp("b", 30), t0())
+            .expect("a short-lived token is usable");
+        assert_eq!(short.refresh_at, t0() + TimeDelta::seconds(15));
+    }
+
+    #[tokio::test]
+    async fn cached_until_refresh_time() {
+        let cache = TokenCache::new(Duration::from_secs(60));
+        let calls = AtomicUsize::new(0);
+        let fetch = || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Ok(resp("a", 3600))
+        };
+        cache.get(t0, fetch).await.unwrap();
+        cache
+            .get(|| t0() + TimeDelta::seconds(3539), fetch)
+            .await
+            .unwrap();
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        cache
+            .get(|| t0() + TimeDelta::seconds(3540), fetch)
+            .await
+            .unwrap();
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn failed_refresh_keeps_a_valid_token_and_fails_without_one() {
+        let cache = TokenCache::new(Duration::from_secs(60));
+        let first = cache
+            .get(t0, || async { Ok(resp("a", 3600)) })
+            .await
+            .unwrap();
+        let late = || t0() + TimeDelta::seconds(3550);
+        let kept = cache
+            .get(late, || async { Err(transient()) })
+            .await
+            .unwrap();
+        assert_eq!(kept.generation, first.generation);
+        let expired = || t0() + TimeDelta::seconds(3600);
+        let err = cache
+            .get(expired, || async { Err(transient()) })
+            .await
+            .unwrap_err();
+        assert_eq!(err.status(), Some(503));
+    }
+
+    #[tokio::test]
+    async fn invalidate_only_the_current_generation() {
+        let cache = TokenCache::new(Duration::from_secs(60));
+        let a = cache
+            .get(t0, || async { Ok(resp("a", 3600)) })
+            .await
+            .unwrap();
+        cache.invalidate(a.generation + 1);
+        assert!(cache.current().is_some());
+        cache.invalidate(a.generation);
+        assert!(cache.current().is_none());
+        let b = cache
+            .get(t0, || async { Ok(resp("b", 3600)) })
+            .await
+            .unwrap();
+        assert_ne!(a.generation, b.generation);
+    }
+
+    #[tokio::test]
+    async fn rejects_unusable_tokens() {
+        let cache = TokenCache::new(Duration::from_secs(60));
+        assert!(cache.make(resp("", 10), t0()).is_err());
+        assert!(cache.make(resp("bad\ntoken", 10), t0()).is_err());
+        let mut mac = resp("x", 10);
+        mac.token_type = "MAC".into();
+        assert!(cache.make(mac, t0()).is_err());
+    }
+}
