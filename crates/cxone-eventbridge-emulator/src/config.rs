@@ -1,0 +1,413 @@
+//! The emulator's settings and their builder.
+
+use crate::error::EmulatorError;
+use crate::server::{self, EmulatorHandle};
+use chrono::{DateTime, TimeZone, Utc};
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+/// The default topic.
+pub const DEFAULT_TOPIC: &str = "topic_pub_conversations";
+/// The default client id.
+pub const DEFAULT_CLIENT_ID: &str = "demo";
+/// The default client secret (a demo value, not a secret).
+pub const DEFAULT_CLIENT_SECRET: &str = "demo-secret";
+/// The largest PUT body the emulator accepts, as the real bus: 256 KiB.
+pub const BODY_LIMIT: usize = 262_144;
+/// How many webhook callbacks (bodies and signature headers) the ledger keeps; older ones are
+/// counted but dropped.
+pub const WEBHOOK_KEEP: usize = 1_000;
+/// How many contract-violation descriptions the ledger keeps; all are counted.
+pub const VIOLATIONS_KEEP: usize = 10_000;
+
+/// The local CXone EventBridge emulator. Start one with [`Emulator::builder`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use cxone_eventbridge_emulator::Emulator;
+///
+/// let emu = Emulator::builder().events(10).seed(7).start().await?;
+/// assert!(emu.base_url().starts_with("http://127.0.0.1:"));
+/// assert_eq!(emu.events("topic_pub_conversations").len(), 10);
+/// assert_eq!(emu.ledger().accepted.len(), 0);
+/// emu.shutdown().await;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Emulator;
+
+impl Emulator {
+    /// A builder with the defaults: 200 events on `topic_pub_conversations`, seed 0,
+    /// credentials `demo`/`demo-secret`, token TTL one hour, no faults, page maximum 100,
+    /// 1 KiB payloads, no exhausted or oversize events, bound to `127.0.0.1:0`.
+    #[must_use]
+    pub fn builder() -> EmulatorBuilder {
+        EmulatorBuilder::default()
+    }
+}
+
+/// Settings of an emulator; validated by [`EmulatorBuilder::start`].
+#[derive(Clone)]
+pub struct EmulatorBuilder {
+    pub(crate) events: usize,
+    pub(crate) topics: Vec<String>,
+    pub(crate) seed: u64,
+    pub(crate) client_id: String,
+    pub(crate) client_secret: String,
+    pub(crate) token_ttl: Duration,
+    pub(crate) token_max_uses: Option<u64>,
+    pub(crate) latency_fixed: Duration,
+    pub(crate) latency_jitter: Duration,
+    pub(crate) fail_5xx: f64,
+    pub(crate) rate_limit_every: u64,
+    pub(crate) retry_after_secs: u64,
+    pub(crate) drop_fraction: f64,
+    pub(crate) page_max: usize,
+    pub(crate) exhausted_fraction: f64,
+    pub(crate) oversize_fraction: f64,
+    pub(crate) payload_bytes: usize,
+    pub(crate) bind: SocketAddr,
+    pub(crate) epoch: DateTime<Utc>,
+    pub(crate) webhook_status: u16,
+}
+
+impl Default for EmulatorBuilder {
+    fn default() -> Self {
+        EmulatorBuilder {
+            events: 200,
+            topics: vec![DEFAULT_TOPIC.to_string()],
+            seed: 0,
+            client_id: DEFAULT_CLIENT_ID.to_string(),
+            client_secret: DEFAULT_CLIENT_SECRET.to_string(),
+            token_ttl: Duration::from_secs(3600),
+            token_max_uses: None,
+            latency_fixed: Duration::ZERO,
+            latency_jitter: Duration::ZERO,
+            fail_5xx: 0.0,
+            rate_limit_every: 0,
+            retry_after_secs: 1,
+            drop_fraction: 0.0,
+            page_max: 100,
+            exhausted_fraction: 0.0,
+            oversize_fraction: 0.0,
+            payload_bytes: 1024,
+            bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            epoch: Utc
+                .with_ymd_and_hms(2024, 5, 1, 0, 0, 0)
+                .single()
+                .unwrap_or(DateTime::<Utc>::UNIX_EPOCH),
+            webhook_status: 200,
+        }
+    }
+}
+
+impl fmt::Debug for EmulatorBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EmulatorBuilder")
+            .field("events", &self.events)
+            .field("topics", &self.topics)
+            .field("seed", &self.seed)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"[redacted]")
+            .field("token_ttl", &self.token_ttl)
+            .field("token_max_uses", &self.token_max_uses)
+            .field("latency_fixed", &self.latency_fixed)
+            .field("latency_jitter", &self.latency_jitter)
+            .field("fail_5xx", &self.fail_5xx)
+            .field("rate_limit_every", &self.rate_limit_every)
+            .field("retry_after_secs", &self.retry_after_secs)
+            .field("drop_fraction", &self.drop_fraction)
+            .field("page_max", &self.page_max)
+            .field("exhausted_fraction", &self.exhausted_fraction)
+            .field("oversize_fraction", &self.oversize_fraction)
+            .field("payload_bytes", &self.payload_bytes)
+            .field("bind", &self.bind)
+            .field("epoch", &self.epoch)
+            .field("webhook_status", &self.webhook_status)
+            .finish()
+    }
+}
+
+impl EmulatorBuilder {
+    /// How many DLQ events to seed, spread round-robin over the topics (default 200).
+    #[must_use]
+    pub fn events(mut self, n: usize) -> Self {
+        self.events = n;
+        self
+    }
+
+    /// The topics (default `["topic_pub_conversations"]`). Names may use ASCII letters,
+    /// digits and `_ - . :`.
+    #[must_use]
+    pub fn topics<I: IntoIterator<Item = S>, S: Into<String>>(mut self, t: I) -> Self {
+        self.topics = t.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The seed of the data and of every fault decision (default 0).
+    #[must_use]
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// The client credentials the token endpoint accepts (default `demo`/`demo-secret`).
+    #[must_use]
+    pub fn credentials(mut self, id: impl Into<String>, secret: impl Into<String>) -> Self {
+        self.client_id = id.into();
+        self.client_secret = secret.into();
+        self
+    }
+
+    /// How long an issued token is valid (default one hour). `expires_in` reports it in whole
+    /// seconds, rounded up.
+    #[must_use]
+    pub fn token_ttl(mut self, d: Duration) -> Self {
+        self.token_ttl = d;
+        self
+    }
+
+    /// Expires a token after it authorised `n` API requests: a deterministic "token expired
+    /// mid-run" without waiting for the clock (default: no limit).
+    #[must_use]
+    pub fn token_max_uses(mut self, n: u64) -> Self {
+        self.token_max_uses = Some(n);
+        self
+    }
+
+    /// Latency added to every API request: `fixed` plus a seeded fraction of `jitter`.
+    #[must_use]
+    pub fn latency(mut self, fixed: Duration, jitter: Duration) -> Self {
+        self.latency_fixed = fixed;
+        self.latency_jitter = jitter;
+        self
+    }
+
+    /// The fraction of API requests answered with a 5xx (500, 502, 503 or 504).
+    #[must_use]
+    pub fn fail_5xx(mut self, fraction: f64) -> Self {
+        self.fail_5xx = fraction;
+        self
+    }
+
+    /// Answers every `k`-th API request with 429 and `Retry-After: retry_after_secs`
+    /// (`k == 0` turns it off).
+    #[must_use]
+    pub fn rate_limit_every(mut self, k: u64, retry_after_secs: u64) -> Self {
+        self.rate_limit_every = k;
+        self.retry_after_secs = retry_after_secs;
+        self
+    }
+
+    /// The fraction of API requests whose connection is closed without any response.
+    #[must_use]
+    pub fn drop_fraction(mut self, fraction: f64) -> Self {
+        self.drop_fraction = fraction;
+        self
+    }
+
+    /// The largest DLQ page; a larger `limit` is capped to it (default 100).
+    #[must_use]
+    pub fn page_max(mut self, n: usize) -> Self {
+        self.page_max = n;
+        self
+    }
+
+    /// The fraction of events whose `retryCount` is already at the end of a 5-attempt window
+    /// (5 to 7), rounded to a whole number of events.
+    #[must_use]
+    pub fn exhausted_fraction(mut self, f: f64) -> Self {
+        self.exhausted_fraction = f;
+        self
+    }
+
+    /// The fraction of events whose payload alone is over 262,144 bytes, rounded to a whole
+    /// number of events (disjoint from the exhausted ones).
+    #[must_use]
+    pub fn oversize_fraction(mut self, f: f64) -> Self {
+        self.oversize_fraction = f;
+        self
+    }
+
+    /// The approximate size of an ordinary event's payload in bytes (default 1024, at most
+    /// 4 MiB); payloads never get smaller than their fixed fields (about 700 bytes).
+    #[must_use]
+    pub fn payload_bytes(mut self, n: usize) -> Self {
+        self.payload_bytes = n;
+        self
+    }
+
+    /// The address to listen on (default `127.0.0.1:0`, an ephemeral port).
+    #[must_use]
+    pub fn bind(mut self, addr: SocketAddr) -> Self {
+        self.bind = addr;
+        self
+    }
+
+    /// The instant the seeded failure timestamps are spread after (over 14 days); default
+    /// 2024-05-01T00:00:00Z. Data never reads the clock.
+    #[must_use]
+    pub fn epoch(mut self, epoch: DateTime<Utc>) -> Self {
+        self.epoch = epoch;
+        self
+    }
+
+    /// The status `POST /__emulator/webhook` answers with (default 200), to test monitors that
+    /// must survive a failing webhook. Callbacks are counted whatever the status.
+    #[must_use]
+    pub fn webhook_status(mut self, status: u16) -> Self {
+        self.webhook_status = status;
+        self
+    }
+
+    /// Validates the settings, seeds the data, binds the socket and starts serving on the
+    /// current tokio runtime.
+    ///
+    /// # Errors
+    /// [`EmulatorError::InvalidConfig`] naming the bad setting, or [`EmulatorError::Bind`].
+    pub async fn start(self) -> Result<EmulatorHandle, EmulatorError> {
+        self.validate()?;
+        server::start(self).await
+    }
+
+    fn validate(&self) -> Result<(), EmulatorError> {
+        let bad = |setting: &'static str, problem: String| {
+            Err(EmulatorError::InvalidConfig { setting, problem })
+        };
+        if self.events > 1_000_000 {
+            return bad("events", format!("{} is more than 1,000,000", self.events));
+        }
+        if self.topics.is_empty() {
+            return bad("topics", "at least one topic is needed".into());
+        }
+        for (i, t) in self.topics.iter().enumerate() {
+            if t.is_empty() || t.len() > 255 {
+                return bad(
+                    "topics",
+                    format!("topic #{} must be 1 to 255 bytes long", i + 1),
+                );
+            }
+            if let Some(c) = t
+                .chars()
+                .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':')))
+            {
+                return bad("topics", format!("topic `{t}` contains {c:?}"));
+            }
+            if self.topics[..i].contains(t) {
+                return bad("topics", format!("topic `{t}` is listed twice"));
+            }
+        }
+        if self.client_id.is_empty() {
+            return bad("client_id", "is empty".into());
+        }
+        if self.client_secret.is_empty() {
+            return bad("client_secret", "is empty".into());
+        }
+        if self.token_ttl.is_zero() {
+            return bad("token_ttl", "must be more than zero".into());
+        }
+        if self.token_max_uses == Some(0) {
+            return bad("token_max_uses", "must be at least 1".into());
+        }
+        let hour = Duration::from_secs(3600);
+        if self.latency_fixed > hour || self.latency_jitter > hour {
+            return bad(
+                "latency",
+                "fixed and jitter must each be at most one hour".into(),
+            );
+        }
+        for (setting, f) in [
+            ("fail_5xx", self.fail_5xx),
+            ("drop_fraction", self.drop_fraction),
+            ("exhausted_fraction", self.exhausted_fraction),
+            ("oversize_fraction", self.oversize_fraction),
+        ] {
+            if !(0.0..=1.0).contains(&f) {
+                return bad(setting, format!("{f} is not a fraction from 0 to 1"));
+            }
+        }
+        if self.exhausted_fraction + self.oversize_fraction > 1.0 {
+            return bad(
+                "oversize_fraction",
+                "exhausted and oversize fractions add up to more than 1".into(),
+            );
+        }
+        if self.page_max == 0 || self.page_max > 10_000 {
+            return bad(
+                "page_max",
+                format!("{} is not from 1 to 10,000", self.page_max),
+            );
+        }
+        if self.payload_bytes > 4 * 1024 * 1024 {
+            return bad(
+                "payload_bytes",
+                format!("{} is more than 4 MiB", self.payload_bytes),
+            );
+        }
+        if !(200..=599).contains(&self.webhook_status) {
+            return bad(
+                "webhook_status",
+                format!(
+                    "{} is not an HTTP status from 200 to 599",
+                    self.webhook_status
+                ),
+            );
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        assert!(Emulator::builder().validate().is_ok());
+    }
+
+    #[test]
+    fn bad_settings_are_named() {
+        let cases: Vec<(EmulatorBuilder, &str)> = vec![
+            (Emulator::builder().topics(Vec::<String>::new()), "topics"),
+            (Emulator::builder().topics(["a/b"]), "topics"),
+            (Emulator::builder().topics(["a", "a"]), "topics"),
+            (Emulator::builder().credentials("", "x"), "client_id"),
+            (Emulator::builder().credentials("x", ""), "client_secret"),
+            (Emulator::builder().token_ttl(Duration::ZERO), "token_ttl"),
+            (Emulator::builder().token_max_uses(0), "token_max_uses"),
+            (Emulator::builder().fail_5xx(1.5), "fail_5xx"),
+            (Emulator::builder().drop_fraction(f64::NAN), "drop_fraction"),
+            (
+                Emulator::builder().exhausted_fraction(-0.1),
+                "exhausted_fraction",
+            ),
+            (
+                Emulator::builder()
+                    .exhausted_fraction(0.6)
+                    .oversize_fraction(0.6),
+                "oversize_fraction",
+            ),
+            (Emulator::builder().page_max(0), "page_max"),
+            (Emulator::builder().payload_bytes(5 << 20), "payload_bytes"),
+            (Emulator::builder().webhook_status(99), "webhook_status"),
+            (
+                Emulator::builder().latency(Duration::from_secs(4000), Duration::ZERO),
+                "latency",
+            ),
+        ];
+        for (b, setting) in cases {
+            let err = b.validate().expect_err(setting);
+            assert_eq!(err.setting(), Some(setting), "{err}");
+        }
+    }
+
+    #[test]
+    fn debug_redacts_the_secret() {
+        let b = Emulator::builder().credentials("id", "s3cr3t-value");
+        assert!(!format!("{b:?}").contains("s3cr3t-value"));
+    }
+}

@@ -1,0 +1,167 @@
+//! `cxone-eventbridge-emulator`: runs the local CXone EventBridge emulator until killed.
+//!
+//! Prints `listening on http://127.0.0.1:PORT` as its first stdout line, then serves until
+//! Ctrl-C or SIGTERM, and shuts down cleanly.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+use clap::Parser;
+use cxone_eventbridge_emulator::Emulator;
+use std::io::Write as _;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Local, stateful emulator of the CXone EventBridge DLQ/topic API.
+#[derive(Debug, Parser)]
+#[command(name = "cxone-eventbridge-emulator", version, about)]
+struct Args {
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    host: IpAddr,
+    /// Number of seeded DLQ events, spread over the topics.
+    #[arg(long, default_value_t = 200)]
+    events: usize,
+    /// Comma-separated topics.
+    #[arg(long, value_delimiter = ',', default_value = "topic_pub_conversations")]
+    topics: Vec<String>,
+    /// Seed of the data and of every fault decision.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Client id the token endpoint accepts.
+    #[arg(long, default_value = "demo")]
+    client_id: String,
+    /// Client secret the token endpoint accepts.
+    #[arg(long, default_value = "demo-secret", hide_default_value = true)]
+    client_secret: String,
+    /// Token lifetime in seconds.
+    #[arg(long, default_value_t = 3600)]
+    token_ttl: u64,
+    /// Expire a token after this many API requests (deterministic expiry mid-run).
+    #[arg(long)]
+    token_max_uses: Option<u64>,
+    /// Fixed latency added to every API request, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+    /// Seeded random latency added on top, up to this many milliseconds.
+    #[arg(long, default_value_t = 0)]
+    latency_jitter_ms: u64,
+    /// Fraction of API requests answered with a 5xx.
+    #[arg(long = "fail-5xx", default_value_t = 0.0)]
+    fail_5xx: f64,
+    /// Answer every K-th API request with 429 (0 = never).
+    #[arg(long, default_value_t = 0)]
+    rate_limit_every: u64,
+    /// Retry-After seconds sent with the 429s.
+    #[arg(long, default_value_t = 1)]
+    retry_after: u64,
+    /// Fraction of API requests whose connection is closed without a response.
+    #[arg(long, default_value_t = 0.0)]
+    drop_fraction: f64,
+    /// Largest DLQ page; bigger limits are capped to it.
+    #[arg(long, default_value_t = 100)]
+    page_max: usize,
+    /// Fraction of events whose retryCount is already at the end of the 5-attempt window.
+    #[arg(long, default_value_t = 0.0)]
+    exhausted_fraction: f64,
+    /// Fraction of events with a payload over 262,144 bytes.
+    #[arg(long, default_value_t = 0.0)]
+    oversize_fraction: f64,
+    /// Approximate size of an ordinary payload in bytes.
+    #[arg(long, default_value_t = 1024)]
+    payload_bytes: usize,
+    /// Worker threads of the runtime (default: one per core).
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    rt.enable_all();
+    if let Some(n) = args.threads.filter(|n| *n > 0) {
+        rt.worker_threads(n);
+    }
+    let rt = match rt.build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    rt.block_on(run(args))
+}
+
+async fn run(args: Args) -> ExitCode {
+    let mut builder = Emulator::builder()
+        .bind(SocketAddr::new(args.host, args.port))
+        .events(args.events)
+        .topics(args.topics)
+        .seed(args.seed)
+        .credentials(args.client_id, args.client_secret)
+        .token_ttl(Duration::from_secs(args.token_ttl))
+        .latency(
+            Duration::from_millis(args.latency_ms),
+            Duration::from_millis(args.latency_jitter_ms),
+        )
+        .fail_5xx(args.fail_5xx)
+        .rate_limit_every(args.rate_limit_every, args.retry_after)
+        .drop_fraction(args.drop_fraction)
+        .page_max(args.page_max)
+        .exhausted_fraction(args.exhausted_fraction)
+        .oversize_fraction(args.oversize_fraction)
+        .payload_bytes(args.payload_bytes);
+    if let Some(n) = args.token_max_uses {
+        builder = builder.token_max_uses(n);
+    }
+    let emu = match builder.start().await {
+        Ok(emu) => emu,
+        Err(e) => {
+            let mut msg = format!("error: {e}");
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                msg.push_str(&format!(": {s}"));
+                source = s.source();
+            }
+            eprintln!("{msg}");
+            return ExitCode::from(2);
+        }
+    };
+    {
+        let mut out = std::io::stdout().lock();
+        if writeln!(out, "listening on {}", emu.base_url())
+            .and_then(|()| out.flush())
+            .is_err()
+        {
+            return ExitCode::FAILURE;
+        }
+    }
+    wait_for_signal().await;
+    emu.shutdown().await;
+    ExitCode::SUCCESS
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
