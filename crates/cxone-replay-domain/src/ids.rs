@@ -280,3 +280,53 @@ fn redact_userinfo(input: &str) -> String {
         None => input.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn userinfo_is_redacted_in_messages() {
+        assert_eq!(
+            redact_userinfo("https://u:secret@h.example/x@y"),
+            "https://***@h.example/x@y"
+        );
+        assert_eq!(
+            redact_userinfo("https://h.example/p"),
+            "https://h.example/p"
+        );
+        assert_eq!(redact_userinfo("no scheme"), "no scheme");
+        let err =
+            DestinationOverride::parse("http://u:hunter2@h.example/", &DestinationAllowList::any())
+                .unwrap_err()
+                .to_string();
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn allow_list_wildcards_admit_subdomains_only() {
+        let l = DestinationAllowList::only(["*.Example.com.", " exact.net "]);
+        assert!(l.allows("a.example.com"));
+        assert!(l.allows("a.b.example.com."));
+        assert!(!l.allows("example.com"));
+        assert!(!l.allows("badexample.com"));
+        assert!(l.allows("EXACT.net"));
+        assert!(!l.allows("sub.exact.net"));
+        assert!(!l.is_any());
+        assert!(DestinationAllowList::only([" "]).is_any());
+    }
+
+    #[test]
+    fn host_handles_ports_and_ipv6() {
+        let any = DestinationAllowList::any();
+        let h = |u: &str| {
+            DestinationOverride::parse(u, &any)
+                .unwrap()
+                .host()
+                .to_string()
+        };
+        assert_eq!(h("https://a.example:8443/p"), "a.example");
+        assert_eq!(h("https://[2001:db8::1]:8443/p"), "[2001:db8::1]");
+        assert_eq!(h("https://a.example?q=1"), "a.example");
+    }
+}

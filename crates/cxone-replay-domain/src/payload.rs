@@ -228,3 +228,28 @@ fn first_error(errors: &ValidationErrors, prefix: &str) -> (String, String) {
         "is invalid".into(),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rust_names_map_to_wire_names() {
+        assert_eq!(camel("current_attempt"), "currentAttempt");
+        assert_eq!(camel("event_id"), "eventId");
+        assert_eq!(camel("x"), "x");
+    }
+
+    #[test]
+    fn initiated_at_has_millisecond_precision_and_z() {
+        let t = DateTime::parse_from_rfc3339("2024-05-11T09:15:22.103456Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let m = ReplayMetadata {
+            initiated_at: t,
+            client_version: CLIENT_VERSION.into(),
+        };
+        let v = serde_json::to_value(&m).unwrap();
+        assert_eq!(v["initiatedAt"], "2024-05-11T09:15:22.103Z");
+    }
+}

@@ -145,9 +145,15 @@ impl DlqEvent {
     /// Reads one event out of a raw JSON value, never failing: problems go to `defect`.
     #[must_use]
     pub fn from_raw(raw: &RawValue) -> Self {
-        let fields: RawEvent<'_> = match serde_json::from_str(raw.get()) {
-            Ok(f) => f,
-            Err(_) => {
+        // serde would also read a struct from an array: insist on an object.
+        let parsed = if raw.get().trim_start().starts_with('{') {
+            serde_json::from_str(raw.get()).ok()
+        } else {
+            None
+        };
+        let fields: RawEvent<'_> = match parsed {
+            Some(f) => f,
+            None => {
                 return DlqEvent::defective(EventDefect::new(
                     "event",
                     format!("must be a JSON object, got `{}`", snippet(raw)),
@@ -181,8 +187,22 @@ impl DlqEvent {
         };
         let topic_id = opt_string(fields.topic_id, "topicId", &mut defect);
         let payload = match fields.payload {
-            Some(p) if p.get() != "null" => Some(p.to_owned()),
-            _ => {
+            Some(p) if p.get() == "null" => {
+                defect.get_or_insert_with(|| EventDefect::new("payload", "is null"));
+                None
+            }
+            Some(p) => {
+                if !p.get().starts_with('{') {
+                    defect.get_or_insert_with(|| {
+                        EventDefect::new(
+                            "payload",
+                            format!("must be a JSON object, got `{}`", snippet(p)),
+                        )
+                    });
+                }
+                Some(p.to_owned())
+            }
+            None => {
                 defect.get_or_insert_with(|| EventDefect::new("payload", "is missing"));
                 None
             }
@@ -402,5 +422,39 @@ impl std::fmt::Debug for TokenResponse {
             .field("expires_in", &self.expires_in)
             .field("scope", &self.scope)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snippets_are_short_and_cut_on_char_boundaries() {
+        let raw = RawValue::from_string(format!("\"{}\"", "é".repeat(40))).unwrap();
+        let s = snippet(&raw);
+        assert!(s.ends_with('…'));
+        assert!(s.len() <= 44);
+        let short = RawValue::from_string("12".into()).unwrap();
+        assert_eq!(snippet(&short), "12");
+    }
+
+    #[test]
+    fn payload_bytes_are_kept_verbatim() {
+        let text =
+            r#"{"eventId":"e","payload":{ "b" : 1.0000000000000000000001, "a":"\u00e9\/" }}"#;
+        let e = DlqEvent::from_slice(text.as_bytes()).unwrap();
+        assert_eq!(
+            e.payload.unwrap().get(),
+            r#"{ "b" : 1.0000000000000000000001, "a":"\u00e9\/" }"#
+        );
+    }
+
+    #[test]
+    fn token_response_debug_hides_the_token() {
+        let t: TokenResponse =
+            serde_json::from_str(r#"{"access_token":"tok-SECRET-123","expires_in":60}"#).unwrap();
+        assert!(!format!("{t:?}").contains("tok-SECRET-123"));
+        assert_eq!(t.token_type, "Bearer");
     }
 }

@@ -1,0 +1,5 @@
+//! Integration tests of the pure replay domain: the tutorial's examples, tables and properties.
+
+mod properties;
+mod tables;
+mod tutorial;
