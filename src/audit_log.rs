@@ -1,0 +1,661 @@
+//! The JSON Lines audit log: [`JsonlAuditLog`] writes it, [`AuditLog`] reads it back.
+//!
+//! # Durability
+//! Each record is serialized to one line and written with a single `write` call as soon as the
+//! event's outcome is known, so once [`AuditSink::record`] returns the line is in the operating
+//! system's hands: a crash or `SIGKILL` of the process loses nothing that was recorded. Lines are
+//! made durable on disk (`fsync` via [`File::sync_data`]) in batches, by a background thread:
+//! after every [`JsonlOptions::sync_every`] records (default 256) or every
+//! [`JsonlOptions::sync_interval`] (default 200 ms) when records are pending, whichever comes
+//! first, and always at the end of a run ([`AuditSink::flush`]) and when the log is dropped. A
+//! power loss may thus lose at most the last batch; a re-run with resume then re-sends those
+//! events, which the idempotency key makes harmless (the API answers `409`, audited
+//! `DUPLICATE`).
+//!
+//! # Locking
+//! Opening a log takes an exclusive lock on `<log>.lock` (an OS file lock, released when the
+//! log is dropped or the process dies, even by `SIGKILL`), so a second concurrent run on the
+//! same log fails with [`EngineError::LogLocked`]. The lock file itself is left in place.
+//!
+//! # Torn lines
+//! A crash in the middle of a `write` can leave a last line without its newline. Opening such a
+//! log for append first terminates that line, so new records start on a line of their own; the
+//! reader reports the torn line (as [`LogReport::torn_tail`] when it is last, as a
+//! [`LogReport::malformed`] line once later records follow it).
+
+use crate::error::EngineError;
+use crate::ports::{AuditSink, BoxError};
+use crate::resume::DeliveredKeys;
+use crate::summary::StatusCounts;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use cxone_replay_domain::{AuditRecord, FailureClass, ReplayStatus, SkipReason};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// How a [`JsonlAuditLog`] batches its `fsync`s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JsonlOptions {
+    /// `fsync` after this many records (default 256).
+    pub sync_every: u64,
+    /// `fsync` at least this often while records are pending (default 200 ms).
+    pub sync_interval: Duration,
+}
+
+impl Default for JsonlOptions {
+    fn default() -> Self {
+        JsonlOptions {
+            sync_every: 256,
+            sync_interval: Duration::from_millis(200),
+        }
+    }
+}
+
+/// The lock file path of an audit log: `<log>.lock`.
+#[must_use]
+pub fn lock_path(log: &Path) -> PathBuf {
+    let mut s = log.as_os_str().to_owned();
+    s.push(".lock");
+    PathBuf::from(s)
+}
+
+#[derive(Debug)]
+struct Shared {
+    file: Mutex<File>,
+    unsynced: AtomicU64,
+    written: AtomicU64,
+    sync_error: Mutex<Option<std::io::Error>>,
+}
+
+enum SyncMsg {
+    Kick,
+    Stop,
+}
+
+/// An append-only JSON Lines audit log on disk: one line per [`AuditRecord`], written as outcomes
+/// happen. See the [module documentation](self) for durability, locking and torn lines.
+///
+/// ```
+/// use cxone_dlq_replay::{AuditLog, JsonlAuditLog};
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("audit.jsonl");
+/// let log = JsonlAuditLog::open(&path)?;
+/// // a second run on the same log is refused while `log` is alive
+/// assert!(matches!(
+///     JsonlAuditLog::open(&path),
+///     Err(cxone_dlq_replay::EngineError::LogLocked { .. })
+/// ));
+/// drop(log);
+/// assert!(AuditLog::read(&path)?.records.is_empty());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct JsonlAuditLog {
+    path: PathBuf,
+    shared: Arc<Shared>,
+    kick: SyncSender<SyncMsg>,
+    syncer: Option<JoinHandle<()>>,
+    repaired_torn_tail: bool,
+    options: JsonlOptions,
+    _lock: File,
+}
+
+impl JsonlAuditLog {
+    /// Opens (creating if needed) the log at `path` for append, with default [`JsonlOptions`].
+    ///
+    /// # Errors
+    /// [`EngineError::LogLocked`] if another run holds `<path>.lock`; [`EngineError::Io`] if a
+    /// file cannot be opened, locked or repaired.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, EngineError> {
+        Self::open_with(path, JsonlOptions::default())
+    }
+
+    /// Opens the log with explicit `fsync` batching.
+    ///
+    /// # Errors
+    /// As [`JsonlAuditLog::open`], and [`EngineError::Setting`] for `sync_every == 0`.
+    pub fn open_with(path: impl AsRef<Path>, options: JsonlOptions) -> Result<Self, EngineError> {
+        if options.sync_every == 0 {
+            return Err(EngineError::setting("sync_every", "must be at least 1"));
+        }
+        let path = path.as_ref().to_path_buf();
+        let lock = lock_path(&path);
+        let lock_file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock)
+            .map_err(|e| EngineError::io("open", &lock, e))?;
+        match lock_file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(EngineError::LogLocked { path, lock });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(EngineError::io("lock", &lock, e)),
+        }
+        let mut file = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| EngineError::io("open", &path, e))?;
+        let len = file
+            .metadata()
+            .map_err(|e| EngineError::io("stat", &path, e))?
+            .len();
+        let mut repaired_torn_tail = false;
+        if len > 0 {
+            let mut last = [0u8; 1];
+            file.seek(SeekFrom::Start(len - 1))
+                .and_then(|_| file.read_exact(&mut last))
+                .map_err(|e| EngineError::io("read", &path, e))?;
+            if last[0] != b'\n' {
+                file.write_all(b"\n")
+                    .and_then(|()| file.sync_data())
+                    .map_err(|e| EngineError::io("repair", &path, e))?;
+                repaired_torn_tail = true;
+            }
+        }
+        let sync_file = file
+            .try_clone()
+            .map_err(|e| EngineError::io("open", &path, e))?;
+        let shared = Arc::new(Shared {
+            file: Mutex::new(file),
+            unsynced: AtomicU64::new(0),
+            written: AtomicU64::new(0),
+            sync_error: Mutex::new(None),
+        });
+        let (kick, rx) = std::sync::mpsc::sync_channel::<SyncMsg>(1);
+        let sh = Arc::clone(&shared);
+        let interval = options.sync_interval;
+        let syncer = std::thread::Builder::new()
+            .name("audit-fsync".into())
+            .spawn(move || {
+                let sync = |sh: &Shared| {
+                    if sh.unsynced.swap(0, Ordering::AcqRel) > 0
+                        && let Err(e) = sync_file.sync_data()
+                        && let Ok(mut slot) = sh.sync_error.lock()
+                    {
+                        slot.get_or_insert(e);
+                    }
+                };
+                loop {
+                    match rx.recv_timeout(interval) {
+                        Ok(SyncMsg::Kick) | Err(RecvTimeoutError::Timeout) => sync(&sh),
+                        Ok(SyncMsg::Stop) | Err(RecvTimeoutError::Disconnected) => {
+                            sync(&sh);
+                            break;
+                        }
+                    }
+                }
+            })
+            .map_err(|e| EngineError::io("start the fsync thread for", &path, e))?;
+        Ok(JsonlAuditLog {
+            path,
+            shared,
+            kick,
+            syncer: Some(syncer),
+            repaired_torn_tail,
+            options,
+            _lock: lock_file,
+        })
+    }
+
+    /// The log's path.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether opening found a torn last line (from a crash) and terminated it.
+    #[must_use]
+    pub fn repaired_torn_tail(&self) -> bool {
+        self.repaired_torn_tail
+    }
+
+    /// Records written through this handle.
+    #[must_use]
+    pub fn written(&self) -> u64 {
+        self.shared.written.load(Ordering::Relaxed)
+    }
+
+    /// The `fsync` batching in use.
+    #[must_use]
+    pub fn options(&self) -> JsonlOptions {
+        self.options
+    }
+
+    fn take_sync_error(&self) -> Option<std::io::Error> {
+        self.shared
+            .sync_error
+            .lock()
+            .ok()
+            .and_then(|mut e| e.take())
+    }
+
+    /// Writes one record (see [`AuditSink::record`]); synchronous.
+    ///
+    /// # Errors
+    /// The I/O error of the write, or of an earlier background `fsync`.
+    pub fn append(&self, record: &AuditRecord) -> Result<(), std::io::Error> {
+        if let Some(e) = self.take_sync_error() {
+            return Err(e);
+        }
+        let mut line = serde_json::to_vec(record).map_err(std::io::Error::other)?;
+        line.push(b'\n');
+        {
+            let mut f = self
+                .shared
+                .file
+                .lock()
+                .map_err(|_| std::io::Error::other("audit log writer poisoned"))?;
+            f.write_all(&line)?;
+        }
+        self.shared.written.fetch_add(1, Ordering::Relaxed);
+        if self.shared.unsynced.fetch_add(1, Ordering::AcqRel) + 1 >= self.options.sync_every {
+            match self.kick.try_send(SyncMsg::Kick) {
+                Ok(()) | Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// `fsync`s everything written so far.
+    ///
+    /// # Errors
+    /// The I/O error of this or an earlier `fsync`.
+    pub fn sync(&self) -> Result<(), std::io::Error> {
+        if let Some(e) = self.take_sync_error() {
+            return Err(e);
+        }
+        let f = self
+            .shared
+            .file
+            .lock()
+            .map_err(|_| std::io::Error::other("audit log writer poisoned"))?;
+        self.shared.unsynced.store(0, Ordering::Release);
+        f.sync_data()
+    }
+}
+
+impl Drop for JsonlAuditLog {
+    fn drop(&mut self) {
+        let _ = self.kick.send(SyncMsg::Stop);
+        if let Some(h) = self.syncer.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+#[async_trait]
+impl AuditSink for JsonlAuditLog {
+    async fn record(&self, record: &AuditRecord) -> Result<(), BoxError> {
+        self.append(record)
+            .map_err(|e| Box::new(EngineError::io("append to", &self.path, e)) as BoxError)
+    }
+
+    async fn flush(&self) -> Result<(), BoxError> {
+        self.sync()
+            .map_err(|e| Box::new(EngineError::io("fsync", &self.path, e)) as BoxError)
+    }
+
+    async fn delivered_keys(&self) -> Result<Option<DeliveredKeys>, BoxError> {
+        let mut keys = DeliveredKeys::new();
+        AuditLog::scan(&self.path, |rec| {
+            if rec.status.is_delivered()
+                && let Some(k) = &rec.idempotency_key
+            {
+                keys.insert(k);
+            }
+        })
+        .map_err(|e| Box::new(e) as BoxError)?;
+        Ok(Some(keys))
+    }
+
+    fn can_resume(&self) -> bool {
+        true
+    }
+}
+
+/// A line of an audit log that is not a record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BadLine {
+    /// 1-based line number.
+    pub line: u64,
+    /// Byte offset of the line's start.
+    pub offset: u64,
+    /// Length in bytes (without the newline).
+    pub len: usize,
+    /// Why it is not a record (`None` for a torn last line that still parsed).
+    pub error: Option<String>,
+}
+
+/// An audit log read back.
+#[derive(Debug, Clone, Default)]
+pub struct LogReport {
+    /// The records, in order.
+    pub records: Vec<AuditRecord>,
+    /// Lines read (blank lines included).
+    pub lines: u64,
+    /// A last line without its newline (a write cut short by a crash). Tolerated: if it still
+    /// parses, its record is in `records`.
+    pub torn_tail: Option<BadLine>,
+    /// Other lines that are not records (in the middle of the log).
+    pub malformed: Vec<BadLine>,
+}
+
+impl LogReport {
+    /// The summary of these records.
+    #[must_use]
+    pub fn summary(&self) -> LogSummary {
+        let mut acc = SummaryAcc::default();
+        for r in &self.records {
+            acc.add(r);
+        }
+        acc.finish(self.lines, self.torn_tail.clone(), self.malformed.clone())
+    }
+}
+
+/// What an audit log says happened, across all the runs that appended to it (what the CLI's
+/// `audit summary` prints).
+///
+/// Each event's final outcome is its last record, except that a delivered outcome (`SUCCESS`
+/// or `DUPLICATE`) is never overridden by a later non-delivered one (say, a dry run).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LogSummary {
+    /// Records in the log.
+    pub records: u64,
+    /// Lines in the log.
+    pub lines: u64,
+    /// Distinct events (by topic and event id).
+    pub events: u64,
+    /// Distinct run ids, in order.
+    pub runs: Vec<String>,
+    /// Final outcome per event, by status; adds up to `events`.
+    pub final_counts: StatusCounts,
+    /// Events whose final outcome is `FAILED`, by class.
+    pub failures: BTreeMap<FailureClass, u64>,
+    /// Events whose final outcome is `SKIPPED`, by reason.
+    pub skips: BTreeMap<SkipReason, u64>,
+    /// Events with more than one record.
+    pub events_with_several_records: u64,
+    /// Timestamp of the first record.
+    pub first: Option<DateTime<Utc>>,
+    /// Timestamp of the last record.
+    pub last: Option<DateTime<Utc>>,
+    /// The torn last line, if any.
+    pub torn_tail: Option<BadLine>,
+    /// Other unreadable lines.
+    pub malformed: Vec<BadLine>,
+}
+
+/// (status, class, skip reason, records seen) of one event.
+type FinalOutcome = (ReplayStatus, Option<FailureClass>, Option<SkipReason>, u32);
+
+#[derive(Default)]
+struct SummaryAcc {
+    records: u64,
+    runs: Vec<String>,
+    run_set: BTreeSet<String>,
+    finals: HashMap<(String, String), FinalOutcome>,
+    first: Option<DateTime<Utc>>,
+    last: Option<DateTime<Utc>>,
+}
+
+impl SummaryAcc {
+    fn add(&mut self, r: &AuditRecord) {
+        self.records += 1;
+        if self.run_set.insert(r.run_id.clone()) {
+            self.runs.push(r.run_id.clone());
+        }
+        self.first = Some(self.first.map_or(r.timestamp, |f| f.min(r.timestamp)));
+        self.last = Some(self.last.map_or(r.timestamp, |l| l.max(r.timestamp)));
+        let entry = (r.status, r.error_classification, r.skip_reason, 1);
+        self.finals
+            .entry((r.topic_id.clone(), r.event_id.clone()))
+            .and_modify(|e| {
+                e.3 += 1;
+                if r.status.is_delivered() || !e.0.is_delivered() {
+                    (e.0, e.1, e.2) = (r.status, r.error_classification, r.skip_reason);
+                }
+            })
+            .or_insert(entry);
+    }
+
+    fn finish(self, lines: u64, torn_tail: Option<BadLine>, malformed: Vec<BadLine>) -> LogSummary {
+        let mut s = LogSummary {
+            records: self.records,
+            lines,
+            events: self.finals.len() as u64,
+            runs: self.runs,
+            first: self.first,
+            last: self.last,
+            torn_tail,
+            malformed,
+            ..LogSummary::default()
+        };
+        for (status, class, reason, n) in self.finals.into_values() {
+            s.final_counts.add(status);
+            if n > 1 {
+                s.events_with_several_records += 1;
+            }
+            match status {
+                ReplayStatus::Failed => {
+                    *s.failures
+                        .entry(class.unwrap_or(FailureClass::UnknownFailure))
+                        .or_default() += 1;
+                }
+                ReplayStatus::Skipped => {
+                    if let Some(r) = reason {
+                        *s.skips.entry(r).or_default() += 1;
+                    }
+                }
+                _ => {}
+            }
+        }
+        s
+    }
+}
+
+/// Reads audit logs back.
+#[derive(Debug, Clone, Copy)]
+pub struct AuditLog;
+
+impl AuditLog {
+    /// Reads every record of the log at `path`, tolerating and reporting a torn last line and
+    /// malformed lines.
+    ///
+    /// # Errors
+    /// [`EngineError::Io`] if the file cannot be opened or read.
+    pub fn read(path: impl AsRef<Path>) -> Result<LogReport, EngineError> {
+        let mut records = Vec::new();
+        let mut report = Self::scan(path, |r| records.push(r))?;
+        report.records = records;
+        Ok(report)
+    }
+
+    /// Summarizes the log at `path` without holding its records in memory.
+    ///
+    /// # Errors
+    /// As [`AuditLog::read`].
+    pub fn summary(path: impl AsRef<Path>) -> Result<LogSummary, EngineError> {
+        let mut acc = SummaryAcc::default();
+        let report = Self::scan(path, |r| acc.add(&r))?;
+        Ok(acc.finish(report.lines, report.torn_tail, report.malformed))
+    }
+
+    /// Streams the records of the log at `path` to `f`; the returned report has no `records`.
+    ///
+    /// # Errors
+    /// As [`AuditLog::read`].
+    pub fn scan(
+        path: impl AsRef<Path>,
+        mut f: impl FnMut(AuditRecord),
+    ) -> Result<LogReport, EngineError> {
+        let path = path.as_ref();
+        let file = File::open(path).map_err(|e| EngineError::io("open", path, e))?;
+        let mut reader = BufReader::with_capacity(64 * 1024, file);
+        let mut report = LogReport::default();
+        let mut buf = Vec::with_capacity(1024);
+        let mut offset = 0u64;
+        loop {
+            buf.clear();
+            let n = reader
+                .read_until(b'\n', &mut buf)
+                .map_err(|e| EngineError::io("read", path, e))?;
+            if n == 0 {
+                break;
+            }
+            report.lines += 1;
+            let complete = buf.last() == Some(&b'\n');
+            let body = if complete { &buf[..n - 1] } else { &buf[..] };
+            let blank = body.iter().all(u8::is_ascii_whitespace);
+            let parsed = if blank {
+                None
+            } else {
+                Some(serde_json::from_slice::<AuditRecord>(body))
+            };
+            let bad = |error: Option<String>| BadLine {
+                line: report.lines,
+                offset,
+                len: body.len(),
+                error,
+            };
+            match (complete, parsed) {
+                (true, None) => {}
+                (true, Some(Ok(r))) => f(r),
+                (true, Some(Err(e))) => report.malformed.push(bad(Some(e.to_string()))),
+                (false, None) => report.torn_tail = Some(bad(Some("blank".into()))),
+                (false, Some(Ok(r))) => {
+                    report.torn_tail = Some(bad(None));
+                    f(r);
+                }
+                (false, Some(Err(e))) => report.torn_tail = Some(bad(Some(e.to_string()))),
+            }
+            offset += n as u64;
+        }
+        Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cxone_replay_domain::{AuditContext, SentOutcome};
+
+    fn rec(event: &str, class: Option<FailureClass>) -> AuditRecord {
+        let ctx = AuditContext {
+            run_id: "run-1",
+            topic_id: "t",
+            event_id: event,
+            destination: "t",
+        };
+        AuditRecord::sent(
+            &ctx,
+            &SentOutcome {
+                class,
+                idempotency_key: format!("replay-{event}-v1"),
+                attempt: 1,
+                http_status: Some(201),
+                http_attempts: 1,
+                latency_ms: 3.0,
+                message: None,
+            },
+            DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap_or_default(),
+        )
+    }
+
+    #[test]
+    fn writes_one_line_per_record_and_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.jsonl");
+        let log = JsonlAuditLog::open_with(
+            &p,
+            JsonlOptions {
+                sync_every: 2,
+                sync_interval: Duration::from_millis(10),
+            },
+        )
+        .unwrap();
+        for i in 0..5 {
+            log.append(&rec(&format!("e{i}"), None)).unwrap();
+        }
+        log.sync().unwrap();
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert_eq!(text.lines().count(), 5);
+        assert!(text.ends_with('\n'));
+        let r = AuditLog::read(&p).unwrap();
+        assert_eq!(r.records.len(), 5);
+        assert!(r.torn_tail.is_none() && r.malformed.is_empty());
+        assert_eq!(r.records[0], rec("e0", None));
+    }
+
+    #[test]
+    fn torn_tail_is_reported_then_repaired_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.jsonl");
+        let good = serde_json::to_string(&rec("e1", None)).unwrap();
+        std::fs::write(&p, format!("{good}\n{}", &good[..20])).unwrap();
+        let r = AuditLog::read(&p).unwrap();
+        assert_eq!(r.records.len(), 1);
+        let torn = r.torn_tail.expect("torn tail reported");
+        assert_eq!(torn.line, 2);
+        assert_eq!(torn.offset, good.len() as u64 + 1);
+        assert!(torn.error.is_some());
+
+        let log = JsonlAuditLog::open(&p).unwrap();
+        assert!(log.repaired_torn_tail());
+        log.append(&rec("e2", None)).unwrap();
+        drop(log);
+        let r = AuditLog::read(&p).unwrap();
+        assert_eq!(r.records.len(), 2, "the new record is on its own line");
+        assert!(r.torn_tail.is_none());
+        assert_eq!(r.malformed.len(), 1);
+        assert_eq!(r.malformed[0].line, 2);
+    }
+
+    #[test]
+    fn summary_takes_the_final_outcome_per_event() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.jsonl");
+        let log = JsonlAuditLog::open(&p).unwrap();
+        log.append(&rec("e1", Some(FailureClass::ServerTransient)))
+            .unwrap();
+        log.append(&rec("e1", None)).unwrap();
+        log.append(&rec("e2", Some(FailureClass::Forbidden)))
+            .unwrap();
+        log.append(&rec("e3", Some(FailureClass::DuplicateDetected)))
+            .unwrap();
+        drop(log);
+        let s = AuditLog::summary(&p).unwrap();
+        assert_eq!(s.records, 4);
+        assert_eq!(s.events, 3);
+        assert_eq!(s.final_counts.success, 1);
+        assert_eq!(s.final_counts.failed, 1);
+        assert_eq!(s.final_counts.duplicate, 1);
+        assert_eq!(s.failures.get(&FailureClass::Forbidden), Some(&1));
+        assert_eq!(s.events_with_several_records, 1);
+        assert_eq!(s.runs, vec!["run-1".to_string()]);
+        assert_eq!(s, AuditLog::read(&p).unwrap().summary());
+    }
+
+    #[test]
+    fn second_open_is_refused_while_locked() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.jsonl");
+        let first = JsonlAuditLog::open(&p).unwrap();
+        let err = JsonlAuditLog::open(&p).unwrap_err();
+        assert!(matches!(err, EngineError::LogLocked { .. }), "{err:?}");
+        assert!(err.to_string().contains("in use by another run"));
+        drop(first);
+        assert!(JsonlAuditLog::open(&p).is_ok());
+    }
+}

@@ -1,0 +1,547 @@
+//! [`WebhookMonitor`]: posts the run's progress to a webhook, off the hot path.
+//!
+//! Body shape (the tutorial's): `{"source":"cxone-eventbridge-replayer","type":<type>,"data":..}`
+//! with `type` one of `replay_started` (data: [`RunStarted`]), `replay_status_update` (data: the
+//! audit record) and `replay_completed` (data: the [`RunSummary`]; its `monitor_dropped` is the
+//! count at that moment).
+//!
+//! Notifications go through a bounded queue (`try_send`: a full queue drops and counts, never
+//! waits) to one background task, which posts them in order, retries `429`, `5xx` and network
+//! errors with capped exponential backoff, drops (and counts) a notification after its attempts
+//! are used up or on any other `4xx`, and stops for good on `410 Gone`, counting everything after
+//! as dropped. At the end of a run it gets a bounded time to drain the queue.
+//!
+//! With a secret, each request is signed per the Standard Webhooks spec: `webhook-id`
+//! (`msg_<uuid>`, the same across retries), `webhook-timestamp` (Unix seconds, per attempt) and
+//! `webhook-signature: v1,<base64(HMAC-SHA256(key, "{id}.{timestamp}.{body}"))>`. A secret of
+//! the form `whsec_<base64>` uses the decoded base64 part as the key (the spec's format); any
+//! other secret is used as raw UTF-8 bytes.
+
+use crate::error::EngineError;
+use crate::ports::{MonitorEvent, MonitorSink};
+use crate::runtime::{Clock, Sleeper, SystemClock, TokioSleeper};
+use async_trait::async_trait;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use hmac::{Hmac, Mac};
+use reqwest::Url;
+use secrecy::{ExposeSecret, SecretSlice, SecretString};
+use serde::Serialize;
+use sha2::Sha256;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// The `source` of every notification.
+pub const WEBHOOK_SOURCE: &str = "cxone-eventbridge-replayer";
+
+/// Builds a [`WebhookMonitor`].
+#[must_use]
+pub struct WebhookMonitorBuilder {
+    url: String,
+    secret: Option<SecretString>,
+    queue: usize,
+    max_attempts: u32,
+    backoff_base: Duration,
+    backoff_max: Duration,
+    request_timeout: Duration,
+    close_timeout: Duration,
+    clock: Arc<dyn Clock>,
+    sleeper: Arc<dyn Sleeper>,
+}
+
+impl std::fmt::Debug for WebhookMonitorBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookMonitorBuilder")
+            .field("url", &redact_url(&self.url))
+            .field("secret", &self.secret.as_ref().map(|_| "[REDACTED]"))
+            .field("queue", &self.queue)
+            .finish_non_exhaustive()
+    }
+}
+
+fn redact_url(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(u) => format!(
+            "{}://{}{}",
+            u.scheme(),
+            u.host_str().unwrap_or(""),
+            u.port().map(|p| format!(":{p}")).unwrap_or_default()
+        ),
+        Err(_) => "[invalid url]".into(),
+    }
+}
+
+impl WebhookMonitorBuilder {
+    /// Signs every request with this secret (Standard Webhooks).
+    pub fn secret(mut self, secret: SecretString) -> Self {
+        self.secret = Some(secret);
+        self
+    }
+
+    /// Queue capacity (default 1024); notifications beyond it are dropped and counted.
+    pub fn queue_capacity(mut self, n: usize) -> Self {
+        self.queue = n;
+        self
+    }
+
+    /// Attempts per notification (default 5).
+    pub fn max_attempts(mut self, n: u32) -> Self {
+        self.max_attempts = n;
+        self
+    }
+
+    /// Backoff between attempts: `base * 2^(attempt-1)`, capped at `max` (default 200 ms, 5 s).
+    pub fn backoff(mut self, base: Duration, max: Duration) -> Self {
+        self.backoff_base = base;
+        self.backoff_max = max;
+        self
+    }
+
+    /// Timeout of one request (default 10 s).
+    pub fn request_timeout(mut self, d: Duration) -> Self {
+        self.request_timeout = d;
+        self
+    }
+
+    /// How long [`MonitorSink::close`] waits for the queue to drain (default 5 s).
+    pub fn close_timeout(mut self, d: Duration) -> Self {
+        self.close_timeout = d;
+        self
+    }
+
+    /// Clock for `webhook-timestamp`.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// What waits between attempts and for the close timeout.
+    pub fn sleeper(mut self, sleeper: Arc<dyn Sleeper>) -> Self {
+        self.sleeper = sleeper;
+        self
+    }
+
+    /// Validates the settings and starts the delivery task.
+    ///
+    /// # Errors
+    /// [`EngineError::Setting`] for a URL that is not `https` (or `http` to a loopback host), an
+    /// invalid `whsec_` secret, or zero queue/attempts; [`EngineError::NoRuntime`] outside a
+    /// Tokio runtime.
+    pub fn build(self) -> Result<WebhookMonitor, EngineError> {
+        let url = Url::parse(&self.url)
+            .map_err(|e| EngineError::setting("webhook_url", format!("not a URL: {e}")))?;
+        match url.scheme() {
+            "https" => {}
+            "http" if is_loopback(&url) => {}
+            "http" => {
+                return Err(EngineError::setting(
+                    "webhook_url",
+                    "plain http is only allowed to a loopback host; use https",
+                ));
+            }
+            s => {
+                return Err(EngineError::setting(
+                    "webhook_url",
+                    format!("unsupported scheme `{s}`"),
+                ));
+            }
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(EngineError::setting(
+                "webhook_url",
+                "must not carry user info",
+            ));
+        }
+        if self.queue == 0 {
+            return Err(EngineError::setting("webhook_queue", "must be at least 1"));
+        }
+        if self.max_attempts == 0 {
+            return Err(EngineError::setting(
+                "webhook_attempts",
+                "must be at least 1",
+            ));
+        }
+        let key = match &self.secret {
+            None => None,
+            Some(s) => Some(signing_key(s.expose_secret())?),
+        };
+        let handle = tokio::runtime::Handle::try_current().map_err(|_| EngineError::NoRuntime {
+            what: "WebhookMonitorBuilder::build",
+        })?;
+        let http = reqwest::Client::builder()
+            .timeout(self.request_timeout)
+            .connect_timeout(self.request_timeout)
+            .build()
+            .map_err(|e| EngineError::setting("webhook", format!("HTTP client: {e}")))?;
+        let shared = Arc::new(Counters::default());
+        let (tx, rx) = mpsc::channel(self.queue);
+        let worker = Worker {
+            http,
+            url: url.clone(),
+            key,
+            max_attempts: self.max_attempts,
+            backoff_base: self.backoff_base,
+            backoff_max: self.backoff_max,
+            clock: Arc::clone(&self.clock),
+            sleeper: Arc::clone(&self.sleeper),
+            shared: Arc::clone(&shared),
+        };
+        let task = handle.spawn(worker.run(rx));
+        Ok(WebhookMonitor {
+            url_for_debug: redact_url(url.as_str()),
+            signed: self.secret.is_some(),
+            tx: Mutex::new(Some(tx)),
+            task: Mutex::new(Some(task)),
+            shared,
+            close_timeout: self.close_timeout,
+            sleeper: self.sleeper,
+        })
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// Decodes a Standard Webhooks secret: `whsec_<base64>` → the decoded bytes; anything else → its
+/// raw bytes.
+fn signing_key(secret: &str) -> Result<SecretSlice<u8>, EngineError> {
+    let bytes = match secret.strip_prefix("whsec_") {
+        Some(b64) => B64.decode(b64).map_err(|_| {
+            EngineError::setting(
+                "webhook_secret",
+                "a `whsec_` secret must be base64 after the prefix",
+            )
+        })?,
+        None => secret.as_bytes().to_vec(),
+    };
+    if bytes.is_empty() {
+        return Err(EngineError::setting("webhook_secret", "must not be empty"));
+    }
+    Ok(SecretSlice::from(bytes))
+}
+
+/// The Standard Webhooks signature header value for one request: `v1,<base64 HMAC-SHA256>` of
+/// `"{id}.{timestamp}.{body}"`.
+#[must_use]
+pub fn sign(key: &[u8], msg_id: &str, timestamp: i64, body: &[u8]) -> String {
+    // HMAC accepts keys of any length; `new_from_slice` cannot fail for HMAC.
+    let mut mac = match Hmac::<Sha256>::new_from_slice(key) {
+        Ok(m) => m,
+        Err(_) => return String::new(),
+    };
+    mac.update(msg_id.as_bytes());
+    mac.update(b".");
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    format!("v1,{}", B64.encode(mac.finalize().into_bytes()))
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    dropped: AtomicU64,
+    delivered: AtomicU64,
+    queued: AtomicU64,
+    gone: AtomicBool,
+}
+
+struct Worker {
+    http: reqwest::Client,
+    url: Url,
+    key: Option<SecretSlice<u8>>,
+    max_attempts: u32,
+    backoff_base: Duration,
+    backoff_max: Duration,
+    clock: Arc<dyn Clock>,
+    sleeper: Arc<dyn Sleeper>,
+    shared: Arc<Counters>,
+}
+
+enum Delivery {
+    Delivered,
+    Dropped,
+    Gone,
+}
+
+impl Worker {
+    async fn run(self, mut rx: mpsc::Receiver<Vec<u8>>) {
+        while let Some(body) = rx.recv().await {
+            let d = self.deliver(&body).await;
+            self.shared.queued.fetch_sub(1, Ordering::AcqRel);
+            match d {
+                Delivery::Delivered => {
+                    self.shared.delivered.fetch_add(1, Ordering::Relaxed);
+                }
+                Delivery::Dropped => {
+                    self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+                }
+                Delivery::Gone => {
+                    self.shared.gone.store(true, Ordering::Release);
+                    self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+                    rx.close();
+                    while rx.recv().await.is_some() {
+                        self.shared.queued.fetch_sub(1, Ordering::AcqRel);
+                        self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+                    }
+                    tracing::warn!("webhook answered 410 Gone; monitoring stopped");
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn deliver(&self, body: &[u8]) -> Delivery {
+        let msg_id = format!("msg_{}", uuid::Uuid::new_v4().simple());
+        for attempt in 1..=self.max_attempts {
+            let ts = self.clock.now().timestamp();
+            let mut req = self
+                .http
+                .post(self.url.clone())
+                .header("content-type", "application/json")
+                .header("webhook-id", &msg_id)
+                .header("webhook-timestamp", ts.to_string());
+            if let Some(key) = &self.key {
+                let mut sig = reqwest::header::HeaderValue::from_str(&sign(
+                    key.expose_secret(),
+                    &msg_id,
+                    ts,
+                    body,
+                ))
+                .unwrap_or_else(|_| reqwest::header::HeaderValue::from_static(""));
+                sig.set_sensitive(true);
+                req = req.header("webhook-signature", sig);
+            }
+            let retry = match req.body(body.to_vec()).send().await {
+                Ok(resp) => {
+                    let s = resp.status().as_u16();
+                    match s {
+                        200..=299 => return Delivery::Delivered,
+                        410 => return Delivery::Gone,
+                        429 | 500..=599 => true,
+                        _ => {
+                            tracing::warn!(status = s, "webhook rejected a notification");
+                            return Delivery::Dropped;
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "webhook post failed");
+                    true
+                }
+            };
+            if retry && attempt < self.max_attempts {
+                let exp = self
+                    .backoff_base
+                    .saturating_mul(1u32 << (attempt - 1).min(16));
+                self.sleeper.sleep(exp.min(self.backoff_max)).await;
+            }
+        }
+        Delivery::Dropped
+    }
+}
+
+/// A [`MonitorSink`] that posts notifications to a webhook. See the
+/// [module documentation](self) for the body, retries and signing.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), cxone_dlq_replay::EngineError> {
+/// use cxone_dlq_replay::WebhookMonitor;
+/// use secrecy::SecretString;
+/// let m = WebhookMonitor::builder("https://hooks.example.com/replay")
+///     .secret(SecretString::from("whsec_c2VjcmV0"))
+///     .build()?;
+/// assert!(!format!("{m:?}").contains("whsec_"));
+/// assert!(WebhookMonitor::builder("http://hooks.example.com/").build().is_err());
+/// # Ok(()) }
+/// ```
+pub struct WebhookMonitor {
+    url_for_debug: String,
+    signed: bool,
+    tx: Mutex<Option<mpsc::Sender<Vec<u8>>>>,
+    task: Mutex<Option<JoinHandle<()>>>,
+    shared: Arc<Counters>,
+    close_timeout: Duration,
+    sleeper: Arc<dyn Sleeper>,
+}
+
+impl std::fmt::Debug for WebhookMonitor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookMonitor")
+            .field("url", &self.url_for_debug)
+            .field("secret", &if self.signed { "[REDACTED]" } else { "none" })
+            .field("dropped", &self.dropped())
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Serialize)]
+struct Envelope<'a, T: Serialize> {
+    source: &'static str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    data: &'a T,
+}
+
+impl WebhookMonitor {
+    /// Starts building a monitor posting to `url`.
+    pub fn builder(url: impl Into<String>) -> WebhookMonitorBuilder {
+        WebhookMonitorBuilder {
+            url: url.into(),
+            secret: None,
+            queue: 1024,
+            max_attempts: 5,
+            backoff_base: Duration::from_millis(200),
+            backoff_max: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(10),
+            close_timeout: Duration::from_secs(5),
+            clock: Arc::new(SystemClock),
+            sleeper: Arc::new(TokioSleeper),
+        }
+    }
+
+    /// Notifications dropped so far.
+    #[must_use]
+    pub fn dropped(&self) -> u64 {
+        self.shared.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Notifications delivered so far.
+    #[must_use]
+    pub fn delivered(&self) -> u64 {
+        self.shared.delivered.load(Ordering::Relaxed)
+    }
+
+    fn body(event: &MonitorEvent<'_>) -> Result<Vec<u8>, serde_json::Error> {
+        let kind = event.kind();
+        match event {
+            MonitorEvent::Started(d) => serde_json::to_vec(&Envelope {
+                source: WEBHOOK_SOURCE,
+                kind,
+                data: *d,
+            }),
+            MonitorEvent::Record(d) => serde_json::to_vec(&Envelope {
+                source: WEBHOOK_SOURCE,
+                kind,
+                data: *d,
+            }),
+            MonitorEvent::Completed(d) => serde_json::to_vec(&Envelope {
+                source: WEBHOOK_SOURCE,
+                kind,
+                data: *d,
+            }),
+        }
+    }
+}
+
+#[async_trait]
+impl MonitorSink for WebhookMonitor {
+    fn notify(&self, event: MonitorEvent<'_>) {
+        let drop_one = || {
+            self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+        };
+        if self.shared.gone.load(Ordering::Acquire) {
+            return drop_one();
+        }
+        let Ok(body) = Self::body(&event) else {
+            return drop_one();
+        };
+        let Ok(guard) = self.tx.lock() else {
+            return drop_one();
+        };
+        let Some(tx) = guard.as_ref() else {
+            return drop_one();
+        };
+        self.shared.queued.fetch_add(1, Ordering::AcqRel);
+        if tx.try_send(body).is_err() {
+            self.shared.queued.fetch_sub(1, Ordering::AcqRel);
+            drop_one();
+        }
+    }
+
+    async fn close(&self) -> u64 {
+        // Closing the queue lets the worker end once it is drained.
+        drop(self.tx.lock().ok().and_then(|mut t| t.take()));
+        let task = self.task.lock().ok().and_then(|mut t| t.take());
+        if let Some(mut task) = task {
+            let timeout = self.sleeper.sleep(self.close_timeout);
+            tokio::select! {
+                _ = &mut task => {}
+                () = timeout => {
+                    task.abort();
+                    let _ = task.await;
+                    let left = self.shared.queued.swap(0, Ordering::AcqRel);
+                    self.shared.dropped.fetch_add(left, Ordering::Relaxed);
+                }
+            }
+        }
+        self.dropped()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whsec_secrets_are_base64_decoded_and_others_used_raw() {
+        let k = signing_key("whsec_c2VjcmV0").unwrap();
+        assert_eq!(k.expose_secret(), b"secret");
+        let k = signing_key("plain").unwrap();
+        assert_eq!(k.expose_secret(), b"plain");
+        assert!(signing_key("whsec_***").is_err());
+    }
+
+    #[test]
+    fn signature_matches_the_standard_webhooks_example() {
+        // Example from the Standard Webhooks spec / svix test vectors.
+        let key = signing_key("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+        let sig = sign(
+            key.expose_secret(),
+            "msg_p5jXN8AQM9LWM0D4loKWxJek",
+            1_614_265_330,
+            br#"{"test": 2432232314}"#,
+        );
+        assert_eq!(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+    }
+
+    #[tokio::test]
+    async fn debug_redacts_the_secret_and_urls_are_checked() {
+        let m = WebhookMonitor::builder("https://hooks.example.com/x?token=abc")
+            .secret(SecretString::from("whsec_c2VjcmV0LXZhbHVl"))
+            .build()
+            .unwrap();
+        let dbg = format!("{m:?}");
+        assert!(
+            !dbg.contains("c2VjcmV0LXZhbHVl") && !dbg.contains("token=abc"),
+            "{dbg}"
+        );
+        assert!(dbg.contains("REDACTED"));
+        let b = WebhookMonitor::builder("https://h/").secret(SecretString::from("topsecret"));
+        assert!(!format!("{b:?}").contains("topsecret"));
+        for bad in [
+            "http://example.com/",
+            "ftp://localhost/",
+            "https://u:p@h/",
+            "nope",
+        ] {
+            assert!(WebhookMonitor::builder(bad).build().is_err(), "{bad}");
+        }
+        for ok in [
+            "http://127.0.0.1:9/",
+            "http://localhost:9/",
+            "http://[::1]:9/",
+        ] {
+            assert!(WebhookMonitor::builder(ok).build().is_ok(), "{ok}");
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! The engine's ports: the small traits through which it talks to the outside world.
+//!
+//! The engine knows neither HTTP nor the wire format: a [`DlqSource`] hands it pages of
+//! [`DlqEvent`](cxone_replay_domain::DlqEvent)s, a [`ReplayTarget`] sends one planned replay and
+//! reports its final outcome, an [`AuditSink`] keeps one record per event, and an optional
+//! [`MonitorSink`] is told about the run as it goes. The CXone client implements the first two
+//! (see [`crate::cxone`]); [`JsonlAuditLog`](crate::JsonlAuditLog) and
+//! [`WebhookMonitor`](crate::WebhookMonitor) the last two. Tests and embedders plug their own.
+
+use crate::summary::RunSummary;
+use async_trait::async_trait;
+use cxone_replay_domain::{AuditRecord, DlqPage, FailureClass, IdempotencyKey};
+use futures::stream::BoxStream;
+use serde::{Deserialize, Serialize};
+
+/// A boxed error from a port implementation, chained as the `source` of an
+/// [`EngineError`](crate::EngineError).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// A stream of DLQ pages, in order.
+pub type PageStream = BoxStream<'static, Result<DlqPage, BoxError>>;
+
+/// Where failed events come from: the dead letter queue of a topic, page by page.
+pub trait DlqSource: Send + Sync {
+    /// The pages of `topic`'s DLQ, `page_size` events at most each, starting at `start_token`
+    /// (the first page when `None`). The stream ends after the last page. It must be lazy: the
+    /// engine polls it for the next page only when it has room for one (at most one page ahead).
+    fn pages(&self, topic: &str, page_size: u32, start_token: Option<String>) -> PageStream;
+}
+
+/// Where a planned replay goes.
+#[async_trait]
+pub trait ReplayTarget: Send + Sync {
+    /// Sends `body` (the exact PUT body the domain planned) to `topic` with the idempotency key
+    /// `key`, with whatever retries the target does internally, and reports the final outcome.
+    /// Failures are outcomes, not errors: the engine audits them.
+    async fn send(&self, topic: &str, key: &IdempotencyKey, body: Vec<u8>) -> SendOutcome;
+}
+
+/// The final outcome of one [`ReplayTarget::send`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendOutcome {
+    /// `None` when accepted; [`FailureClass::DuplicateDetected`] for an already-accepted replay
+    /// (audited `DUPLICATE`); any other class is a failure.
+    pub class: Option<FailureClass>,
+    /// The HTTP status of the last response, if there was one.
+    pub http_status: Option<u16>,
+    /// How many requests were made (including retries).
+    pub attempts: u32,
+    /// A short, secret-free description of a failure.
+    pub message: Option<String>,
+}
+
+impl SendOutcome {
+    /// Accepted (`201`).
+    #[must_use]
+    pub fn accepted(http_status: u16, attempts: u32) -> Self {
+        SendOutcome {
+            class: None,
+            http_status: Some(http_status),
+            attempts,
+            message: None,
+        }
+    }
+
+    /// Already accepted earlier (`409`).
+    #[must_use]
+    pub fn duplicate(attempts: u32) -> Self {
+        SendOutcome {
+            class: Some(FailureClass::DuplicateDetected),
+            http_status: Some(409),
+            attempts,
+            message: None,
+        }
+    }
+
+    /// Failed with `class`.
+    #[must_use]
+    pub fn failed(
+        class: FailureClass,
+        http_status: Option<u16>,
+        attempts: u32,
+        message: impl Into<String>,
+    ) -> Self {
+        SendOutcome {
+            class: Some(class),
+            http_status,
+            attempts,
+            message: Some(message.into()),
+        }
+    }
+}
+
+/// Keeps the audit trail: exactly one record per event seen, in the order outcomes happen.
+#[async_trait]
+pub trait AuditSink: Send + Sync {
+    /// Appends one record. An error stops the run (an event without its record would break the
+    /// audit guarantee): the engine stops fetching, lets in-flight events finish and returns
+    /// [`EngineError::Audit`](crate::EngineError::Audit).
+    async fn record(&self, record: &AuditRecord) -> Result<(), BoxError>;
+
+    /// Makes every record so far durable (e.g. `fsync`). Called at the end of a run.
+    async fn flush(&self) -> Result<(), BoxError>;
+
+    /// For resume: the idempotency keys whose replay already ended `SUCCESS` or `DUPLICATE`
+    /// according to this sink's earlier records; `None` if this sink cannot read back (then
+    /// [`ReplayerBuilder::resume`](crate::ReplayerBuilder::resume) is refused at build time).
+    async fn delivered_keys(&self) -> Result<Option<crate::DeliveredKeys>, BoxError> {
+        Ok(None)
+    }
+
+    /// Whether [`AuditSink::delivered_keys`] is supported.
+    fn can_resume(&self) -> bool {
+        false
+    }
+}
+
+/// What the engine tells a [`MonitorSink`].
+#[derive(Debug, Clone, Copy)]
+pub enum MonitorEvent<'a> {
+    /// The run started.
+    Started(&'a RunStarted),
+    /// One event's final record.
+    Record(&'a AuditRecord),
+    /// The run ended.
+    Completed(&'a RunSummary),
+}
+
+impl MonitorEvent<'_> {
+    /// The event's `type` in the webhook body.
+    #[must_use]
+    pub fn kind(&self) -> &'static str {
+        match self {
+            MonitorEvent::Started(_) => "replay_started",
+            MonitorEvent::Record(_) => "replay_status_update",
+            MonitorEvent::Completed(_) => "replay_completed",
+        }
+    }
+}
+
+/// The data of a `replay_started` notification.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunStarted {
+    /// This run's id (also in every audit record).
+    pub run_id: String,
+    /// The topics being replayed.
+    pub topics: Vec<String>,
+    /// Whether this is a dry run.
+    pub dry_run: bool,
+    /// Whether this run resumes an earlier one.
+    pub resume: bool,
+    /// When the run started.
+    pub started_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Watches a run from the side. It must never slow the replay down or fail it.
+#[async_trait]
+pub trait MonitorSink: Send + Sync {
+    /// Takes note of `event`. Must not block: queue it, or drop it and count the drop.
+    fn notify(&self, event: MonitorEvent<'_>);
+
+    /// Called once, after the `Completed` notification: deliver what is queued within the
+    /// sink's own bounded time, then stop. Returns how many notifications were dropped over the
+    /// whole run (they end up in [`RunSummary::monitor_dropped`]).
+    async fn close(&self) -> u64;
+}
+
+impl<T: DlqSource + ?Sized> DlqSource for std::sync::Arc<T> {
+    fn pages(&self, topic: &str, page_size: u32, start_token: Option<String>) -> PageStream {
+        (**self).pages(topic, page_size, start_token)
+    }
+}
+
+#[async_trait]
+impl<T: ReplayTarget + ?Sized> ReplayTarget for std::sync::Arc<T> {
+    async fn send(&self, topic: &str, key: &IdempotencyKey, body: Vec<u8>) -> SendOutcome {
+        (**self).send(topic, key, body).await
+    }
+}
+
+#[async_trait]
+impl<T: AuditSink + ?Sized> AuditSink for std::sync::Arc<T> {
+    async fn record(&self, record: &AuditRecord) -> Result<(), BoxError> {
+        (**self).record(record).await
+    }
+    async fn flush(&self) -> Result<(), BoxError> {
+        (**self).flush().await
+    }
+    async fn delivered_keys(&self) -> Result<Option<crate::DeliveredKeys>, BoxError> {
+        (**self).delivered_keys().await
+    }
+    fn can_resume(&self) -> bool {
+        (**self).can_resume()
+    }
+}
+
+#[async_trait]
+impl<T: MonitorSink + ?Sized> MonitorSink for std::sync::Arc<T> {
+    fn notify(&self, event: MonitorEvent<'_>) {
+        (**self).notify(event);
+    }
+    async fn close(&self) -> u64 {
+        (**self).close().await
+    }
+}

@@ -1,0 +1,315 @@
+//! What a run did: [`RunSummary`] (the end) and [`Progress`] (along the way).
+
+use chrono::{DateTime, Utc};
+use cxone_replay_domain::{AuditRecord, FailureClass, ReplayStatus, SkipReason};
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Counts by final status. All five are always present in the JSON, and they add up to
+/// [`RunSummary::seen`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusCounts {
+    /// Accepted (`201`).
+    #[serde(rename = "SUCCESS")]
+    pub success: u64,
+    /// Already accepted earlier (`409`).
+    #[serde(rename = "DUPLICATE")]
+    pub duplicate: u64,
+    /// Failed.
+    #[serde(rename = "FAILED")]
+    pub failed: u64,
+    /// Not sent (see [`RunSummary::skips`]).
+    #[serde(rename = "SKIPPED")]
+    pub skipped: u64,
+    /// Planned but not sent: dry run.
+    #[serde(rename = "DRY_RUN")]
+    pub dry_run: u64,
+}
+
+impl StatusCounts {
+    /// The count for `status`.
+    #[must_use]
+    pub fn get(&self, status: ReplayStatus) -> u64 {
+        match status {
+            ReplayStatus::Success => self.success,
+            ReplayStatus::Duplicate => self.duplicate,
+            ReplayStatus::Failed => self.failed,
+            ReplayStatus::Skipped => self.skipped,
+            ReplayStatus::DryRun => self.dry_run,
+            _ => 0,
+        }
+    }
+
+    pub(crate) fn add(&mut self, status: ReplayStatus) {
+        match status {
+            ReplayStatus::Success => self.success += 1,
+            ReplayStatus::Duplicate => self.duplicate += 1,
+            ReplayStatus::Failed => self.failed += 1,
+            ReplayStatus::Skipped => self.skipped += 1,
+            ReplayStatus::DryRun => self.dry_run += 1,
+            _ => {}
+        }
+    }
+
+    /// The sum of all counts.
+    #[must_use]
+    pub fn total(&self) -> u64 {
+        self.success + self.duplicate + self.failed + self.skipped + self.dry_run
+    }
+}
+
+/// Latency percentiles of the PUTs of a run, in milliseconds (0 when nothing was sent). Measured
+/// per event from just before the send to its final outcome, retries included.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencySummary {
+    /// Median.
+    pub p50: f64,
+    /// 95th percentile.
+    pub p95: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Maximum.
+    pub max: f64,
+}
+
+/// The summary of a run. Its JSON names are stable: scripts and the CLI's `--json` rely on them.
+///
+/// `counts` add up to `seen`. Events that a resumed run found already delivered are neither
+/// sent, nor re-recorded, nor `seen`: they are counted in `already_replayed`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    /// This run's id (in every audit record).
+    pub run_id: String,
+    /// Events seen (taken off a DLQ page and given a final audit record).
+    pub seen: u64,
+    /// By final status.
+    pub counts: StatusCounts,
+    /// `FAILED` events by failure class.
+    pub failures: BTreeMap<FailureClass, u64>,
+    /// `SKIPPED` events by skip reason.
+    pub skips: BTreeMap<SkipReason, u64>,
+    /// PUT latency percentiles.
+    pub latency_ms: LatencySummary,
+    /// `seen / elapsed`.
+    pub events_per_second: f64,
+    /// Wall time of the run.
+    pub elapsed_ms: u64,
+    /// Whether the run was cancelled before it ran out of events.
+    pub interrupted: bool,
+    /// Monitor notifications that could not be delivered (queue full, endpoint gone or failing).
+    pub monitor_dropped: u64,
+    /// Resume only: events skipped because an earlier run already delivered them (not in `seen`,
+    /// not re-recorded).
+    #[serde(default)]
+    pub already_replayed: u64,
+    /// Whether this was a dry run.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// When the run started.
+    #[serde(default)]
+    pub started_at: Option<DateTime<Utc>>,
+}
+
+/// Progress so far, given to the progress callback after every record.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct Progress {
+    /// Events seen and recorded so far.
+    pub seen: u64,
+    /// By status.
+    pub counts: StatusCounts,
+    /// Resume only: events found already delivered.
+    pub already_replayed: u64,
+    /// Events finished per second over the last second or so (the whole run until then).
+    pub current_rate: f64,
+    /// Time since the start.
+    pub elapsed: Duration,
+}
+
+/// Accumulates a run's outcomes.
+#[derive(Debug)]
+pub(crate) struct Tally {
+    pub(crate) started: DateTime<Utc>,
+    pub(crate) seen: u64,
+    pub(crate) counts: StatusCounts,
+    failures: BTreeMap<FailureClass, u64>,
+    skips: BTreeMap<SkipReason, u64>,
+    latency_us: Option<Histogram<u64>>,
+    pub(crate) already_replayed: u64,
+    window_start: DateTime<Utc>,
+    window_count: u64,
+    last_rate: Option<f64>,
+}
+
+const RATE_WINDOW: Duration = Duration::from_secs(1);
+
+impl Tally {
+    pub(crate) fn new(started: DateTime<Utc>) -> Self {
+        Tally {
+            started,
+            seen: 0,
+            counts: StatusCounts::default(),
+            failures: BTreeMap::new(),
+            skips: BTreeMap::new(),
+            // 1 µs .. 1 h at 3 significant figures; `new_with_bounds` only fails on bad bounds.
+            latency_us: Histogram::new_with_bounds(1, 3_600_000_000, 3).ok(),
+            already_replayed: 0,
+            window_start: started,
+            window_count: 0,
+            last_rate: None,
+        }
+    }
+
+    pub(crate) fn add(&mut self, rec: &AuditRecord, now: DateTime<Utc>) {
+        self.seen += 1;
+        self.counts.add(rec.status);
+        match rec.status {
+            ReplayStatus::Failed => {
+                let class = rec
+                    .error_classification
+                    .unwrap_or(FailureClass::UnknownFailure);
+                *self.failures.entry(class).or_default() += 1;
+            }
+            ReplayStatus::Skipped => {
+                if let Some(r) = rec.skip_reason {
+                    *self.skips.entry(r).or_default() += 1;
+                }
+            }
+            _ => {}
+        }
+        if matches!(rec.action, cxone_replay_domain::AuditAction::ReplayPut)
+            && let Some(h) = self.latency_us.as_mut()
+        {
+            let us = (rec.latency_ms * 1000.0).round().max(1.0) as u64;
+            h.saturating_record(us);
+        }
+        self.tick(now);
+    }
+
+    pub(crate) fn add_already_replayed(&mut self, now: DateTime<Utc>) {
+        self.already_replayed += 1;
+        self.tick(now);
+    }
+
+    fn tick(&mut self, now: DateTime<Utc>) {
+        self.window_count += 1;
+        let dt = elapsed(self.window_start, now);
+        if dt >= RATE_WINDOW {
+            self.last_rate = Some(self.window_count as f64 / dt.as_secs_f64());
+            self.window_start = now;
+            self.window_count = 0;
+        }
+    }
+
+    pub(crate) fn progress(&self, now: DateTime<Utc>) -> Progress {
+        let el = elapsed(self.started, now);
+        let done = self.seen + self.already_replayed;
+        let current_rate = self.last_rate.unwrap_or_else(|| {
+            if el.is_zero() {
+                0.0
+            } else {
+                done as f64 / el.as_secs_f64()
+            }
+        });
+        Progress {
+            seen: self.seen,
+            counts: self.counts,
+            already_replayed: self.already_replayed,
+            current_rate,
+            elapsed: el,
+        }
+    }
+
+    pub(crate) fn summary(
+        &self,
+        run_id: &str,
+        now: DateTime<Utc>,
+        interrupted: bool,
+        dry_run: bool,
+    ) -> RunSummary {
+        let el = elapsed(self.started, now);
+        let ms = |q: f64| -> f64 {
+            match &self.latency_us {
+                Some(h) if !h.is_empty() => h.value_at_quantile(q) as f64 / 1000.0,
+                _ => 0.0,
+            }
+        };
+        let max = match &self.latency_us {
+            Some(h) if !h.is_empty() => h.max() as f64 / 1000.0,
+            _ => 0.0,
+        };
+        RunSummary {
+            run_id: run_id.to_string(),
+            seen: self.seen,
+            counts: self.counts,
+            failures: self.failures.clone(),
+            skips: self.skips.clone(),
+            latency_ms: LatencySummary {
+                p50: ms(0.50),
+                p95: ms(0.95),
+                p99: ms(0.99),
+                max,
+            },
+            events_per_second: if el.is_zero() {
+                0.0
+            } else {
+                self.seen as f64 / el.as_secs_f64()
+            },
+            elapsed_ms: u64::try_from(el.as_millis()).unwrap_or(u64::MAX),
+            interrupted,
+            monitor_dropped: 0,
+            already_replayed: self.already_replayed,
+            dry_run,
+            started_at: Some(self.started),
+        }
+    }
+}
+
+pub(crate) fn elapsed(from: DateTime<Utc>, to: DateTime<Utc>) -> Duration {
+    to.signed_duration_since(from).to_std().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_json_has_the_stable_names_and_reads_back() {
+        let mut s = RunSummary {
+            seen: 3,
+            ..RunSummary::default()
+        };
+        s.counts.success = 1;
+        s.counts.failed = 1;
+        s.counts.skipped = 1;
+        s.failures.insert(FailureClass::ServerTransient, 1);
+        s.skips.insert(SkipReason::TooOld, 1);
+        let v = serde_json::to_value(&s).unwrap();
+        for k in [
+            "seen",
+            "counts",
+            "failures",
+            "skips",
+            "latency_ms",
+            "events_per_second",
+            "elapsed_ms",
+            "interrupted",
+            "monitor_dropped",
+        ] {
+            assert!(v.get(k).is_some(), "missing {k}");
+        }
+        for k in ["SUCCESS", "DUPLICATE", "FAILED", "SKIPPED", "DRY_RUN"] {
+            assert!(v["counts"].get(k).is_some(), "missing counts.{k}");
+        }
+        for k in ["p50", "p95", "p99", "max"] {
+            assert!(v["latency_ms"].get(k).is_some(), "missing latency_ms.{k}");
+        }
+        assert_eq!(v["failures"]["SERVER_TRANSIENT"], 1);
+        assert_eq!(v["skips"]["TOO_OLD"], 1);
+        let back: RunSummary = serde_json::from_value(v).unwrap();
+        assert_eq!(back, s);
+        assert_eq!(back.counts.total(), back.seen);
+    }
+}
