@@ -408,16 +408,24 @@ impl Client {
         let mut refreshed = false;
         let mut withdrawn = 0u32;
         loop {
-            let token = if bearer {
+            let mut token = if bearer {
                 Some(self.token().await?)
             } else {
                 None
             };
+            // Checked immediately before the request is written (the token is normally cached).
+            self.wait_for_hold().await;
+            // A long hold may have outlived the token's freshness: take a fresh one.
+            if token
+                .as_ref()
+                .is_some_and(|t| t.refresh_at <= i.clock.now())
+            {
+                token = Some(self.token().await?);
+            }
             let mut request = make(&i.http);
             if let Some(t) = &token {
                 request = request.header(AUTHORIZATION, t.header.clone());
             }
-            self.wait_for_hold().await;
             attempts += 1;
             let mut retry_after = None;
             let failure = match request.send().await {

@@ -403,3 +403,74 @@ async fn a_refused_connection_is_a_network_failure() {
     assert_eq!(err.operation(), Some("token request"));
     assert_eq!(sleeper.sleeps().len(), 4);
 }
+
+#[tokio::test]
+async fn a_hold_that_outlives_the_token_fetches_a_fresh_one() {
+    let env = Env::start().await;
+    let short = env
+        .server
+        .mock_async(|when, then| {
+            when.method(POST).path("/oauth2/token");
+            then.status(200)
+                .json_body(serde_json::json!({"access_token": "tok-short", "expires_in": 100}))
+                .up_to_n_times(1);
+        })
+        .await;
+    let long = token_mock_with(&env.server, "tok-long", 3600).await;
+    let limited = env
+        .server
+        .mock_async(|when, then| {
+            when.method(PUT)
+                .path(put_path(TOPIC))
+                .header("authorization", "Bearer tok-short");
+            then.status(429).header("retry-after", "90");
+        })
+        .await;
+    let ok = env
+        .server
+        .mock_async(|when, then| {
+            when.method(PUT)
+                .path(put_path(TOPIC))
+                .header("authorization", "Bearer tok-long");
+            then.status(201).json_body(accepted("e1"));
+        })
+        .await;
+    env.client()
+        .put_body(TOPIC, &key("replay-e1-v1"), BODY.to_vec())
+        .await
+        .unwrap();
+    assert_eq!(env.sleeper.sleeps(), [Duration::from_secs(90)]);
+    short.assert_calls_async(1).await;
+    long.assert_calls_async(1).await;
+    limited.assert_calls_async(1).await;
+    ok.assert_calls_async(1).await;
+}
+
+#[tokio::test]
+async fn a_request_timeout_is_classified_timeout() {
+    let env = Env::start().await;
+    env.token_mock().await;
+    let slow = env
+        .server
+        .mock_async(|when, then| {
+            when.method(PUT).path(put_path(TOPIC));
+            then.status(201).delay(Duration::from_secs(10));
+        })
+        .await;
+    let client = env
+        .builder()
+        .request_timeout(Duration::from_millis(100))
+        .retry_policy(
+            RetryPolicy::new(2, Duration::from_millis(1), Duration::from_secs(1)).unwrap(),
+        )
+        .build()
+        .unwrap();
+    let err = client
+        .put_body(TOPIC, &key("replay-e1-v1"), BODY.to_vec())
+        .await
+        .unwrap_err();
+    assert_eq!(err.last_class(), FailureClass::Timeout);
+    assert_eq!(err.class(), FailureClass::MaxRetriesExceeded);
+    assert_eq!(err.attempts(), 2);
+    slow.assert_calls_async(2).await;
+}
