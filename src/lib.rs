@@ -13,6 +13,7 @@ pub use cxone_eventbridge as client;
 pub use cxone_replay_domain as domain;
 
 mod audit_log;
+mod cxone;
 mod engine;
 mod error;
 mod monitor;

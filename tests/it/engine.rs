@@ -1,0 +1,626 @@
+//! The engine's guarantees, with in-memory fakes and paused Tokio time.
+
+use crate::fakes::*;
+use cxone_dlq_replay::domain::{FailureClass, ReplayStatus, SkipReason};
+use cxone_dlq_replay::{
+    AuditLog, EngineError, JsonlAuditLog, Progress, Replayer, SendOutcome, TokioSleeper,
+};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+fn base(n: usize) -> (FakeSource, FakeTarget, MemoryAudit) {
+    (
+        FakeSource::new(n),
+        FakeTarget {
+            delay: Some(Duration::from_millis(10)),
+            ..FakeTarget::default()
+        },
+        MemoryAudit::default(),
+    )
+}
+
+#[tokio::test(start_paused = true)]
+async fn never_more_than_concurrency_in_flight_and_each_event_sent_once() {
+    let (src, tgt, audit) = base(300);
+    let summary = Replayer::builder()
+        .topic("t")
+        .source(src)
+        .target(tgt.clone())
+        .audit(audit.clone())
+        .concurrency(5)
+        .page_size(7)
+        .clock(Arc::new(TokioClock::new()))
+        .build()
+        .unwrap()
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(tgt.max_in_flight.load(Ordering::SeqCst), 5);
+    assert_eq!(tgt.total_sends(), 300);
+    assert_eq!(tgt.max_sends_per_key(), 1);
+    assert_eq!(summary.seen, 300);
+    assert_eq!(summary.counts.success, 300);
+    assert_eq!(summary.counts.total(), summary.seen);
+    assert!(!summary.interrupted);
+    // paused time: each send takes exactly 10 ms
+    assert!(
+        (summary.latency_ms.p50 - 10.0).abs() < 0.5,
+        "{:?}",
+        summary.latency_ms
+    );
+    let recs = audit.records();
+    assert_eq!(assert_one_record_per_event(&recs), 300);
+    assert!(
+        recs.iter()
+            .all(|r| r.http_status == Some(201) && r.http_attempts == 1)
+    );
+    assert_eq!(audit.flushes.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn pace_is_respected_on_a_fake_clock() {
+    let clock = Arc::new(TokioClock::new());
+    let tgt = FakeTarget {
+        clock: Some(clock.clone()),
+        ..FakeTarget::default()
+    };
+    let summary = Replayer::builder()
+        .topic("t")
+        .source(FakeSource::new(40))
+        .target(tgt.clone())
+        .audit(MemoryAudit::default())
+        .concurrency(8)
+        .pace(20.0)
+        .clock(clock)
+        .build()
+        .unwrap()
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(summary.counts.success, 40);
+    let times = tgt.send_times.lock().unwrap().clone();
+    assert_eq!(times.len(), 40);
+    for w in times.windows(2) {
+        let gap = (w[1] - w[0]).to_std().unwrap();
+        assert!(
+            gap >= Duration::from_millis(50),
+            "sends {gap:?} apart at 20/s"
+        );
+    }
+    let span = (times[39] - times[0]).to_std().unwrap();
+    assert!(span >= Duration::from_millis(39 * 50), "{span:?}");
+    assert!(
+        span < Duration::from_millis(39 * 50 + 50),
+        "pacing much slower than asked: {span:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn dry_run_sends_nothing_and_audits_every_event() {
+    let src = FakeSource::new(100).kinds(|i| {
+        if i % 10 == 0 {
+            Kind::Exhausted
+        } else {
+            Kind::Ok
+        }
+    });
+    let (_, tgt, audit) = base(0);
+    let summary = Replayer::builder()
+        .topic("t")
+        .source(src)
+        .target(tgt.clone())
+        .audit(audit.clone())
+        .dry_run(true)
+        .build()
+        .unwrap()
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(tgt.total_sends(), 0);
+    assert_eq!(summary.counts.dry_run, 90);
+    assert_eq!(summary.counts.skipped, 10);
+    assert_eq!(
+        summary.skips.get(&SkipReason::RetryWindowExceeded),
+        Some(&10)
+    );
+    assert!(summary.dry_run);
+    let recs = audit.records();
+    assert_eq!(assert_one_record_per_event(&recs), 100);
+    assert!(
+        recs.iter()
+            .filter(|r| r.status == ReplayStatus::DryRun)
+            .all(|r| r
+                .idempotency_key
+                .as_deref()
+                .is_some_and(|k| k.starts_with("replay-evt-")))
+    );
+    // no target needed at all for a dry run
+    assert!(
+        Replayer::builder()
+            .topic("t")
+            .source(FakeSource::new(1))
+            .audit(MemoryAudit::default())
+            .dry_run(true)
+            .build()
+            .is_ok()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn one_final_record_per_event_whatever_the_outcome() {
+    let kinds = |i: usize| match i % 10 {
+        1 => Kind::Exhausted,
+        2 => Kind::Invalid,
+        3 if i % 20 == 3 => Kind::Oversize,
+        _ => Kind::Ok,
+    };
+    let src = FakeSource::new(200).kinds(kinds);
+    let tgt = FakeTarget {
+        script: Some(Arc::new(|key: &str| {
+            let n: usize = key.trim_start_matches("replay-evt-")[..7].parse().unwrap();
+            match n % 10 {
+                4 => Some(SendOutcome::failed(
+                    FailureClass::MaxRetriesExceeded,
+                    Some(503),
+                    5,
+                    "503 x5",
+                )),
+                5 => Some(SendOutcome::duplicate(1)),
+                6 => Some(SendOutcome::failed(
+                    FailureClass::Forbidden,
+                    Some(403),
+                    1,
+                    "forbidden",
+                )),
+                _ => None,
+            }
+        })),
+        ..FakeTarget::default()
+    };
+    let audit = MemoryAudit::default();
+    let progress = Arc::new(Mutex::new(Vec::<Progress>::new()));
+    let p2 = progress.clone();
+    let summary = Replayer::builder()
+        .topic("t")
+        .source(src)
+        .target(tgt.clone())
+        .audit(audit.clone())
+        .concurrency(16)
+        .page_size(33)
+        .on_progress(move |p| p2.lock().unwrap().push(p.clone()))
+        .build()
+        .unwrap()
+        .run()
+        .await
+        .unwrap();
+    let recs = audit.records();
+    assert_eq!(assert_one_record_per_event(&recs), 200);
+    assert_eq!(summary.seen, 200);
+    assert_eq!(summary.counts.total(), 200);
+    assert_eq!(summary.counts.skipped, 20 + 20 + 10);
+    assert_eq!(summary.skips[&SkipReason::RetryWindowExceeded], 20);
+    assert_eq!(summary.skips[&SkipReason::InvalidEvent], 20);
+    assert_eq!(summary.skips[&SkipReason::PayloadTooLarge], 10);
+    assert_eq!(summary.counts.duplicate, 20);
+    assert_eq!(summary.counts.failed, 40);
+    assert_eq!(summary.failures[&FailureClass::MaxRetriesExceeded], 20);
+    assert_eq!(summary.failures[&FailureClass::Forbidden], 20);
+    assert_eq!(summary.counts.success, 200 - 50 - 20 - 40);
+    // skips send nothing; every send has its record
+    assert_eq!(tgt.total_sends(), 150);
+    let failed = recs
+        .iter()
+        .find(|r| r.status == ReplayStatus::Failed && r.http_status == Some(503))
+        .unwrap();
+    assert_eq!(failed.http_attempts, 5);
+    assert_eq!(
+        failed.error_classification,
+        Some(FailureClass::MaxRetriesExceeded)
+    );
+    let dup = recs
+        .iter()
+        .find(|r| r.status == ReplayStatus::Duplicate)
+        .unwrap();
+    assert_eq!(
+        dup.error_classification,
+        Some(FailureClass::DuplicateDetected)
+    );
+    let p = progress.lock().unwrap();
+    assert_eq!(p.len(), 200, "one progress call per record");
+    assert_eq!(p.last().unwrap().counts, summary.counts);
+}
+
+#[tokio::test(start_paused = true)]
+async fn at_most_one_page_is_fetched_ahead() {
+    let src = FakeSource::new(100);
+    let hold = Arc::new(tokio::sync::Semaphore::new(0));
+    let tgt = FakeTarget {
+        hold: Some(hold.clone()),
+        ..FakeTarget::default()
+    };
+    let fetched = src.pages_fetched.clone();
+    let run = tokio::spawn(
+        Replayer::builder()
+            .topic("t")
+            .source(src)
+            .target(tgt.clone())
+            .audit(MemoryAudit::default())
+            .concurrency(1)
+            .page_size(5)
+            .build()
+            .unwrap()
+            .run(),
+    );
+    while tgt.in_flight.load(Ordering::SeqCst) == 0 {
+        tokio::task::yield_now().await;
+    }
+    for _ in 0..200 {
+        tokio::task::yield_now().await;
+    }
+    // the page being dispatched plus one ahead
+    assert!(
+        fetched.load(Ordering::SeqCst) <= 2,
+        "{} pages fetched",
+        fetched.load(Ordering::SeqCst)
+    );
+    hold.add_permits(1000);
+    let summary = run.await.unwrap().unwrap();
+    assert_eq!(summary.counts.success, 100);
+}
+
+#[tokio::test(start_paused = true)]
+async fn cancel_stops_fetching_lets_in_flight_finish_then_resume_completes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    let (src, tgt, _) = base(500);
+    let cancel = CancellationToken::new();
+    let c2 = cancel.clone();
+    let log = JsonlAuditLog::open(&path).unwrap();
+    let first = Replayer::builder()
+        .topic("t")
+        .source(src.clone())
+        .target(tgt.clone())
+        .audit(log)
+        .concurrency(8)
+        .cancel_token(cancel)
+        .drain_timeout(Duration::from_secs(60))
+        .on_progress(move |p| {
+            if p.seen == 120 {
+                c2.cancel();
+            }
+        })
+        .build()
+        .unwrap()
+        .run()
+        .await
+        .unwrap();
+    assert!(first.interrupted);
+    assert!(first.seen >= 120 && first.seen < 500, "{}", first.seen);
+    // in-flight events finished and were recorded: every send has its record
+    assert_eq!(tgt.total_sends(), first.seen);
+    assert_eq!(first.counts.success, first.seen);
+    let after_first = AuditLog::read(&path).unwrap();
+    assert_eq!(after_first.records.len() as u64, first.seen);
+    assert!(after_first.torn_tail.is_none());
+
+    let second = Replayer::builder()
+        .topic("t")
+        .source(src)
+        .target(tgt.clone())
+        .audit(JsonlAuditLog::open(&path).unwrap())
+        .concurrency(8)
+        .resume(true)
+        .build()
+        .unwrap()
+        .run()
+        .await
+        .unwrap();
+    assert!(!second.interrupted);
+    assert_eq!(second.already_replayed, first.seen);
+    assert_eq!(second.seen + first.seen, 500);
+    assert_eq!(tgt.total_sends(), 500);
+    assert_eq!(tgt.max_sends_per_key(), 1, "nothing sent twice");
+    let log = AuditLog::read(&path).unwrap();
+    assert_eq!(assert_one_record_per_event(&log.records), 500);
+    let s = AuditLog::summary(&path).unwrap();
+    assert_eq!(s.events, 500);
+    assert_eq!(s.final_counts.success, 500);
+    assert_eq!(s.runs.len(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn drain_timeout_abandons_in_flight_events_with_a_record() {
+    let hold = Arc::new(tokio::sync::Semaphore::new(0));
+    let tgt = FakeTarget {
+        hold: Some(hold),
+        ..FakeTarget::default()
+    };
+    let audit = MemoryAudit::default();
+    let cancel = CancellationToken::new();
+    let run = tokio::spawn(
+        Replayer::builder()
+            .topic("t")
+            .source(FakeSource::new(50))
+            .target(tgt.clone())
+            .audit(audit.clone())
+            .concurrency(4)
+            .cancel_token(cancel.clone())
+            .drain_timeout(Duration::from_secs(5))
+            .sleeper(Arc::new(TokioSleeper))
+            .build()
+            .unwrap()
+            .run(),
+    );
+    while tgt.in_flight.load(Ordering::SeqCst) < 4 {
+        tokio::task::yield_now().await;
+    }
+    cancel.cancel();
+    let summary = run.await.unwrap().unwrap();
+    assert!(summary.interrupted);
+    assert_eq!(summary.seen, 4);
+    assert_eq!(summary.failures.get(&FailureClass::Timeout), Some(&4));
+    let recs = audit.records();
+    assert_eq!(assert_one_record_per_event(&recs), 4);
+    assert!(
+        recs.iter()
+            .all(|r| r.message.as_deref().unwrap_or("").contains("abandoned"))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cancel_with_nothing_left_is_not_an_interruption() {
+    let cancel = CancellationToken::new();
+    let summary = Replayer::builder()
+        .topic("t")
+        .source(FakeSource::new(0))
+        .target(FakeTarget::default())
+        .audit(MemoryAudit::default())
+        .cancel_token(cancel.clone())
+        .sleeper(Arc::new(Never))
+        .build()
+        .unwrap()
+        .run()
+        .await
+        .unwrap();
+    cancel.cancel();
+    assert_eq!(summary.seen, 0);
+    assert!(!summary.interrupted);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_fetch_error_finishes_what_was_seen_and_is_returned_with_the_summary() {
+    let src = FakeSource::new(100).fail_at_page(4);
+    let (_, tgt, audit) = base(0);
+    let err = Replayer::builder()
+        .topic("t")
+        .source(src)
+        .target(tgt.clone())
+        .audit(audit.clone())
+        .page_size(10)
+        .build()
+        .unwrap()
+        .run()
+        .await
+        .unwrap_err();
+    let EngineError::Fetch { topic, summary, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(topic, "t");
+    assert_eq!(summary.seen, 30);
+    assert_eq!(summary.counts.success, 30);
+    assert_eq!(audit.records().len(), 30);
+    assert_eq!(tgt.total_sends(), 30);
+    assert!(
+        std::error::Error::source(&err)
+            .unwrap()
+            .to_string()
+            .contains("injected")
+    );
+    assert_eq!(err.summary().map(|s| s.seen), Some(30));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_audit_failure_stops_the_run() {
+    let (src, tgt, _) = base(1000);
+    let audit = MemoryAudit {
+        fail_after: Some(10),
+        ..MemoryAudit::default()
+    };
+    let err = Replayer::builder()
+        .topic("t")
+        .source(src)
+        .target(tgt.clone())
+        .audit(audit)
+        .concurrency(4)
+        .build()
+        .unwrap()
+        .run()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, EngineError::Audit { .. }), "{err:?}");
+    let seen = err.summary().unwrap().seen;
+    assert!(seen < 100, "the run went on after the audit failed: {seen}");
+    assert_eq!(
+        tgt.total_sends(),
+        seen,
+        "no send without an attempt to record it"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn resume_skips_delivered_and_retries_failed_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    let src = FakeSource::new(60).kinds(|i| {
+        if i % 6 == 0 {
+            Kind::Exhausted
+        } else {
+            Kind::Ok
+        }
+    });
+    let failing = FakeTarget {
+        script: Some(Arc::new(|key: &str| {
+            let n: usize = key.trim_start_matches("replay-evt-")[..7].parse().ok()?;
+            (n % 4 == 1)
+                .then(|| SendOutcome::failed(FailureClass::ServerTransient, Some(503), 3, "503"))
+        })),
+        ..FakeTarget::default()
+    };
+    let first = Replayer::builder()
+        .topic("t")
+        .source(src.clone())
+        .target(failing)
+        .audit(JsonlAuditLog::open(&path).unwrap())
+        .build()
+        .unwrap()
+        .run()
+        .await
+        .unwrap();
+    let failed_first = first.counts.failed;
+    assert!(failed_first > 0);
+    assert_eq!(first.counts.skipped, 10);
+
+    let ok = FakeTarget::default();
+    let second = Replayer::builder()
+        .topic("t")
+        .source(src)
+        .target(ok.clone())
+        .audit(JsonlAuditLog::open(&path).unwrap())
+        .resume(true)
+        .build()
+        .unwrap()
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(
+        ok.total_sends(),
+        failed_first,
+        "only the failed ones are sent again"
+    );
+    assert_eq!(second.counts.success, failed_first);
+    assert_eq!(second.already_replayed, first.counts.success);
+    assert_eq!(second.counts.skipped, 10, "skips are recorded again");
+    let s = AuditLog::summary(&path).unwrap();
+    assert_eq!(s.events, 60);
+    assert_eq!(s.final_counts.success, 50);
+    assert_eq!(s.final_counts.failed, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_torn_last_line_is_tolerated_reported_and_repaired_on_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    let src = FakeSource::new(20);
+    Replayer::builder()
+        .topic("t")
+        .source(src.clone())
+        .target(FakeTarget::default())
+        .audit(JsonlAuditLog::open(&path).unwrap())
+        .build()
+        .unwrap()
+        .run()
+        .await
+        .unwrap();
+    // simulate a crash mid-write: half a line at the end
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    let first_line = text.lines().next().unwrap().to_string();
+    text.push_str(&first_line[..first_line.len() / 2]);
+    std::fs::write(&path, text).unwrap();
+    let report = AuditLog::read(&path).unwrap();
+    assert_eq!(report.records.len(), 20);
+    assert_eq!(report.torn_tail.as_ref().unwrap().line, 21);
+
+    let log = JsonlAuditLog::open(&path).unwrap();
+    assert!(log.repaired_torn_tail());
+    let tgt = FakeTarget::default();
+    let s = Replayer::builder()
+        .topic("t")
+        .source(src)
+        .target(tgt.clone())
+        .audit(log)
+        .resume(true)
+        .build()
+        .unwrap()
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(s.already_replayed, 20);
+    assert_eq!(tgt.total_sends(), 0);
+    let report = AuditLog::read(&path).unwrap();
+    assert!(report.torn_tail.is_none());
+    assert_eq!(report.malformed.len(), 1);
+}
+
+#[tokio::test]
+async fn the_lock_file_refuses_a_second_concurrent_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    let hold = Arc::new(tokio::sync::Semaphore::new(0));
+    let tgt = FakeTarget {
+        hold: Some(hold.clone()),
+        ..FakeTarget::default()
+    };
+    let run = tokio::spawn(
+        Replayer::builder()
+            .topic("t")
+            .source(FakeSource::new(3))
+            .target(tgt.clone())
+            .audit(JsonlAuditLog::open(&path).unwrap())
+            .build()
+            .unwrap()
+            .run(),
+    );
+    let err = JsonlAuditLog::open(&path).unwrap_err();
+    assert!(matches!(err, EngineError::LogLocked { .. }), "{err:?}");
+    hold.add_permits(10);
+    run.await.unwrap().unwrap();
+    assert!(
+        JsonlAuditLog::open(&path).is_ok(),
+        "the lock goes with the run"
+    );
+}
+
+#[test]
+fn the_builder_names_the_bad_setting() {
+    let ok = || {
+        Replayer::builder()
+            .topic("t")
+            .source(FakeSource::new(1))
+            .target(FakeTarget::default())
+            .audit(MemoryAudit::default())
+    };
+    assert!(ok().build().is_ok());
+    let cases: Vec<(&str, cxone_dlq_replay::ReplayerBuilder)> = vec![
+        ("concurrency", ok().concurrency(0)),
+        ("concurrency", ok().concurrency(100_000)),
+        ("pace", ok().pace(-1.0)),
+        ("pace", ok().pace(f64::NAN)),
+        ("page_size", ok().page_size(0)),
+        ("topics", ok().topic("t")),
+        ("topics", ok().topic(" ")),
+        ("start_token", ok().topic("u").start_token(Some("x".into()))),
+        ("drain_timeout", ok().drain_timeout(Duration::ZERO)),
+        (
+            "target",
+            Replayer::builder()
+                .topic("t")
+                .source(FakeSource::new(1))
+                .audit(MemoryAudit::default()),
+        ),
+        (
+            "audit",
+            Replayer::builder()
+                .topic("t")
+                .source(FakeSource::new(1))
+                .target(FakeTarget::default()),
+        ),
+    ];
+    for (setting, b) in cases {
+        match b.build() {
+            Err(EngineError::Setting { setting: s, .. }) => assert_eq!(s, setting),
+            other => panic!("{setting}: {other:?}"),
+        }
+    }
+}
