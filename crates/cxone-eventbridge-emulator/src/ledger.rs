@@ -49,6 +49,9 @@ pub struct Ledger {
     pub dropped: u64,
     /// The highest number of PUTs in progress at once.
     pub max_in_flight: u64,
+    /// PUTs in progress when the snapshot was taken.
+    #[serde(default)]
+    pub in_flight: u64,
 }
 
 /// One monitoring callback as received.
@@ -101,6 +104,7 @@ impl LedgerState {
         let mut l = self.ledger.clone();
         l.webhook_bodies = self.webhook_bodies.iter().cloned().collect();
         l.webhook_deliveries = self.webhook_deliveries.iter().cloned().collect();
+        l.in_flight = self.in_flight;
         l
     }
 

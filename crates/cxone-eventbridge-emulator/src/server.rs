@@ -874,10 +874,18 @@ async fn replay(
     request: Request,
 ) -> Response {
     let _guard = InFlight::enter(&shared);
+    let (parts, body) = request.into_parts();
+    // Read (or drain) the body before answering anything, so that an early answer never races
+    // a reset of the unread request bytes.
+    let length = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let bytes = read_body(body, length).await;
     if let Some(resp) = inject(&shared, &conn).await {
         return resp;
     }
-    let (parts, body) = request.into_parts();
     let key_header = parts
         .headers
         .get("idempotency-key")
@@ -887,59 +895,74 @@ async fn replay(
         "PUT topics/{topic}/events [{}]",
         key_header.as_deref().unwrap_or("no Idempotency-Key")
     );
-    match replay_inner(&shared, &parts.headers, &topic, key_header.as_deref(), body).await {
+    match replay_inner(
+        &shared,
+        &parts.headers,
+        &topic,
+        key_header.as_deref(),
+        bytes,
+    ) {
         Ok(resp) => resp,
         Err(r) => r.respond(&shared, &context),
     }
 }
 
+/// Deserializes a present field, `null` included, as `Some` (plain `Option` would turn `null`
+/// into `None`, indistinguishable from a missing field).
+fn present_raw<'de, D>(d: D) -> Result<Option<&'de RawValue>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    <&RawValue>::deserialize(d).map(Some)
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RawPayload<'a> {
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "present_raw")]
     event_id: Option<&'a RawValue>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "present_raw")]
     idempotency_key: Option<&'a RawValue>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "present_raw")]
     original_payload: Option<&'a RawValue>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "present_raw")]
     retry_matrix: Option<&'a RawValue>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "present_raw")]
     routing_directive: Option<&'a RawValue>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "present_raw")]
     replay_metadata: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RawMatrix<'a> {
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "present_raw")]
     current_attempt: Option<&'a RawValue>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "present_raw")]
     max_allowed: Option<&'a RawValue>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "present_raw")]
     first_failure: Option<&'a RawValue>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "present_raw")]
     last_failure: Option<&'a RawValue>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "present_raw")]
     failure_reason: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RawRouting<'a> {
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "present_raw")]
     destination_override: Option<&'a RawValue>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "present_raw")]
     preserve_original_topic: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RawMetadata<'a> {
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "present_raw")]
     initiated_at: Option<&'a RawValue>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "present_raw")]
     client_version: Option<&'a RawValue>,
 }
 
@@ -1101,16 +1124,25 @@ fn check_payload<'a>(p: &RawPayload<'a>, key_header: &str) -> Result<Checked<'a>
     })
 }
 
-async fn read_body(body: Body, hint: usize) -> Result<Vec<u8>, Reject> {
-    let too_large = || {
-        Reject::field(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            "body",
-            format!("the body is over {BODY_LIMIT} bytes"),
-        )
-    };
-    let mut buf = Vec::with_capacity(hint.min(BODY_LIMIT));
+/// Bodies larger than this are not even drained: the connection is closed after the 413.
+const DRAIN_MAX: usize = 8 * 1024 * 1024;
+
+fn too_large() -> Reject {
+    Reject::field(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        "body",
+        format!("the body is over {BODY_LIMIT} bytes"),
+    )
+}
+
+/// Reads the body up to [`BODY_LIMIT`]; a larger one is drained (up to [`DRAIN_MAX`]) and is a 413.
+async fn read_body(body: Body, length: Option<usize>) -> Result<Vec<u8>, Reject> {
+    if length.is_some_and(|n| n > DRAIN_MAX) {
+        return Err(too_large());
+    }
+    let mut buf = Vec::with_capacity(length.unwrap_or(8192).min(BODY_LIMIT));
+    let mut seen = 0usize;
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| {
@@ -1121,20 +1153,26 @@ async fn read_body(body: Body, hint: usize) -> Result<Vec<u8>, Reject> {
                 format!("unreadable body: {e}"),
             )
         })?;
-        if buf.len() + chunk.len() > BODY_LIMIT {
+        seen += chunk.len();
+        if seen > DRAIN_MAX {
             return Err(too_large());
         }
-        buf.extend_from_slice(&chunk);
+        if seen <= BODY_LIMIT {
+            buf.extend_from_slice(&chunk);
+        }
+    }
+    if seen > BODY_LIMIT {
+        return Err(too_large());
     }
     Ok(buf)
 }
 
-async fn replay_inner(
+fn replay_inner(
     shared: &Shared,
     headers: &HeaderMap,
     topic: &str,
     key_header: Option<&str>,
-    body: Body,
+    body: Result<Vec<u8>, Reject>,
 ) -> Result<Response, Reject> {
     authorize(shared, headers, Need::Write)?;
     let Some(topic_data) = shared.data.topics.get(topic) else {
@@ -1188,19 +1226,7 @@ async fn replay_inner(
         }
         (Some(_), Some(k)) => k,
     };
-    let length = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if length.is_some_and(|n| n > BODY_LIMIT) {
-        return Err(Reject::field(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            "body",
-            format!("the body is over {BODY_LIMIT} bytes"),
-        ));
-    }
-    let bytes = read_body(body, length.unwrap_or(8192)).await?;
+    let bytes = body?;
     let text = std::str::from_utf8(&bytes).map_err(|_| {
         Reject::field(
             StatusCode::BAD_REQUEST,

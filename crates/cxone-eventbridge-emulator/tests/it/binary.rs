@@ -1,0 +1,131 @@
+//! The `cxone-eventbridge-emulator` binary.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_cxone-eventbridge-emulator");
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn(args: &[&str]) -> (Killed, String) {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("binary starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("first line");
+    (Killed(child), line)
+}
+
+#[tokio::test]
+async fn prints_the_listening_line_and_serves() {
+    let (child, line) = spawn(&[
+        "--port",
+        "0",
+        "--events",
+        "6",
+        "--topics",
+        "a,b",
+        "--seed",
+        "7",
+        "--client-id",
+        "cid",
+        "--client-secret",
+        "csecret",
+        "--token-ttl",
+        "60",
+        "--latency-ms",
+        "0",
+        "--fail-5xx",
+        "0",
+        "--rate-limit-every",
+        "0",
+        "--drop-fraction",
+        "0",
+        "--page-max",
+        "10",
+        "--exhausted-fraction",
+        "0.5",
+        "--oversize-fraction",
+        "0",
+        "--payload-bytes",
+        "800",
+    ]);
+    let url = line
+        .trim_end()
+        .strip_prefix("listening on http://127.0.0.1:")
+        .map(|port| format!("http://127.0.0.1:{port}"))
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+    assert!(
+        url.rsplit(':')
+            .next()
+            .is_some_and(|p| p.parse::<u16>().is_ok_and(|p| p > 0))
+    );
+    let client = reqwest::Client::new();
+    let resp = client
+        .post(format!("{url}/oauth2/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "cid"),
+            ("client_secret", "csecret"),
+        ])
+        .send()
+        .await
+        .expect("token");
+    assert_eq!(resp.status(), 200);
+    let v: serde_json::Value = resp.json().await.expect("JSON");
+    assert_eq!(v["expires_in"], 60);
+    let tok = v["access_token"].as_str().expect("token").to_string();
+    let page: serde_json::Value = client
+        .get(format!("{url}/api/v2/eventbridge/dlq/events?topicId=b"))
+        .bearer_auth(&tok)
+        .send()
+        .await
+        .expect("page")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(page["events"].as_array().map(Vec::len), Some(3));
+    drop(child);
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_shuts_down_cleanly() {
+    let (mut child, line) = spawn(&["--events", "1"]);
+    assert!(
+        line.starts_with("listening on http://127.0.0.1:"),
+        "{line:?}"
+    );
+    let status = Command::new("kill")
+        .args(["-TERM", &child.0.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let exit = child.0.wait().expect("exits");
+    assert!(exit.success(), "{exit:?}");
+}
+
+#[test]
+fn bad_flags_exit_with_an_error_naming_the_setting() {
+    let out = Command::new(BIN)
+        .args(["--fail-5xx", "2"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("fail_5xx"), "{err}");
+}
