@@ -1,0 +1,118 @@
+//! `audit summary`: what the runs recorded in an audit log did.
+
+use crate::error::{CliError, chain};
+use crate::table::{Align, Table};
+use cxone_dlq_replay::{AuditLog, EngineError, LogSummary};
+use std::path::Path;
+
+/// Reads and summarises the log (streaming: the records are not held in memory).
+pub fn summarize(path: &Path) -> Result<LogSummary, CliError> {
+    AuditLog::summary(path).map_err(|e| match &e {
+        EngineError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+            CliError::usage(format!("no audit log at {}", path.display()))
+                .hint("give the path of a replay's --audit-log (default replay_audit_log.jsonl)")
+        }
+        _ => CliError::failed(chain(&e)),
+    })
+}
+
+/// The summary as one JSON object (the engine's `LogSummary` plus `path`).
+pub fn to_json(path: &Path, s: &LogSummary) -> serde_json::Value {
+    let mut v = serde_json::to_value(s).unwrap_or_default();
+    if let Some(o) = v.as_object_mut() {
+        o.insert(
+            "path".into(),
+            serde_json::Value::String(path.display().to_string()),
+        );
+    }
+    v
+}
+
+/// The summary as text.
+pub fn render(path: &Path, s: &LogSummary) -> String {
+    let mut out = String::new();
+    let mut kv = Table::new(&[("AUDIT LOG", Align::Left), (" ", Align::Left)]);
+    kv.row(["path".to_string(), path.display().to_string()]);
+    kv.row([
+        "records".to_string(),
+        format!("{} ({} lines)", s.records, s.lines),
+    ]);
+    kv.row([
+        "events".to_string(),
+        format!(
+            "{} ({} with more than one record)",
+            s.events, s.events_with_several_records
+        ),
+    ]);
+    kv.row(["runs".to_string(), s.runs.len().to_string()]);
+    if let (Some(f), Some(l)) = (s.first, s.last) {
+        kv.row([
+            "from".to_string(),
+            f.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        ]);
+        kv.row([
+            "to".to_string(),
+            l.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        ]);
+    }
+    out.push_str(&kv.render(0));
+    for r in &s.runs {
+        out.push_str(&format!("  run {r}\n"));
+    }
+    out.push('\n');
+    let c = &s.final_counts;
+    let mut t = Table::new(&[("FINAL STATUS", Align::Left), ("EVENTS", Align::Right)]);
+    for (name, n) in [
+        ("SUCCESS", c.success),
+        ("DUPLICATE", c.duplicate),
+        ("FAILED", c.failed),
+        ("SKIPPED", c.skipped),
+        ("DRY_RUN", c.dry_run),
+    ] {
+        t.row([name.to_string(), n.to_string()]);
+    }
+    out.push_str(&t.render(0));
+    if !s.failures.is_empty() {
+        out.push('\n');
+        let mut t = Table::new(&[("FAILED BY CLASS", Align::Left), ("EVENTS", Align::Right)]);
+        for (k, v) in &s.failures {
+            t.row([k.to_string(), v.to_string()]);
+        }
+        out.push_str(&t.render(0));
+    }
+    if !s.skips.is_empty() {
+        out.push('\n');
+        let mut t = Table::new(&[("SKIPPED BY REASON", Align::Left), ("EVENTS", Align::Right)]);
+        for (k, v) in &s.skips {
+            t.row([k.to_string(), v.to_string()]);
+        }
+        out.push_str(&t.render(0));
+    }
+    if let Some(b) = &s.torn_tail {
+        out.push_str(&format!(
+            "\nwarning: the last line ({}, {} bytes at offset {}) is torn: a write was cut short{}\n",
+            b.line,
+            b.len,
+            b.offset,
+            match &b.error {
+                Some(e) => format!(" ({e}); it was not counted"),
+                None => "; its record still parsed and is counted".to_string(),
+            }
+        ));
+    }
+    if !s.malformed.is_empty() {
+        let lines: Vec<String> = s
+            .malformed
+            .iter()
+            .take(10)
+            .map(|b| b.line.to_string())
+            .collect();
+        out.push_str(&format!(
+            "\nwarning: {} line(s) are not audit records (line {}{})\n",
+            s.malformed.len(),
+            lines.join(", "),
+            if s.malformed.len() > 10 { ", ..." } else { "" }
+        ));
+    }
+    out
+}

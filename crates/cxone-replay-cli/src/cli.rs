@@ -1,0 +1,353 @@
+//! The command line: flags, environment variables and subcommands (clap derive).
+
+use chrono::{DateTime, Utc};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use secrecy::SecretString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The default audit log of `replay`, in the working directory.
+pub const DEFAULT_AUDIT_LOG: &str = "replay_audit_log.jsonl";
+
+const AFTER_HELP: &str = "\
+Environment: CXONE_CLIENT_ID, CXONE_CLIENT_SECRET, CXONE_REGION, CXONE_BASE_URL, CXONE_TOKEN_URL,
+CXONE_TOPIC_ID, DESTINATION_OVERRIDE_URL, MONITORING_WEBHOOK_URL, MONITORING_WEBHOOK_SECRET, and a
+.env file in the working directory. A flag wins over the environment, the environment over .env.
+
+Exit codes: 0 every eligible event delivered (or already delivered), 1 some events failed or the
+run could not finish, 2 usage, configuration or authentication error, 130 interrupted.
+
+Try it without a tenant: cxone-replay demo";
+
+/// Replay failed NICE CXone EventBridge events out of the dead letter queue.
+#[derive(Debug, Parser)]
+#[command(name = "cxone-replay", version, about, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// Global options.
+    #[command(flatten)]
+    pub global: Global,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options of every command.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// OAuth2 client id.
+    #[arg(long, env = "CXONE_CLIENT_ID", global = true, value_name = "ID")]
+    pub client_id: Option<String>,
+
+    /// OAuth2 client secret (prefer the environment: flags show up in `ps`).
+    #[arg(
+        long,
+        env = "CXONE_CLIENT_SECRET",
+        hide_env_values = true,
+        global = true,
+        value_name = "S",
+        value_parser = parse_secret
+    )]
+    pub client_secret: Option<SecretString>,
+
+    /// API host; the base URL becomes https://HOST [default: api.nicecxone.com].
+    #[arg(long, env = "CXONE_REGION", global = true, value_name = "HOST")]
+    pub region: Option<String>,
+
+    /// Explicit API base URL, instead of --region (plain http only to loopback hosts).
+    #[arg(long, env = "CXONE_BASE_URL", global = true, value_name = "URL")]
+    pub base_url: Option<String>,
+
+    /// OAuth2 token endpoint [default: BASE/oauth2/token].
+    #[arg(long, env = "CXONE_TOKEN_URL", global = true, value_name = "URL")]
+    pub token_url: Option<String>,
+
+    /// More log output on stderr (-v info, -vv debug, -vvv trace). RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, conflicts_with = "quiet")]
+    pub verbose: u8,
+
+    /// Less log output on stderr (-q errors only, -qq nothing).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub quiet: u8,
+
+    /// Log format on stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Replay the DLQ of one or more topics.
+    Replay(Box<ReplayArgs>),
+    /// Look at the dead letter queue without changing anything.
+    #[command(subcommand)]
+    Dlq(DlqCommand),
+    /// Read audit logs of past runs.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Run a real replay against a local emulator with seeded failed events (no tenant needed).
+    Demo(DemoArgs),
+}
+
+/// `dlq` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum DlqCommand {
+    /// List DLQ events with their failure reason, retry count and age.
+    List(DlqListArgs),
+    /// Count DLQ events by failure reason, event type and retry count.
+    Stats(DlqStatsArgs),
+}
+
+/// `audit` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// What the runs recorded in an audit log did.
+    Summary(AuditSummaryArgs),
+}
+
+/// `dlq list`.
+#[derive(Debug, Args)]
+pub struct DlqListArgs {
+    /// The topic whose DLQ to read.
+    #[arg(long, env = "CXONE_TOPIC_ID", value_name = "ID")]
+    pub topic: Option<String>,
+    /// Show at most this many events.
+    #[arg(long, default_value_t = 100, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub limit: u64,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `dlq stats`.
+#[derive(Debug, Args)]
+pub struct DlqStatsArgs {
+    /// The topic whose DLQ to read.
+    #[arg(long, env = "CXONE_TOPIC_ID", value_name = "ID")]
+    pub topic: Option<String>,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `audit summary`.
+#[derive(Debug, Args)]
+pub struct AuditSummaryArgs {
+    /// The audit log (JSON Lines).
+    #[arg(value_name = "PATH")]
+    pub path: PathBuf,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// Topic to replay (repeatable; CXONE_TOPIC_ID may list several, comma-separated).
+    #[arg(
+        long = "topic",
+        env = "CXONE_TOPIC_ID",
+        value_name = "ID",
+        value_delimiter = ','
+    )]
+    pub topics: Vec<String>,
+
+    /// Route replays to this URL instead of the topic's subscribers.
+    #[arg(long, env = "DESTINATION_OVERRIDE_URL", value_name = "URL")]
+    pub destination_override: Option<String>,
+
+    /// Allow only these hosts as destination override (repeatable; default: any https host).
+    #[arg(long = "allow-destination-host", value_name = "H")]
+    pub allow_destination_hosts: Vec<String>,
+
+    /// Retry window: replay an event only while retryCount + 1 <= this.
+    #[arg(long, default_value_t = 5, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_retries: u32,
+
+    /// Skip events that first failed longer ago than this (e.g. 7d, 12h, 90m).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub max_age: Option<Duration>,
+
+    /// Only events whose last failure is at or after this RFC 3339 time.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub since: Option<DateTime<Utc>>,
+
+    /// Only events whose last failure is before this RFC 3339 time.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub until: Option<DateTime<Utc>>,
+
+    /// Only events whose failure reason contains this text (case-insensitive).
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+
+    /// Only events of this payload type (repeatable: any of them).
+    #[arg(long = "event-type", value_name = "TYPE")]
+    pub event_types: Vec<String>,
+
+    /// Only these event ids (repeatable).
+    #[arg(long = "event-id", value_name = "ID")]
+    pub event_ids: Vec<String>,
+
+    /// Events in flight at once.
+    #[arg(long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub concurrency: u32,
+
+    /// At most N replays per second, evenly spaced.
+    #[arg(long, value_name = "N")]
+    pub rate: Option<f64>,
+
+    /// DLQ page size.
+    #[arg(long, default_value_t = 50, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub page_size: u32,
+
+    /// HTTP attempts per request, the first included (429, 5xx and network errors are retried).
+    #[arg(long, default_value_t = 5, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub max_attempts: u32,
+
+    /// Plan, validate and audit every event as DRY_RUN; send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// The audit log (JSON Lines, appended).
+    #[arg(long, value_name = "PATH", default_value = DEFAULT_AUDIT_LOG)]
+    pub audit_log: PathBuf,
+
+    /// Skip the events the audit log says were already delivered (SUCCESS or DUPLICATE).
+    #[arg(long)]
+    pub resume: bool,
+
+    /// POST run notifications to this URL (asynchronously, off the hot path).
+    #[arg(long, env = "MONITORING_WEBHOOK_URL", value_name = "URL")]
+    pub monitoring_webhook: Option<String>,
+
+    /// Sign webhook notifications with this secret (Standard Webhooks, `whsec_...`).
+    #[arg(
+        long,
+        env = "MONITORING_WEBHOOK_SECRET",
+        hide_env_values = true,
+        value_name = "S",
+        value_parser = parse_secret
+    )]
+    pub webhook_secret: Option<SecretString>,
+
+    /// Print the run summary as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// How unreliable the demo's emulator is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Faults {
+    /// A perfect server.
+    None,
+    /// Now and then a 5xx, a 429, a dropped connection; tokens expire mid-run.
+    Default,
+    /// Many more of each.
+    Heavy,
+}
+
+/// `demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// How many failed events to seed.
+    #[arg(long, default_value_t = 500, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=200_000))]
+    pub events: u64,
+    /// Which faults the emulator injects.
+    #[arg(long, value_enum, default_value_t = Faults::Default)]
+    pub faults: Faults,
+    /// The audit log [default: a new file in the system temp directory].
+    #[arg(long, value_name = "PATH")]
+    pub audit_log: Option<PathBuf>,
+    /// Print the run summary as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_secret(s: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(s))
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s)
+        .map_err(|e| format!("{e} (use e.g. 7d, 12h, 90m)"))
+        .and_then(|d| {
+            if d.is_zero() {
+                Err("must be more than zero".to_string())
+            } else {
+                Ok(d)
+            }
+        })
+}
+
+fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| format!("{e} (use RFC 3339, e.g. 2024-05-10T14:35:00Z)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations_and_times() {
+        assert_eq!(
+            parse_duration("7d").unwrap(),
+            Duration::from_secs(7 * 86_400)
+        );
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("seven days").is_err());
+        assert_eq!(
+            parse_time("2024-05-10T16:35:00+02:00")
+                .unwrap()
+                .to_rfc3339(),
+            "2024-05-10T14:35:00+00:00"
+        );
+        assert!(parse_time("2024-05-10").is_err());
+    }
+
+    #[test]
+    fn replay_flags_parse() {
+        let cli = Cli::try_parse_from([
+            "cxone-replay",
+            "replay",
+            "--topic",
+            "a",
+            "--topic",
+            "b",
+            "--event-id",
+            "e1",
+            "--event-id",
+            "e2",
+            "--max-age",
+            "7d",
+            "--dry-run",
+        ])
+        .unwrap();
+        let Command::Replay(r) = cli.command else {
+            panic!("not replay")
+        };
+        assert_eq!(r.topics, ["a", "b"]);
+        assert_eq!(r.event_ids, ["e1", "e2"]);
+        assert_eq!(r.audit_log, PathBuf::from(DEFAULT_AUDIT_LOG));
+        assert!(r.dry_run);
+        assert_eq!(r.concurrency, 8);
+        assert_eq!(r.page_size, 50);
+    }
+}

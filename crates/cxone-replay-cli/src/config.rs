@@ -1,0 +1,182 @@
+//! Global options → a [`Client`]; client errors → plain messages with the right exit code.
+
+use crate::cli::Global;
+use crate::error::{CliError, chain};
+use clap::parser::ValueSource;
+use cxone_eventbridge::{BuildError, Client, ClientBuilder, Error as ApiError};
+use cxone_replay_domain::{FailureClass, RetryPolicy};
+use secrecy::ExposeSecret;
+use std::time::Duration;
+
+/// Where `--region` and `--base-url` came from (a flag wins over the environment).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Sources {
+    /// `--region` was given on the command line.
+    pub region_flag: bool,
+    /// `--base-url` was given on the command line.
+    pub base_url_flag: bool,
+}
+
+impl Sources {
+    /// Reads the value sources of the endpoint options.
+    pub fn from_matches(m: &clap::ArgMatches) -> Self {
+        let flag = |id: &str| {
+            // The options are global: look in the subcommand's matches too.
+            let mut cur = Some(m);
+            while let Some(mm) = cur {
+                if mm.value_source(id) == Some(ValueSource::CommandLine) {
+                    return true;
+                }
+                cur = mm.subcommand().map(|(_, s)| s);
+            }
+            false
+        };
+        Sources {
+            region_flag: flag("region"),
+            base_url_flag: flag("base_url"),
+        }
+    }
+}
+
+/// Which flag and variable configure a builder setting.
+fn knob(setting: &str) -> (&'static str, &'static str) {
+    match setting {
+        "base_url" => ("--base-url", "CXONE_BASE_URL"),
+        "token_url" => ("--token-url", "CXONE_TOKEN_URL"),
+        "region" => ("--region", "CXONE_REGION"),
+        "client_id" => ("--client-id", "CXONE_CLIENT_ID"),
+        "client_secret" => ("--client-secret", "CXONE_CLIENT_SECRET"),
+        _ => ("", ""),
+    }
+}
+
+/// Checks the credentials and the endpoint and returns a builder with them set.
+///
+/// # Errors
+/// Exit-2 errors naming the flag and the variable.
+pub fn client_builder(g: &Global, sources: Sources) -> Result<ClientBuilder, CliError> {
+    let id = g
+        .client_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| {
+            CliError::usage("missing client id: pass --client-id or set CXONE_CLIENT_ID")
+        })?;
+    let secret = g
+        .client_secret
+        .clone()
+        .filter(|s| !s.expose_secret().is_empty())
+        .ok_or_else(|| {
+            CliError::usage(
+                "missing client secret: set CXONE_CLIENT_SECRET (or pass --client-secret)",
+            )
+        })?;
+    let mut b = Client::builder().client_credentials(id, secret);
+    let region = g.region.as_deref().filter(|s| !s.trim().is_empty());
+    let base_url = g.base_url.as_deref().filter(|s| !s.trim().is_empty());
+    match (region, base_url) {
+        (Some(_), Some(_)) if sources.region_flag && sources.base_url_flag => {
+            return Err(CliError::usage(
+                "--region and --base-url both given: pass only one of them",
+            ));
+        }
+        // A flag wins over the environment; with both from the environment the explicit base
+        // URL is the more specific one.
+        (Some(r), Some(_)) if sources.region_flag => b = b.region(r.trim()),
+        (_, Some(u)) => b = b.base_url(u),
+        (Some(r), None) => b = b.region(r.trim()),
+        (None, None) => {}
+    }
+    if let Some(t) = g.token_url.as_deref().filter(|s| !s.trim().is_empty()) {
+        b = b.token_url(t);
+    }
+    Ok(b)
+}
+
+/// The retry policy of `--max-attempts` (200 ms base, 20 s cap, full jitter).
+pub fn retry_policy(max_attempts: u32) -> Result<RetryPolicy, CliError> {
+    RetryPolicy::new(
+        max_attempts,
+        Duration::from_millis(200),
+        Duration::from_secs(20),
+    )
+    .map_err(|e| CliError::usage(format!("invalid --max-attempts: {e}")))
+}
+
+/// Builds the client, mapping a refused configuration to exit 2.
+pub fn build(b: ClientBuilder) -> Result<Client, CliError> {
+    b.build().map_err(|e| build_error(&e))
+}
+
+/// A plain message for a refused client configuration.
+pub fn build_error(e: &BuildError) -> CliError {
+    match e {
+        BuildError::InsecureUrl { setting, url } => {
+            let (flag, var) = knob(setting);
+            CliError::usage(format!(
+                "refusing plain http to a non-loopback host: {url} ({flag} / {var})"
+            ))
+            .hint("use https; http is only allowed to 127.0.0.0/8, ::1 and localhost")
+        }
+        BuildError::InvalidSetting { setting, problem } => {
+            let (flag, var) = knob(setting);
+            if flag.is_empty() {
+                CliError::usage(format!("invalid setting {setting}: {problem}"))
+            } else {
+                CliError::usage(format!("invalid {flag} ({var}): {problem}"))
+            }
+        }
+        BuildError::InvalidUrl { setting, url, .. } => {
+            let (flag, var) = knob(setting);
+            CliError::usage(format!("invalid {flag} ({var}): `{url}` is not a URL"))
+        }
+        other => CliError::usage(format!("invalid configuration: {}", chain(other))),
+    }
+}
+
+/// Fetches a token now, so that bad credentials fail before anything else happens.
+///
+/// # Errors
+/// Exit 2 when the credentials, scopes or endpoint are wrong; exit 1 when the server could not
+/// be reached or kept failing.
+pub async fn authenticate(client: &Client) -> Result<(), CliError> {
+    client.authenticate().await.map_err(|e| auth_error(&e))
+}
+
+/// A plain message for a failed authentication.
+pub fn auth_error(e: &ApiError) -> CliError {
+    let status = e
+        .status()
+        .map(|s| format!(" (HTTP {s})"))
+        .unwrap_or_default();
+    match e.last_class() {
+        FailureClass::Unauthorized | FailureClass::Forbidden => CliError::usage(format!(
+            "authentication failed{status}: the client id, the client secret or the scopes are wrong"
+        ))
+        .hint(
+            "check --client-id/CXONE_CLIENT_ID and --client-secret/CXONE_CLIENT_SECRET, and that \
+             the client is granted the scopes eventbridge:read eventbridge:write",
+        ),
+        FailureClass::NotFound => CliError::usage(format!(
+            "authentication failed{status}: the token endpoint was not found"
+        ))
+        .hint("check --region/--base-url/--token-url (CXONE_REGION/CXONE_BASE_URL/CXONE_TOKEN_URL)"),
+        _ => CliError::failed(format!("cannot obtain an access token: {}", chain(e)))
+            .hint("check that the API is reachable (--region/--base-url) and try again"),
+    }
+}
+
+/// A plain message for a failed API call while reading the DLQ.
+pub fn api_error(context: &str, e: &ApiError) -> CliError {
+    match e.last_class() {
+        FailureClass::Unauthorized | FailureClass::Forbidden => {
+            CliError::usage(format!("{context}: {}", chain(e))).hint(
+                "the credentials or the scopes are wrong (eventbridge:read eventbridge:write)",
+            )
+        }
+        FailureClass::NotFound => CliError::usage(format!("{context}: {}", chain(e)))
+            .hint("check the topic id and the base URL"),
+        _ => CliError::failed(format!("{context}: {}", chain(e))),
+    }
+}

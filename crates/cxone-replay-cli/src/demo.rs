@@ -1,0 +1,190 @@
+//! `demo`: a real replay, over HTTP, against an emulator started in this process.
+
+use crate::cli::{DemoArgs, Faults};
+use crate::config;
+use crate::error::CliError;
+use crate::replay::{self, RunSpec};
+use cxone_dlq_replay::{RunSummary, WebhookMonitor};
+use cxone_eventbridge::Client;
+use cxone_eventbridge_emulator::{Emulator, EmulatorBuilder, Ledger, ROUTE_PUT, ROUTE_TOKEN};
+use cxone_replay_domain::{EventFilter, ReplayPolicy, RetryBudget, RetryPolicy};
+use secrecy::SecretString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The demo's topic.
+pub const DEMO_TOPIC: &str = "topic_pub_conversations";
+/// The demo's data seed (the same events every time).
+pub const DEMO_SEED: u64 = 2024;
+
+/// The emulator settings of each fault level.
+fn emulator(args: &DemoArgs) -> EmulatorBuilder {
+    let events = usize::try_from(args.events).unwrap_or(usize::MAX);
+    let base = Emulator::builder()
+        .events(events)
+        .topics([DEMO_TOPIC])
+        .seed(DEMO_SEED)
+        // a few events the engine must skip: retries used up, payload too large
+        .exhausted_fraction(0.03)
+        .oversize_fraction(0.01)
+        .latency(Duration::from_millis(1), Duration::from_millis(3));
+    match args.faults {
+        Faults::None => base,
+        Faults::Default => base
+            .fail_5xx(0.03)
+            .rate_limit_every(97, 1)
+            .drop_fraction(0.01)
+            .token_max_uses(150),
+        Faults::Heavy => base
+            .fail_5xx(0.12)
+            .rate_limit_every(23, 1)
+            .drop_fraction(0.05)
+            .token_max_uses(40),
+    }
+}
+
+/// A client tuned for a local emulator: quick retries, `Retry-After` capped at 100 ms (the
+/// emulator's 429s say one second), a generous retry budget.
+fn client(emu_url: &str, id: &str, secret: &str, concurrency: usize) -> Result<Client, CliError> {
+    let retry = RetryPolicy::new(8, Duration::from_millis(5), Duration::from_millis(100))
+        .map_err(|e| CliError::failed(format!("demo retry policy: {e}")))?
+        .with_retry_after_cap(Duration::from_millis(100));
+    config::build(
+        Client::builder()
+            .base_url(emu_url)
+            .client_credentials(id, SecretString::from(secret))
+            .retry_policy(retry)
+            .retry_budget(RetryBudget::new(100_000, 1, 1, 1))
+            .connect_timeout(Duration::from_secs(2))
+            .request_timeout(Duration::from_secs(5))
+            .max_connections(concurrency),
+    )
+}
+
+/// What the demo did, with the emulator's view of it.
+pub struct DemoOutcome {
+    /// The run summary.
+    pub summary: RunSummary,
+    /// The audit log.
+    pub audit_log: PathBuf,
+    /// The emulator's ledger after the run.
+    pub ledger: Ledger,
+    /// The emulator's base URL.
+    pub base_url: String,
+}
+
+/// The default audit log: a new file in the system temp directory.
+pub fn default_audit_log() -> PathBuf {
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
+    std::env::temp_dir().join(format!(
+        "cxone-replay-demo-{stamp}-{}.jsonl",
+        std::process::id()
+    ))
+}
+
+/// Starts the emulator, replays its DLQ, stops it.
+pub async fn run(args: &DemoArgs, progress: bool) -> Result<DemoOutcome, CliError> {
+    let emu = emulator(args)
+        .start()
+        .await
+        .map_err(|e| CliError::failed(format!("cannot start the emulator: {e}")))?;
+    let base_url = emu.base_url();
+    tracing::info!(%base_url, events = args.events, faults = ?args.faults, "emulator started");
+    let concurrency = 16;
+    let result = async {
+        let client = client(&base_url, emu.client_id(), emu.client_secret(), concurrency)?;
+        config::authenticate(&client).await?;
+        let monitor = WebhookMonitor::builder(emu.webhook_url())
+            .backoff(Duration::from_millis(5), Duration::from_millis(50))
+            .close_timeout(Duration::from_secs(2))
+            .build()
+            .map_err(|e| CliError::failed(format!("demo monitor: {e}")))?;
+        let audit_log = args.audit_log.clone().unwrap_or_else(default_audit_log);
+        let spec = RunSpec {
+            client,
+            topics: vec![DEMO_TOPIC.to_string()],
+            policy: ReplayPolicy::default(),
+            filter: EventFilter::default(),
+            concurrency,
+            pace: None,
+            page_size: 100,
+            dry_run: false,
+            audit_log: audit_log.clone(),
+            resume: false,
+            monitor: Some(monitor),
+            expected_total: Some(args.events),
+            progress,
+        };
+        let summary = replay::execute(spec).await?;
+        Ok::<_, CliError>((summary, audit_log))
+    }
+    .await;
+    let ledger = emu.ledger();
+    emu.shutdown().await;
+    let (summary, audit_log) = result?;
+    Ok(DemoOutcome {
+        summary,
+        audit_log,
+        ledger,
+        base_url,
+    })
+}
+
+/// The demo's text output: what was set up, the run summary, what the emulator saw.
+pub fn render(args: &DemoArgs, o: &DemoOutcome) -> String {
+    let faults = match args.faults {
+        Faults::None => "none",
+        Faults::Default => "default (some 5xx, 429s, dropped connections, expiring tokens)",
+        Faults::Heavy => "heavy (many 5xx, 429s, dropped connections, expiring tokens)",
+    };
+    let mut out = format!(
+        "Demo: {} failed events in the DLQ of {DEMO_TOPIC} on a local emulator at {}\n      faults: {faults}\n\n",
+        args.events, o.base_url
+    );
+    out.push_str(&replay::render_summary(&o.summary, &o.audit_log));
+    let l = &o.ledger;
+    let server_errors: u64 = l
+        .rejections
+        .iter()
+        .filter(|(s, _)| **s >= 500)
+        .map(|(_, n)| n)
+        .sum();
+    out.push_str(&format!(
+        "\nThe emulator saw {} PUTs: {} accepted, {} duplicates answered 409; it injected {} 5xx, {} 429s and {} dropped connections, and issued {} tokens.\n",
+        l.requests_on(ROUTE_PUT),
+        l.accepted_total(),
+        l.duplicates,
+        server_errors,
+        l.rejections.get(&429).copied().unwrap_or(0),
+        l.dropped,
+        l.requests_on(ROUTE_TOKEN),
+    ));
+    out.push_str(&format!(
+        "\nNext: cxone-replay audit summary {}\n",
+        o.audit_log.display()
+    ));
+    out
+}
+
+/// The demo's JSON: the run summary plus `audit_log` and `emulator` (its ledger counters).
+pub fn to_json(o: &DemoOutcome) -> serde_json::Value {
+    let mut v = replay::summary_json(&o.summary, &o.audit_log);
+    let l = &o.ledger;
+    if let Some(obj) = v.as_object_mut() {
+        obj.insert(
+            "emulator".into(),
+            serde_json::json!({
+                "base_url": o.base_url,
+                "put_requests": l.requests_on(ROUTE_PUT),
+                "accepted": l.accepted_total(),
+                "accepted_events": l.accepted.len(),
+                "duplicates": l.duplicates,
+                "rejections": l.rejections,
+                "dropped": l.dropped,
+                "token_requests": l.requests_on(ROUTE_TOKEN),
+                "violations": l.violations_total,
+            }),
+        );
+    }
+    v
+}

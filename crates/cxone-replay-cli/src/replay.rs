@@ -1,0 +1,369 @@
+//! `replay` (and the run part of `demo`): flags → engine configuration, progress, summary.
+
+use crate::cli::ReplayArgs;
+use crate::error::{CliError, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, chain};
+use crate::progress::Bar;
+use crate::table::{Align, Table};
+use cxone_dlq_replay::{EngineError, JsonlAuditLog, Replayer, RunSummary, WebhookMonitor};
+use cxone_eventbridge::Client;
+use cxone_replay_domain::{
+    DestinationAllowList, DestinationOverride, EventFilter, ReplayPolicy, ReplayStatus,
+};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// Everything a run needs, already checked.
+pub struct RunSpec {
+    /// The API client (source and target).
+    pub client: Client,
+    /// Topics, in order.
+    pub topics: Vec<String>,
+    /// Replay policy.
+    pub policy: ReplayPolicy,
+    /// Event filter.
+    pub filter: EventFilter,
+    /// Events in flight.
+    pub concurrency: usize,
+    /// Replays per second.
+    pub pace: Option<f64>,
+    /// DLQ page size.
+    pub page_size: u32,
+    /// Send nothing.
+    pub dry_run: bool,
+    /// The audit log.
+    pub audit_log: PathBuf,
+    /// Skip what the audit log says is delivered.
+    pub resume: bool,
+    /// Webhook URL and secret.
+    pub monitor: Option<WebhookMonitor>,
+    /// How many events the DLQ holds, if known (for the bar's length).
+    pub expected_total: Option<u64>,
+    /// Show the progress bar (when stderr is a terminal).
+    pub progress: bool,
+}
+
+/// Turns the `replay` flags into a policy and a filter.
+///
+/// # Errors
+/// Exit 2 naming the flag.
+pub fn policy_and_filter(a: &ReplayArgs) -> Result<(ReplayPolicy, EventFilter), CliError> {
+    let mut policy = ReplayPolicy::default()
+        .max_retries(a.max_retries)
+        .map_err(|e| CliError::usage(format!("invalid --max-retries: {e}")))?;
+    if let Some(age) = a.max_age {
+        policy = policy.max_age(age);
+    }
+    if let Some(url) = a.destination_override.as_deref().filter(|u| !u.is_empty()) {
+        let allow = if a.allow_destination_hosts.is_empty() {
+            DestinationAllowList::any()
+        } else {
+            DestinationAllowList::only(&a.allow_destination_hosts)
+        };
+        let d = DestinationOverride::parse(url, &allow).map_err(|e| {
+            CliError::usage(format!(
+                "invalid --destination-override (DESTINATION_OVERRIDE_URL): {e}"
+            ))
+        })?;
+        policy = policy.destination_override(Some(d));
+    } else if !a.allow_destination_hosts.is_empty() {
+        return Err(CliError::usage(
+            "--allow-destination-host needs --destination-override (or DESTINATION_OVERRIDE_URL)",
+        ));
+    }
+    let mut filter = EventFilter::default();
+    if let Some(s) = a.since {
+        filter = filter.since(s);
+    }
+    if let Some(u) = a.until {
+        filter = filter.until(u);
+    }
+    if let Some(r) = a.reason.as_deref().filter(|r| !r.is_empty()) {
+        filter = filter.reason_contains(r);
+    }
+    for t in &a.event_types {
+        filter = filter.event_type(t.clone());
+    }
+    if !a.event_ids.is_empty() {
+        filter = filter.event_ids(a.event_ids.iter().cloned());
+    }
+    filter
+        .check()
+        .map_err(|e| CliError::usage(format!("invalid --since/--until: {e}")))?;
+    if let Some(r) = a.rate
+        && !(r.is_finite() && r > 0.0)
+    {
+        return Err(CliError::usage(format!(
+            "invalid --rate {r}: must be a positive number of events per second"
+        )));
+    }
+    Ok((policy, filter))
+}
+
+/// Builds the webhook monitor of `--monitoring-webhook` (needs a Tokio runtime).
+pub fn monitor(a: &ReplayArgs) -> Result<Option<WebhookMonitor>, CliError> {
+    let Some(url) = a.monitoring_webhook.as_deref().filter(|u| !u.is_empty()) else {
+        return Ok(None);
+    };
+    let mut b = WebhookMonitor::builder(url);
+    if let Some(s) = &a.webhook_secret {
+        b = b.secret(s.clone());
+    }
+    b.build().map(Some).map_err(|e| {
+        CliError::usage(format!(
+            "invalid --monitoring-webhook / --webhook-secret: {}",
+            chain(&e)
+        ))
+    })
+}
+
+/// Runs the replay with a progress bar and Ctrl-C handling.
+///
+/// # Errors
+/// Exit 2 for a refused configuration or a locked audit log; exit 1 when the run stopped early
+/// (the partial summary is printed to stderr first).
+pub async fn execute(spec: RunSpec) -> Result<RunSummary, CliError> {
+    let log = JsonlAuditLog::open(&spec.audit_log).map_err(|e| engine_error(&e))?;
+    let cancel = CancellationToken::new();
+    let bar = Bar::new(spec.progress, spec.expected_total);
+    let interrupt = {
+        let cancel = cancel.clone();
+        let bar = bar.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                bar.note(
+                    "interrupted: finishing the events in flight (press Ctrl-C again to stop now)",
+                );
+                cancel.cancel();
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    bar.finish();
+                    eprintln!("error: stopped at once; events in flight have no audit record");
+                    std::process::exit(i32::from(EXIT_INTERRUPTED));
+                }
+            }
+        })
+    };
+    let mut b = Replayer::builder()
+        .topics(spec.topics.iter().cloned())
+        .policy(spec.policy)
+        .filter(spec.filter)
+        .concurrency(spec.concurrency)
+        .page_size(spec.page_size)
+        .dry_run(spec.dry_run)
+        .source(spec.client.clone())
+        .audit(log)
+        .resume(spec.resume)
+        .cancel_token(cancel);
+    if !spec.dry_run {
+        b = b.target(spec.client);
+    }
+    if let Some(p) = spec.pace {
+        b = b.pace(p);
+    }
+    if let Some(m) = spec.monitor {
+        b = b.monitor(m);
+    }
+    if bar.is_shown() {
+        let bar = Arc::new(bar.clone());
+        b = b.on_progress(move |p| bar.update(p));
+    }
+    let replayer = b.build().map_err(|e| engine_error(&e));
+    let result = match replayer {
+        Ok(r) => {
+            tracing::info!(run_id = r.run_id(), topics = ?spec.topics, dry_run = spec.dry_run, "replay starting");
+            r.run().await.map_err(|e| {
+                if let Some(s) = e.summary() {
+                    eprint!("{}", render_summary(s, &spec.audit_log));
+                }
+                engine_error(&e)
+            })
+        }
+        Err(e) => Err(e),
+    };
+    interrupt.abort();
+    bar.finish();
+    result
+}
+
+/// A plain message for an engine error.
+pub fn engine_error(e: &EngineError) -> CliError {
+    match e {
+        EngineError::Setting { setting, problem } => {
+            CliError::usage(format!("invalid {}: {problem}", flag_of(setting)))
+        }
+        EngineError::LogLocked { path, lock } => CliError::usage(format!(
+            "the audit log {} is in use by another run",
+            path.display()
+        ))
+        .hint(format!(
+            "wait for that run to finish, or pass another --audit-log (lock file: {})",
+            lock.display()
+        )),
+        other => CliError::failed(chain(other)),
+    }
+}
+
+fn flag_of(setting: &str) -> String {
+    match setting {
+        "topics" => "--topic".into(),
+        "concurrency" => "--concurrency".into(),
+        "page_size" => "--page-size".into(),
+        "pace" => "--rate".into(),
+        "filter" => "--since/--until".into(),
+        "resume" => "--resume".into(),
+        "webhook_url" => "--monitoring-webhook".into(),
+        other => format!("setting `{other}`"),
+    }
+}
+
+/// The exit code of a finished run.
+pub fn exit_code(s: &RunSummary) -> u8 {
+    if s.interrupted {
+        EXIT_INTERRUPTED
+    } else if s.counts.failed > 0 {
+        EXIT_FAILED
+    } else {
+        EXIT_OK
+    }
+}
+
+/// The summary as one JSON object: the engine's `RunSummary` plus `audit_log`.
+pub fn summary_json(s: &RunSummary, audit_log: &Path) -> serde_json::Value {
+    let mut v = serde_json::to_value(s).unwrap_or_default();
+    if let Some(o) = v.as_object_mut() {
+        o.insert(
+            "audit_log".into(),
+            serde_json::Value::String(audit_log.display().to_string()),
+        );
+    }
+    v
+}
+
+/// The summary as aligned text.
+pub fn render_summary(s: &RunSummary, audit_log: &Path) -> String {
+    let mut out = String::new();
+    let title = if s.dry_run { "DRY RUN" } else { "REPLAY" };
+    let state = if s.interrupted {
+        "interrupted"
+    } else {
+        "finished"
+    };
+    out.push_str(&format!("{title} {} {state}\n\n", s.run_id));
+    let mut t = Table::new(&[("STATUS", Align::Left), ("EVENTS", Align::Right)]);
+    for st in [
+        ReplayStatus::Success,
+        ReplayStatus::Duplicate,
+        ReplayStatus::Failed,
+        ReplayStatus::Skipped,
+        ReplayStatus::DryRun,
+    ] {
+        t.row([st.to_string(), s.counts.get(st).to_string()]);
+    }
+    t.row(["total seen".to_string(), s.seen.to_string()]);
+    if s.already_replayed > 0 {
+        t.row([
+            "already replayed (resume)".to_string(),
+            s.already_replayed.to_string(),
+        ]);
+    }
+    out.push_str(&t.render(2));
+    if !s.failures.is_empty() {
+        out.push('\n');
+        let mut t = Table::new(&[("FAILED BY CLASS", Align::Left), ("EVENTS", Align::Right)]);
+        for (k, v) in &s.failures {
+            t.row([k.to_string(), v.to_string()]);
+        }
+        out.push_str(&t.render(2));
+    }
+    if !s.skips.is_empty() {
+        out.push('\n');
+        let mut t = Table::new(&[("SKIPPED BY REASON", Align::Left), ("EVENTS", Align::Right)]);
+        for (k, v) in &s.skips {
+            t.row([k.to_string(), v.to_string()]);
+        }
+        out.push_str(&t.render(2));
+    }
+    out.push('\n');
+    let l = &s.latency_ms;
+    let mut t = Table::new(&[
+        ("PUT LATENCY (ms)", Align::Left),
+        ("p50", Align::Right),
+        ("p95", Align::Right),
+        ("p99", Align::Right),
+        ("max", Align::Right),
+    ]);
+    t.row([
+        String::new(),
+        format!("{:.1}", l.p50),
+        format!("{:.1}", l.p95),
+        format!("{:.1}", l.p99),
+        format!("{:.1}", l.max),
+    ]);
+    out.push_str(&t.render(2));
+    out.push('\n');
+    let mut kv = Table::new(&[("", Align::Left), ("", Align::Left)]);
+    kv.row([
+        "throughput".to_string(),
+        format!(
+            "{:.1} events/s ({} events in {:.2} s)",
+            s.events_per_second,
+            s.seen,
+            s.elapsed_ms as f64 / 1000.0
+        ),
+    ]);
+    if s.monitor_dropped > 0 {
+        kv.row([
+            "monitor".to_string(),
+            format!(
+                "{} notification(s) could not be delivered",
+                s.monitor_dropped
+            ),
+        ]);
+    }
+    kv.row(["audit log".to_string(), audit_log.display().to_string()]);
+    // skip the empty header line
+    let body = kv.render(2);
+    out.push_str(body.split_once('\n').map_or("", |(_, rest)| rest));
+    if s.interrupted {
+        out.push_str("\nInterrupted: run again with --resume to finish.\n");
+    } else if s.counts.failed > 0 {
+        out.push_str(&format!(
+            "\n{} event(s) failed; see the audit log (status FAILED). Re-run with --resume to retry them.\n",
+            s.counts.failed
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cxone_replay_domain::{FailureClass, SkipReason};
+
+    #[test]
+    fn summary_text_and_codes() {
+        let mut s = RunSummary {
+            run_id: "run-1".into(),
+            seen: 10,
+            ..RunSummary::default()
+        };
+        s.counts.success = 7;
+        s.counts.skipped = 2;
+        s.counts.failed = 1;
+        s.failures.insert(FailureClass::MaxRetriesExceeded, 1);
+        s.skips.insert(SkipReason::RetryWindowExceeded, 2);
+        let text = render_summary(&s, Path::new("log.jsonl"));
+        assert!(text.contains("  SUCCESS          7\n"), "{text}");
+        assert!(text.contains("MAX_RETRIES_EXCEEDED"), "{text}");
+        assert!(text.contains("RETRY_WINDOW_EXCEEDED"), "{text}");
+        assert!(text.contains("  audit log   log.jsonl\n"), "{text}");
+        assert_eq!(exit_code(&s), EXIT_FAILED);
+        s.counts.failed = 0;
+        assert_eq!(exit_code(&s), EXIT_OK);
+        s.interrupted = true;
+        assert_eq!(exit_code(&s), EXIT_INTERRUPTED);
+        let j = summary_json(&s, Path::new("log.jsonl"));
+        assert_eq!(j["audit_log"], "log.jsonl");
+        assert_eq!(j["counts"]["SUCCESS"], 7);
+    }
+}
