@@ -246,3 +246,27 @@ async fn an_undecodable_token_response_keeps_no_body() {
     let shown = format!("{err} {err:?}");
     assert!(!shown.contains(TOKEN), "{shown}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_callers_share_one_failed_token_request() {
+    let env = Env::start().await;
+    let token = env
+        .server
+        .mock_async(|when, then| {
+            when.method(POST).path("/oauth2/token");
+            then.status(400)
+                .json_body(serde_json::json!({"error": "invalid_client"}));
+        })
+        .await;
+    let client = env.client();
+    let calls = (0..50).map(|_| {
+        let client = client.clone();
+        tokio::spawn(async move { client.authenticate().await })
+    });
+    for result in futures::future::join_all(calls).await {
+        let err = result.unwrap().unwrap_err();
+        assert_eq!(err.class(), FailureClass::Unauthorized);
+        assert_eq!(err.status(), Some(400));
+    }
+    token.assert_calls_async(1).await;
+}
