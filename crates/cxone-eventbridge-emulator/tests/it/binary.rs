@@ -103,19 +103,18 @@ async fn prints_the_listening_line_and_serves() {
 
 #[cfg(unix)]
 #[test]
-fn sigterm_shuts_down_cleanly() {
-    let (mut child, line) = spawn(&["--events", "1"]);
-    assert!(
-        line.starts_with("listening on http://127.0.0.1:"),
-        "{line:?}"
-    );
-    let status = Command::new("kill")
-        .args(["-TERM", &child.0.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(status.success());
-    let exit = child.0.wait().expect("exits");
-    assert!(exit.success(), "{exit:?}");
+fn sigterm_and_sigint_shut_down_cleanly() {
+    for sig in ["-TERM", "-INT"] {
+        let (mut child, line) = spawn(&["--events", "1"]);
+        assert!(line.starts_with("listening on http://127.0.0.1:"), "{line:?}");
+        let status = Command::new("kill")
+            .args([sig, &child.0.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+        let exit = child.0.wait().expect("exits");
+        assert!(exit.success(), "{sig}: {exit:?}");
+    }
 }
 
 #[test]

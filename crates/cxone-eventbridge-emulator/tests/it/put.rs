@@ -115,11 +115,13 @@ async fn idempotency_key_header_must_equal_the_body_key() {
     assert_violation(&emu, 422, "idempotencyKey");
 }
 
+type Strip = fn(&mut Body);
+
 #[tokio::test]
 async fn every_field_is_required() {
     let (emu, tok, event) = setup().await;
     let full = Body::for_event(&event);
-    let top: [(&str, fn(&mut Body)); 6] = [
+    let top: [(&str, Strip); 6] = [
         ("eventId", |b| b.event_id = None),
         ("idempotencyKey", |b| b.key = None),
         ("originalPayload", |b| b.original = None),
