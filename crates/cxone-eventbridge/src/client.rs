@@ -475,6 +475,8 @@ impl Client {
                 Failure::Status { status, .. } => {
                     classify(*status).unwrap_or(FailureClass::UnknownFailure)
                 }
+                // The request could not even be built: retrying cannot help.
+                Failure::Transport(e) if e.is_builder() => FailureClass::UnknownFailure,
                 Failure::Transport(e) if e.is_timeout() => FailureClass::Timeout,
                 Failure::Transport(_) => FailureClass::Network,
             };
