@@ -73,7 +73,7 @@ async fn prints_the_listening_line_and_serves() {
             .next()
             .is_some_and(|p| p.parse::<u16>().is_ok_and(|p| p > 0))
     );
-    let client = reqwest::Client::new();
+    let client = crate::common::http();
     let resp = client
         .post(format!("{url}/oauth2/token"))
         .form(&[

@@ -4,11 +4,22 @@ use cxone_eventbridge_emulator::{Emulator, EmulatorBuilder, EmulatorHandle};
 use cxone_replay_domain::DlqEvent;
 use reqwest::{Client, Response, StatusCode};
 use serde_json::Value;
+use std::sync::OnceLock;
 
 pub const TOPIC: &str = "topic_pub_conversations";
 
+/// One client for the whole test binary (building one loads the TLS roots, which is slow).
+/// Pooling is off: each test has its own runtime, so no connection may outlive its test.
 pub fn http() -> Client {
-    Client::builder().build().expect("reqwest client")
+    static CLIENT: OnceLock<Client> = OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            Client::builder()
+                .pool_max_idle_per_host(0)
+                .build()
+                .expect("reqwest client")
+        })
+        .clone()
 }
 
 pub async fn start(b: EmulatorBuilder) -> EmulatorHandle {
