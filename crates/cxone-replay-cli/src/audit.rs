@@ -30,9 +30,8 @@ pub fn to_json(path: &Path, s: &LogSummary) -> serde_json::Value {
 
 /// The summary as text.
 pub fn render(path: &Path, s: &LogSummary) -> String {
-    let mut out = String::new();
-    let mut kv = Table::new(&[("AUDIT LOG", Align::Left), (" ", Align::Left)]);
-    kv.row(["path".to_string(), path.display().to_string()]);
+    let mut out = format!("Audit log {}\n\n", path.display());
+    let mut kv = Table::new(&[("", Align::Left), ("", Align::Left)]);
     kv.row([
         "records".to_string(),
         format!("{} ({} lines)", s.records, s.lines),
@@ -55,9 +54,9 @@ pub fn render(path: &Path, s: &LogSummary) -> String {
             l.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         ]);
     }
-    out.push_str(&kv.render(0));
+    out.push_str(&kv.render_rows(2));
     for r in &s.runs {
-        out.push_str(&format!("  run {r}\n"));
+        out.push_str(&format!("    {r}\n"));
     }
     out.push('\n');
     let c = &s.final_counts;

@@ -33,6 +33,7 @@ pub struct Cli {
 
 /// Options of every command.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct Global {
     /// OAuth2 client id.
     #[arg(long, env = "CXONE_CLIENT_ID", global = true, value_name = "ID")]

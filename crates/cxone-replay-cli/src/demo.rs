@@ -3,8 +3,8 @@
 use crate::cli::{DemoArgs, Faults};
 use crate::config;
 use crate::error::CliError;
-use crate::replay::{self, RunSpec};
-use cxone_dlq_replay::{RunSummary, WebhookMonitor};
+use crate::replay::{self, Finished, RunSpec};
+use cxone_dlq_replay::WebhookMonitor;
 use cxone_eventbridge::Client;
 use cxone_eventbridge_emulator::{Emulator, EmulatorBuilder, Ledger, ROUTE_PUT, ROUTE_TOKEN};
 use cxone_replay_domain::{EventFilter, ReplayPolicy, RetryBudget, RetryPolicy};
@@ -63,8 +63,8 @@ fn client(emu_url: &str, id: &str, secret: &str, concurrency: usize) -> Result<C
 
 /// What the demo did, with the emulator's view of it.
 pub struct DemoOutcome {
-    /// The run summary.
-    pub summary: RunSummary,
+    /// The run.
+    pub run: Finished,
     /// The audit log.
     pub audit_log: PathBuf,
     /// The emulator's ledger after the run.
@@ -115,15 +115,15 @@ pub async fn run(args: &DemoArgs, progress: bool) -> Result<DemoOutcome, CliErro
             expected_total: Some(args.events),
             progress,
         };
-        let summary = replay::execute(spec).await?;
-        Ok::<_, CliError>((summary, audit_log))
+        let run = replay::execute(spec).await?;
+        Ok::<_, CliError>((run, audit_log))
     }
     .await;
     let ledger = emu.ledger();
     emu.shutdown().await;
-    let (summary, audit_log) = result?;
+    let (run, audit_log) = result?;
     Ok(DemoOutcome {
-        summary,
+        run,
         audit_log,
         ledger,
         base_url,
@@ -141,7 +141,7 @@ pub fn render(args: &DemoArgs, o: &DemoOutcome) -> String {
         "Demo: {} failed events in the DLQ of {DEMO_TOPIC} on a local emulator at {}\n      faults: {faults}\n\n",
         args.events, o.base_url
     );
-    out.push_str(&replay::render_summary(&o.summary, &o.audit_log));
+    out.push_str(&o.run.text(&o.audit_log));
     let l = &o.ledger;
     let server_errors: u64 = l
         .rejections
@@ -168,7 +168,7 @@ pub fn render(args: &DemoArgs, o: &DemoOutcome) -> String {
 
 /// The demo's JSON: the run summary plus `audit_log` and `emulator` (its ledger counters).
 pub fn to_json(o: &DemoOutcome) -> serde_json::Value {
-    let mut v = replay::summary_json(&o.summary, &o.audit_log);
+    let mut v = o.run.json(&o.audit_log);
     let l = &o.ledger;
     if let Some(obj) = v.as_object_mut() {
         obj.insert(

@@ -17,7 +17,7 @@ pub const EXIT_INTERRUPTED: u8 = 130;
 /// exit code. Never a Debug dump.
 #[derive(Debug)]
 pub struct CliError {
-    code: u8,
+    pub(crate) code: u8,
     message: String,
     hint: Option<String>,
 }

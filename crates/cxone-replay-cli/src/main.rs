@@ -96,6 +96,14 @@ async fn client(g: &Global, sources: Sources) -> Result<cxone_eventbridge::Clien
     Ok(client)
 }
 
+/// After the results are printed: report the error that stopped the run, if any.
+fn finish(error: Option<CliError>, code: u8) -> Result<u8, CliError> {
+    if let Some(e) = error {
+        let _ = e.report();
+    }
+    Ok(code)
+}
+
 async fn run(cli: Cli, sources: Sources) -> Result<u8, CliError> {
     let g = &cli.global;
     let progress = g.quiet == 0;
@@ -166,13 +174,14 @@ async fn run(cli: Cli, sources: Sources) -> Result<u8, CliError> {
                 expected_total: None,
                 progress,
             };
-            let summary = replay::execute(spec).await?;
+            let run = replay::execute(spec).await?;
             if a.json {
-                out_json(&replay::summary_json(&summary, &a.audit_log))?;
+                out_json(&run.json(&a.audit_log))?;
             } else {
-                out(&replay::render_summary(&summary, &a.audit_log));
+                out(&run.text(&a.audit_log));
             }
-            Ok(replay::exit_code(&summary))
+            let code = run.exit_code();
+            finish(run.error, code)
         }
         Command::Demo(a) => {
             let outcome = demo::run(&a, progress).await?;
@@ -181,7 +190,8 @@ async fn run(cli: Cli, sources: Sources) -> Result<u8, CliError> {
             } else {
                 out(&demo::render(&a, &outcome));
             }
-            Ok(replay::exit_code(&outcome.summary))
+            let code = outcome.run.exit_code();
+            finish(outcome.run.error, code)
         }
     }
 }

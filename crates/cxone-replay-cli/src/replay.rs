@@ -117,12 +117,45 @@ pub fn monitor(a: &ReplayArgs) -> Result<Option<WebhookMonitor>, CliError> {
     })
 }
 
+/// A run that got under way: its summary, and why it stopped early if it did.
+pub struct Finished {
+    /// What the run did (all of it, or the part before it stopped).
+    pub summary: RunSummary,
+    /// Why the run stopped before it ran out of events (exit 1), if it did.
+    pub error: Option<CliError>,
+}
+
+impl Finished {
+    /// The exit code: the error's, else the summary's.
+    pub fn exit_code(&self) -> u8 {
+        match &self.error {
+            Some(e) => e.code,
+            None => exit_code(&self.summary),
+        }
+    }
+
+    /// The summary as one JSON object (with `audit_log`, and `error` if it stopped early).
+    pub fn json(&self, audit_log: &Path) -> serde_json::Value {
+        let mut v = summary_json(&self.summary, audit_log);
+        if let (Some(e), Some(o)) = (&self.error, v.as_object_mut()) {
+            o.insert("error".into(), serde_json::Value::String(e.to_string()));
+        }
+        v
+    }
+
+    /// The summary as text.
+    pub fn text(&self, audit_log: &Path) -> String {
+        render_summary(&self.summary, audit_log, self.error.is_some())
+    }
+}
+
 /// Runs the replay with a progress bar and Ctrl-C handling.
 ///
 /// # Errors
-/// Exit 2 for a refused configuration or a locked audit log; exit 1 when the run stopped early
-/// (the partial summary is printed to stderr first).
-pub async fn execute(spec: RunSpec) -> Result<RunSummary, CliError> {
+/// Exit 2 for a refused configuration or a locked audit log; exit 1 when the audit log cannot
+/// be opened. A run that started and then stopped early is an `Ok` with
+/// [`Finished::error`] set.
+pub async fn execute(spec: RunSpec) -> Result<Finished, CliError> {
     let log = JsonlAuditLog::open(&spec.audit_log).map_err(|e| engine_error(&e))?;
     let cancel = CancellationToken::new();
     let bar = Bar::new(spec.progress, spec.expected_total);
@@ -167,18 +200,24 @@ pub async fn execute(spec: RunSpec) -> Result<RunSummary, CliError> {
         let bar = Arc::new(bar.clone());
         b = b.on_progress(move |p| bar.update(p));
     }
-    let replayer = b.build().map_err(|e| engine_error(&e));
-    let result = match replayer {
+    let result = match b.build() {
         Ok(r) => {
             tracing::info!(run_id = r.run_id(), topics = ?spec.topics, dry_run = spec.dry_run, "replay starting");
-            r.run().await.map_err(|e| {
-                if let Some(s) = e.summary() {
-                    eprint!("{}", render_summary(s, &spec.audit_log));
-                }
-                engine_error(&e)
-            })
+            match r.run().await {
+                Ok(summary) => Ok(Finished {
+                    summary,
+                    error: None,
+                }),
+                Err(e) => match e.summary() {
+                    Some(s) => Ok(Finished {
+                        summary: s.clone(),
+                        error: Some(engine_error(&e)),
+                    }),
+                    None => Err(engine_error(&e)),
+                },
+            }
         }
-        Err(e) => Err(e),
+        Err(e) => Err(engine_error(&e)),
     };
     interrupt.abort();
     bar.finish();
@@ -240,11 +279,13 @@ pub fn summary_json(s: &RunSummary, audit_log: &Path) -> serde_json::Value {
 }
 
 /// The summary as aligned text.
-pub fn render_summary(s: &RunSummary, audit_log: &Path) -> String {
+pub fn render_summary(s: &RunSummary, audit_log: &Path, stopped_early: bool) -> String {
     let mut out = String::new();
     let title = if s.dry_run { "DRY RUN" } else { "REPLAY" };
     let state = if s.interrupted {
         "interrupted"
+    } else if stopped_early {
+        "stopped early"
     } else {
         "finished"
     };
@@ -321,11 +362,9 @@ pub fn render_summary(s: &RunSummary, audit_log: &Path) -> String {
         ]);
     }
     kv.row(["audit log".to_string(), audit_log.display().to_string()]);
-    // skip the empty header line
-    let body = kv.render(2);
-    out.push_str(body.split_once('\n').map_or("", |(_, rest)| rest));
-    if s.interrupted {
-        out.push_str("\nInterrupted: run again with --resume to finish.\n");
+    out.push_str(&kv.render_rows(2));
+    if s.interrupted || stopped_early {
+        out.push_str("\nNot every event was handled: run again with --resume to finish.\n");
     } else if s.counts.failed > 0 {
         out.push_str(&format!(
             "\n{} event(s) failed; see the audit log (status FAILED). Re-run with --resume to retry them.\n",
@@ -352,7 +391,7 @@ mod tests {
         s.counts.failed = 1;
         s.failures.insert(FailureClass::MaxRetriesExceeded, 1);
         s.skips.insert(SkipReason::RetryWindowExceeded, 2);
-        let text = render_summary(&s, Path::new("log.jsonl"));
+        let text = render_summary(&s, Path::new("log.jsonl"), false);
         assert!(text.contains("  SUCCESS          7\n"), "{text}");
         assert!(text.contains("MAX_RETRIES_EXCEEDED"), "{text}");
         assert!(text.contains("RETRY_WINDOW_EXCEEDED"), "{text}");

@@ -39,6 +39,13 @@ impl Table {
         self
     }
 
+    /// The rows only (no header line), indented by `indent` spaces.
+    pub fn render_rows(&self, indent: usize) -> String {
+        let all = self.render(indent);
+        all.split_once('\n')
+            .map_or(String::new(), |(_, rest)| rest.to_string())
+    }
+
     /// The table, indented by `indent` spaces, one line per row, each ending in `\n`.
     pub fn render(&self, indent: usize) -> String {
         let mut widths: Vec<usize> = self.headers.iter().map(|h| h.chars().count()).collect();

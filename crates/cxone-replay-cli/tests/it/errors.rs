@@ -1,0 +1,168 @@
+//! Usage, configuration and authentication errors: exit 2, plain one/two-line messages.
+
+use crate::support::{CLIENT_ID, SECRET, Sandbox, TOPIC, emulator, run};
+
+fn plain(stderr: &str) {
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert!(
+        (1..=2).contains(&lines.len()),
+        "one or two lines expected:\n{stderr}"
+    );
+    assert!(lines[0].starts_with("error: "), "{stderr}");
+    for debugish in [
+        "Error {",
+        "BuildError",
+        "InsecureUrl {",
+        "Status {",
+        "backtrace",
+    ] {
+        assert!(!stderr.contains(debugish), "a Debug dump:\n{stderr}");
+    }
+}
+
+#[tokio::test]
+async fn missing_client_id_names_flag_and_variable() {
+    let sb = Sandbox::new();
+    let mut c = sb.cmd();
+    c.env("CXONE_CLIENT_SECRET", SECRET)
+        .args(["replay", "--topic", TOPIC]);
+    let o = run(c).await;
+    o.expect_code(2);
+    assert!(o.stdout.is_empty(), "{}", o.stdout);
+    assert!(o.stderr.contains("--client-id"), "{}", o.stderr);
+    assert!(o.stderr.contains("CXONE_CLIENT_ID"), "{}", o.stderr);
+    plain(&o.stderr);
+}
+
+#[tokio::test]
+async fn missing_client_secret_names_flag_and_variable() {
+    let sb = Sandbox::new();
+    let mut c = sb.cmd();
+    c.args(["--client-id", CLIENT_ID, "dlq", "stats", "--topic", TOPIC]);
+    let o = run(c).await;
+    o.expect_code(2);
+    assert!(o.stderr.contains("--client-secret"), "{}", o.stderr);
+    assert!(o.stderr.contains("CXONE_CLIENT_SECRET"), "{}", o.stderr);
+    plain(&o.stderr);
+}
+
+#[tokio::test]
+async fn missing_topic_is_a_usage_error() {
+    let sb = Sandbox::new();
+    let mut c = sb.cmd();
+    c.env("CXONE_CLIENT_ID", CLIENT_ID)
+        .env("CXONE_CLIENT_SECRET", SECRET)
+        .args(["dlq", "list"]);
+    let o = run(c).await;
+    o.expect_code(2);
+    assert!(o.stderr.contains("--topic"), "{}", o.stderr);
+    assert!(o.stderr.contains("CXONE_TOPIC_ID"), "{}", o.stderr);
+}
+
+#[tokio::test]
+async fn plain_http_to_a_non_loopback_host_is_refused() {
+    let sb = Sandbox::new();
+    for args in [
+        vec![
+            "--base-url",
+            "http://api.example.com",
+            "dlq",
+            "list",
+            "--topic",
+            TOPIC,
+        ],
+        vec![
+            "--base-url",
+            "https://api.example.com",
+            "--token-url",
+            "http://10.1.2.3/oauth2/token",
+            "replay",
+            "--topic",
+            TOPIC,
+        ],
+    ] {
+        let mut c = sb.cmd();
+        c.env("CXONE_CLIENT_ID", CLIENT_ID)
+            .env("CXONE_CLIENT_SECRET", SECRET)
+            .args(&args);
+        let o = run(c).await;
+        o.expect_code(2);
+        assert!(o.stderr.contains("plain http"), "{}", o.stderr);
+        assert!(o.stderr.contains("https"), "{}", o.stderr);
+        plain(&o.stderr);
+    }
+}
+
+#[tokio::test]
+async fn wrong_secret_is_an_authentication_error() {
+    let emu = emulator(5).start().await.unwrap();
+    let sb = Sandbox::new();
+    let wrong = "Wr0ng-s3cret-XYZZY-also-never-printed";
+    let mut c = sb.cmd_for(&emu);
+    c.env("CXONE_CLIENT_SECRET", wrong)
+        .args(["replay", "--json"]);
+    let o = run(c).await;
+    o.expect_code(2);
+    assert!(o.stdout.is_empty(), "{}", o.stdout);
+    assert!(o.stderr.contains("HTTP 401"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("credentials") || o.stderr.contains("secret"),
+        "{}",
+        o.stderr
+    );
+    assert!(o.stderr.contains("scopes"), "{}", o.stderr);
+    assert!(!o.stderr.contains(wrong) && !o.stdout.contains(wrong));
+    plain(&o.stderr);
+    // nothing was replayed
+    assert_eq!(emu.ledger().accepted_total(), 0);
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn help_never_shows_secret_values() {
+    let sb = Sandbox::new();
+    for args in [
+        vec!["--help"],
+        vec!["replay", "--help"],
+        vec!["demo", "--help"],
+    ] {
+        let mut c = sb.cmd();
+        c.env("CXONE_CLIENT_SECRET", SECRET)
+            .env("MONITORING_WEBHOOK_SECRET", SECRET)
+            .args(&args);
+        let o = run(c).await; // asserts the secret is absent
+        o.expect_code(0);
+        assert!(o.stdout.contains("Usage: cxone-replay"), "{}", o.stdout);
+    }
+    let mut c = sb.cmd();
+    c.arg("no-such-command");
+    run(c).await.expect_code(2);
+}
+
+#[tokio::test]
+async fn dotenv_is_read_and_the_environment_wins() {
+    let emu = emulator(8).start().await.unwrap();
+    let sb = Sandbox::new();
+    // .env has the right id and a wrong secret; the environment has the right secret.
+    std::fs::write(
+        sb.file(".env"),
+        format!(
+            "CXONE_BASE_URL={}\nCXONE_CLIENT_ID={CLIENT_ID}\nCXONE_CLIENT_SECRET=from-dotenv-wrong\nCXONE_TOPIC_ID={TOPIC}\n",
+            emu.base_url()
+        ),
+    )
+    .unwrap();
+    let mut c = sb.cmd();
+    c.env("CXONE_CLIENT_SECRET", SECRET)
+        .args(["dlq", "stats", "--json"]);
+    let o = run(c).await;
+    o.expect_code(0);
+    assert_eq!(o.json()["total"], 8);
+    // without the environment variable, .env's wrong secret is used and refused
+    let mut c = sb.cmd();
+    c.args(["dlq", "stats", "--json"]);
+    let o = run(c).await;
+    o.expect_code(2);
+    assert!(o.stderr.contains("HTTP 401"), "{}", o.stderr);
+    emu.shutdown().await;
+}

@@ -1,0 +1,8 @@
+//! Process-level tests of the `cxone-replay` binary against an emulator running in the test.
+
+mod audit;
+mod demo;
+mod dlq;
+mod errors;
+mod replay;
+mod support;
