@@ -159,16 +159,19 @@ pub async fn execute(spec: RunSpec) -> Result<Finished, CliError> {
     let log = JsonlAuditLog::open(&spec.audit_log).map_err(|e| engine_error(&e))?;
     let cancel = CancellationToken::new();
     let bar = Bar::new(spec.progress, spec.expected_total);
+    // The handler is installed before the run starts (and before "replay starting" is
+    // logged): an interrupt from then on drains instead of killing the process.
+    let mut interrupts = Interrupts::install()?;
     let interrupt = {
         let cancel = cancel.clone();
         let bar = bar.clone();
         tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
+            if interrupts.next().await {
                 bar.note(
                     "interrupted: finishing the events in flight (press Ctrl-C again to stop now)",
                 );
                 cancel.cancel();
-                if tokio::signal::ctrl_c().await.is_ok() {
+                if interrupts.next().await {
                     bar.finish();
                     eprintln!("error: stopped at once; events in flight have no audit record");
                     std::process::exit(i32::from(EXIT_INTERRUPTED));
@@ -222,6 +225,37 @@ pub async fn execute(spec: RunSpec) -> Result<Finished, CliError> {
     interrupt.abort();
     bar.finish();
     result
+}
+
+/// Ctrl-C (SIGINT), registered when made.
+struct Interrupts {
+    #[cfg(unix)]
+    signal: tokio::signal::unix::Signal,
+}
+
+impl Interrupts {
+    #[cfg(unix)]
+    fn install() -> Result<Self, CliError> {
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+            .map(|signal| Interrupts { signal })
+            .map_err(|e| CliError::failed(format!("cannot handle Ctrl-C: {e}")))
+    }
+
+    #[cfg(not(unix))]
+    fn install() -> Result<Self, CliError> {
+        Ok(Interrupts {})
+    }
+
+    /// Waits for the next interrupt; false if none can come any more.
+    #[cfg(unix)]
+    async fn next(&mut self) -> bool {
+        self.signal.recv().await.is_some()
+    }
+
+    #[cfg(not(unix))]
+    async fn next(&mut self) -> bool {
+        tokio::signal::ctrl_c().await.is_ok()
+    }
 }
 
 /// A plain message for an engine error.

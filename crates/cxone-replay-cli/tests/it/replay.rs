@@ -1,6 +1,6 @@
 //! `replay` against an emulator: faults, dry run, resume, failures.
 
-use crate::support::{Sandbox, TOPIC, counts_sum, emulator, run};
+use crate::support::{Output, Sandbox, TOPIC, assert_clean, counts_sum, emulator, run};
 use cxone_dlq_replay::AuditLog;
 use cxone_eventbridge_emulator::{EmulatorHandle, ROUTE_PUT};
 use cxone_replay_domain::{Decision, EventFilter, ReplayPolicy, ReplayStatus, plan};
@@ -255,6 +255,76 @@ async fn text_summary_is_a_table() {
         o.stderr.is_empty(),
         "no progress bar or logs off a terminal:\n{}",
         o.stderr
+    );
+    emu.shutdown().await;
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_drains_in_flight_events_and_exits_130() {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::{Command, Stdio};
+    // 20 ms per request, two at a time: far longer than it takes to interrupt it.
+    let emu = emulator(2000)
+        .latency(Duration::from_millis(20), Duration::ZERO)
+        .start()
+        .await
+        .unwrap();
+    let sb = Sandbox::new();
+    let mut c = sb.cmd_for(&emu);
+    c.args(["-v", "replay", "--json", "--concurrency", "2"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let o = tokio::task::spawn_blocking(move || {
+        let mut child = c.spawn().expect("spawn");
+        let mut err = BufReader::new(child.stderr.take().expect("stderr"));
+        let mut stderr = String::new();
+        // The Ctrl-C handler is installed before this line is logged.
+        loop {
+            let mut line = String::new();
+            if err.read_line(&mut line).expect("read stderr") == 0 {
+                break;
+            }
+            stderr.push_str(&line);
+            if line.contains("replay starting") {
+                break;
+            }
+        }
+        let killed = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(killed.success());
+        err.read_to_string(&mut stderr).expect("read stderr");
+        let out = child.wait_with_output().expect("wait");
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr,
+        }
+    })
+    .await
+    .unwrap();
+    assert_clean("stdout", &o.stdout);
+    assert_clean("stderr", &o.stderr);
+    o.expect_code(130);
+    assert!(
+        o.stderr
+            .contains("interrupted: finishing the events in flight"),
+        "{}",
+        o.stderr
+    );
+    let s = o.json();
+    assert_eq!(s["interrupted"], true);
+    let seen = s["seen"].as_u64().unwrap();
+    assert!(seen < 2000, "{s}");
+    assert_eq!(counts_sum(&s), seen);
+    // every event seen has its record: nothing in flight was lost
+    let log = AuditLog::read(sb.file("replay_audit_log.jsonl")).unwrap();
+    assert_eq!(log.records.len() as u64, seen);
+    assert_eq!(
+        emu.ledger().accepted_total(),
+        s["counts"]["SUCCESS"].as_u64().unwrap()
     );
     emu.shutdown().await;
 }

@@ -105,17 +105,21 @@ pub async fn run(mut cmd: Command) -> Output {
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     };
-    for (name, text) in [("stdout", &o.stdout), ("stderr", &o.stderr)] {
-        assert!(
-            !text.contains(SECRET),
-            "the client secret leaked to {name}:\n{text}"
-        );
-        assert!(
-            !text.contains("panicked") && !text.contains("RUST_BACKTRACE"),
-            "a panic on {name}:\n{text}"
-        );
-    }
+    assert_clean("stdout", &o.stdout);
+    assert_clean("stderr", &o.stderr);
     o
+}
+
+/// Asserts that `text` has neither the secret nor a panic.
+pub fn assert_clean(name: &str, text: &str) {
+    assert!(
+        !text.contains(SECRET),
+        "the client secret leaked to {name}:\n{text}"
+    );
+    assert!(
+        !text.contains("panicked") && !text.contains("RUST_BACKTRACE"),
+        "a panic on {name}:\n{text}"
+    );
 }
 
 /// Sum of the five status counts of a summary.
