@@ -106,7 +106,10 @@ async fn prints_the_listening_line_and_serves() {
 fn sigterm_and_sigint_shut_down_cleanly() {
     for sig in ["-TERM", "-INT"] {
         let (mut child, line) = spawn(&["--events", "1"]);
-        assert!(line.starts_with("listening on http://127.0.0.1:"), "{line:?}");
+        assert!(
+            line.starts_with("listening on http://127.0.0.1:"),
+            "{line:?}"
+        );
         let status = Command::new("kill")
             .args([sig, &child.0.id().to_string()])
             .status()
