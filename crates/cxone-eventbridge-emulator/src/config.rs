@@ -3,6 +3,7 @@
 use crate::error::EmulatorError;
 use crate::server::{self, EmulatorHandle};
 use chrono::{DateTime, TimeZone, Utc};
+use secrecy::{ExposeSecret, SecretString};
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
@@ -56,7 +57,7 @@ pub struct EmulatorBuilder {
     pub(crate) topics: Vec<String>,
     pub(crate) seed: u64,
     pub(crate) client_id: String,
-    pub(crate) client_secret: String,
+    pub(crate) client_secret: SecretString,
     pub(crate) token_ttl: Duration,
     pub(crate) token_max_uses: Option<u64>,
     pub(crate) latency_fixed: Duration,
@@ -81,7 +82,7 @@ impl Default for EmulatorBuilder {
             topics: vec![DEFAULT_TOPIC.to_string()],
             seed: 0,
             client_id: DEFAULT_CLIENT_ID.to_string(),
-            client_secret: DEFAULT_CLIENT_SECRET.to_string(),
+            client_secret: SecretString::from(DEFAULT_CLIENT_SECRET),
             token_ttl: Duration::from_secs(3600),
             token_max_uses: None,
             latency_fixed: Duration::ZERO,
@@ -158,7 +159,7 @@ impl EmulatorBuilder {
     #[must_use]
     pub fn credentials(mut self, id: impl Into<String>, secret: impl Into<String>) -> Self {
         self.client_id = id.into();
-        self.client_secret = secret.into();
+        self.client_secret = SecretString::from(secret.into());
         self
     }
 
@@ -303,7 +304,7 @@ impl EmulatorBuilder {
         if self.client_id.is_empty() {
             return bad("client_id", "is empty".into());
         }
-        if self.client_secret.is_empty() {
+        if self.client_secret.expose_secret().is_empty() {
             return bad("client_secret", "is empty".into());
         }
         if self.token_ttl.is_zero() {

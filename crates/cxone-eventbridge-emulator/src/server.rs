@@ -19,6 +19,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use chrono::{SecondsFormat, Utc};
 use cxone_replay_domain::{DestinationOverride, DlqEvent, IdempotencyKey};
 use futures::StreamExt as _;
+use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::json;
 use serde_json::value::RawValue;
@@ -421,7 +422,7 @@ impl EmulatorHandle {
     /// The client secret the token endpoint accepts.
     #[must_use]
     pub fn client_secret(&self) -> &str {
-        &self.shared.cfg.client_secret
+        self.shared.cfg.client_secret.expose_secret()
     }
 
     /// The topics, in the order given.
@@ -603,7 +604,7 @@ async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byte
             );
         }
     };
-    if id != shared.cfg.client_id || secret != shared.cfg.client_secret {
+    if id != shared.cfg.client_id || secret != shared.cfg.client_secret.expose_secret() {
         return oauth_error(
             &shared,
             StatusCode::UNAUTHORIZED,
