@@ -37,18 +37,18 @@ fn emulator(args: &DemoArgs) -> EmulatorBuilder {
             .token_max_uses(150),
         Faults::Heavy => base
             .fail_5xx(0.12)
-            .rate_limit_every(23, 1)
+            .rate_limit_every(29, 1)
             .drop_fraction(0.05)
-            .token_max_uses(40),
+            .token_max_uses(100),
     }
 }
 
-/// A client tuned for a local emulator: quick retries, `Retry-After` capped at 100 ms (the
-/// emulator's 429s say one second), a generous retry budget.
+/// A client tuned for a local emulator: quick retries, `Retry-After` capped at 50 ms (the
+/// emulator's 429s say one second, and a 429 holds the whole run), a generous retry budget.
 fn client(emu_url: &str, id: &str, secret: &str, concurrency: usize) -> Result<Client, CliError> {
     let retry = RetryPolicy::new(8, Duration::from_millis(5), Duration::from_millis(100))
         .map_err(|e| CliError::failed(format!("demo retry policy: {e}")))?
-        .with_retry_after_cap(Duration::from_millis(100));
+        .with_retry_after_cap(Duration::from_millis(50));
     config::build(
         Client::builder()
             .base_url(emu_url)

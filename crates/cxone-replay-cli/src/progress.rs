@@ -22,13 +22,13 @@ impl Bar {
             Some(n) => ProgressBar::with_draw_target(Some(n), ProgressDrawTarget::stderr())
                 .with_style(
                     ProgressStyle::with_template(
-                        "{spinner:.green} [{elapsed_precise}] {bar:30.cyan/blue} {pos}/{len} {msg}",
+                        "{spinner:.green} [{elapsed_precise}] {bar:24.cyan/blue} {pos}/{len} {wide_msg}",
                     )
                     .unwrap_or_else(|_| ProgressStyle::default_bar())
                     .progress_chars("=> "),
                 ),
             None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()).with_style(
-                ProgressStyle::with_template("{spinner:.green} [{elapsed_precise}] {msg}")
+                ProgressStyle::with_template("{spinner:.green} [{elapsed_precise}] {wide_msg}")
                     .unwrap_or_else(|_| ProgressStyle::default_spinner()),
             ),
         };
