@@ -180,3 +180,86 @@ pub fn api_error(context: &str, e: &ApiError) -> CliError {
         _ => CliError::failed(format!("{context}: {}", chain(e))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::LogFormat;
+    use secrecy::SecretString;
+
+    fn global(region: Option<&str>, base_url: Option<&str>) -> Global {
+        Global {
+            client_id: Some("id".into()),
+            client_secret: Some(SecretString::from("Sx-unit-secret-42")),
+            region: region.map(Into::into),
+            base_url: base_url.map(Into::into),
+            token_url: None,
+            verbose: 0,
+            quiet: 0,
+            log_format: LogFormat::Text,
+        }
+    }
+
+    fn endpoint(g: &Global, s: Sources) -> String {
+        let b = client_builder(g, s).unwrap();
+        let dbg = format!("{b:?}");
+        assert!(!dbg.contains("Sx-unit-secret-42"), "{dbg}");
+        dbg
+    }
+
+    #[test]
+    fn a_flag_wins_over_the_environment() {
+        let both = global(Some("eu.example.com"), Some("https://api.example.com"));
+        let region_flag = Sources {
+            region_flag: true,
+            base_url_flag: false,
+        };
+        assert!(endpoint(&both, region_flag).contains("Region(\"eu.example.com\")"));
+        let url_flag = Sources {
+            region_flag: false,
+            base_url_flag: true,
+        };
+        assert!(endpoint(&both, url_flag).contains("BaseUrl(\"https://api.example.com\")"));
+        // both from the environment: the explicit base URL
+        assert!(endpoint(&both, Sources::default()).contains("BaseUrl("));
+        let both_flags = Sources {
+            region_flag: true,
+            base_url_flag: true,
+        };
+        let e = client_builder(&both, both_flags).unwrap_err();
+        assert_eq!(e.code, crate::error::EXIT_USAGE);
+        assert!(e.to_string().contains("--region and --base-url"));
+    }
+
+    #[test]
+    fn missing_or_empty_credentials_name_flag_and_variable() {
+        let mut g = global(None, None);
+        g.client_id = Some("  ".into());
+        let e = client_builder(&g, Sources::default()).unwrap_err();
+        assert!(e.to_string().contains("--client-id") && e.to_string().contains("CXONE_CLIENT_ID"));
+        let mut g = global(None, None);
+        g.client_secret = Some(SecretString::from(""));
+        let e = client_builder(&g, Sources::default()).unwrap_err();
+        assert!(
+            e.to_string().contains("--client-secret")
+                && e.to_string().contains("CXONE_CLIENT_SECRET")
+        );
+    }
+
+    #[test]
+    fn build_errors_are_plain() {
+        let b = client_builder(
+            &global(None, Some("http://example.com")),
+            Sources::default(),
+        )
+        .unwrap();
+        let e = build(b).unwrap_err();
+        assert_eq!(e.code, crate::error::EXIT_USAGE);
+        let text = e.to_string();
+        assert!(
+            text.contains("--base-url") && text.contains("CXONE_BASE_URL"),
+            "{text}"
+        );
+        assert!(!text.contains("InsecureUrl"), "{text}");
+    }
+}

@@ -4,5 +4,6 @@ mod audit;
 mod demo;
 mod dlq;
 mod errors;
+mod options;
 mod replay;
 mod support;
