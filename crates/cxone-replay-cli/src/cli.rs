@@ -21,7 +21,7 @@ Try it without a tenant: cxone-replay demo";
 
 /// Replay failed NICE CXone EventBridge events out of the dead letter queue.
 #[derive(Debug, Parser)]
-#[command(name = "cxone-replay", version, about, after_help = AFTER_HELP)]
+#[command(name = "cxone-replay", version, after_help = AFTER_HELP)]
 pub struct Cli {
     /// Global options.
     #[command(flatten)]
@@ -62,7 +62,7 @@ pub struct Global {
     #[arg(long, env = "CXONE_TOKEN_URL", global = true, value_name = "URL")]
     pub token_url: Option<String>,
 
-    /// More log output on stderr (-v info, -vv debug, -vvv trace). RUST_LOG overrides.
+    /// More log output on stderr (-v info, -vv debug, -vvv trace); without -v/-q, RUST_LOG applies.
     #[arg(short, long, action = clap::ArgAction::Count, global = true, conflicts_with = "quiet")]
     pub verbose: u8,
 

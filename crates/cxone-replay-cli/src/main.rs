@@ -84,10 +84,16 @@ fn out_json(v: &impl serde::Serialize) -> Result<(), CliError> {
 }
 
 fn topic_or_usage(topic: Option<String>) -> Result<String, CliError> {
-    topic
+    let topic = topic
         .map(|t| t.trim().to_string())
         .filter(|t| !t.is_empty())
-        .ok_or_else(|| CliError::usage("missing topic: pass --topic or set CXONE_TOPIC_ID"))
+        .ok_or_else(|| CliError::usage("missing topic: pass --topic or set CXONE_TOPIC_ID"))?;
+    if topic.contains(',') {
+        return Err(CliError::usage(format!(
+            "`{topic}` names several topics; dlq commands read one: pass --topic ID"
+        )));
+    }
+    Ok(topic)
 }
 
 async fn client(g: &Global, sources: Sources) -> Result<cxone_eventbridge::Client, CliError> {

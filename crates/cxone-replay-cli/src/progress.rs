@@ -33,7 +33,7 @@ impl Bar {
             ),
         };
         pb.enable_steady_tick(Duration::from_millis(120));
-        pb.set_message("authenticating and reading the DLQ...");
+        pb.set_message("reading the DLQ...");
         set_active_bar(Some(pb.clone()));
         Bar { pb: Some(pb) }
     }
