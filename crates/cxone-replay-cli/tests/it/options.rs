@@ -142,3 +142,50 @@ async fn max_retries_moves_the_retry_window() {
     );
     emu.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_topics_from_flags_or_the_environment() {
+    let emu = emulator(24)
+        .topics(["topic_a", "topic_b"])
+        .start()
+        .await
+        .unwrap();
+    let sb = Sandbox::new();
+    let mut c = sb.cmd_for(&emu);
+    c.args([
+        "replay",
+        "--json",
+        "--dry-run",
+        "--topic",
+        "topic_a",
+        "--topic",
+        "topic_b",
+    ]);
+    let s = run(c).await.json();
+    assert_eq!(s["seen"], 24);
+    let mut c = sb.cmd_for(&emu);
+    c.env("CXONE_TOPIC_ID", "topic_a,topic_b").args([
+        "replay",
+        "--json",
+        "--dry-run",
+        "--audit-log",
+        "env.jsonl",
+    ]);
+    let s = run(c).await.json();
+    assert_eq!(s["seen"], 24);
+    let log = AuditLog::read(sb.file("env.jsonl")).unwrap();
+    let topics: std::collections::BTreeSet<&str> =
+        log.records.iter().map(|r| r.topic_id.as_str()).collect();
+    assert_eq!(
+        topics.into_iter().collect::<Vec<_>>(),
+        ["topic_a", "topic_b"]
+    );
+    // dlq commands read one topic
+    let mut c = sb.cmd_for(&emu);
+    c.env("CXONE_TOPIC_ID", "topic_a,topic_b")
+        .args(["dlq", "stats"]);
+    let o = run(c).await;
+    o.expect_code(2);
+    assert!(o.stderr.contains("--topic"), "{}", o.stderr);
+    emu.shutdown().await;
+}
