@@ -617,6 +617,30 @@ fn the_builder_names_the_bad_setting() {
                 .target(FakeTarget::default()),
         ),
     ];
+    // a sink that cannot read back cannot resume
+    struct WriteOnly;
+    #[async_trait::async_trait]
+    impl cxone_dlq_replay::AuditSink for WriteOnly {
+        async fn record(
+            &self,
+            _: &cxone_dlq_replay::domain::AuditRecord,
+        ) -> Result<(), cxone_dlq_replay::BoxError> {
+            Ok(())
+        }
+        async fn flush(&self) -> Result<(), cxone_dlq_replay::BoxError> {
+            Ok(())
+        }
+    }
+    let mut cases = cases;
+    cases.push((
+        "resume",
+        Replayer::builder()
+            .topic("t")
+            .source(FakeSource::new(1))
+            .target(FakeTarget::default())
+            .audit(WriteOnly)
+            .resume(true),
+    ));
     for (setting, b) in cases {
         match b.build() {
             Err(EngineError::Setting { setting: s, .. }) => assert_eq!(s, setting),
