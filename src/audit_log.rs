@@ -70,9 +70,25 @@ pub fn lock_path(log: &Path) -> PathBuf {
 #[derive(Debug)]
 struct Shared {
     file: Mutex<File>,
+    /// A second handle on the same file, for `fsync` without blocking writers.
+    sync_file: File,
     unsynced: AtomicU64,
     written: AtomicU64,
     sync_error: Mutex<Option<std::io::Error>>,
+}
+
+impl Shared {
+    fn take_sync_error(&self) -> Option<std::io::Error> {
+        self.sync_error.lock().ok().and_then(|mut e| e.take())
+    }
+
+    fn sync(&self) -> Result<(), std::io::Error> {
+        if let Some(e) = self.take_sync_error() {
+            return Err(e);
+        }
+        self.unsynced.store(0, Ordering::Release);
+        self.sync_file.sync_data()
+    }
 }
 
 enum SyncMsg {
@@ -169,6 +185,7 @@ impl JsonlAuditLog {
             .map_err(|e| EngineError::io("open", &path, e))?;
         let shared = Arc::new(Shared {
             file: Mutex::new(file),
+            sync_file,
             unsynced: AtomicU64::new(0),
             written: AtomicU64::new(0),
             sync_error: Mutex::new(None),
@@ -181,7 +198,7 @@ impl JsonlAuditLog {
             .spawn(move || {
                 let sync = |sh: &Shared| {
                     if sh.unsynced.swap(0, Ordering::AcqRel) > 0
-                        && let Err(e) = sync_file.sync_data()
+                        && let Err(e) = sh.sync_file.sync_data()
                         && let Ok(mut slot) = sh.sync_error.lock()
                     {
                         slot.get_or_insert(e);
@@ -273,16 +290,7 @@ impl JsonlAuditLog {
     /// # Errors
     /// The I/O error of this or an earlier `fsync`.
     pub fn sync(&self) -> Result<(), std::io::Error> {
-        if let Some(e) = self.take_sync_error() {
-            return Err(e);
-        }
-        let f = self
-            .shared
-            .file
-            .lock()
-            .map_err(|_| std::io::Error::other("audit log writer poisoned"))?;
-        self.shared.unsynced.store(0, Ordering::Release);
-        f.sync_data()
+        self.shared.sync()
     }
 }
 
@@ -303,8 +311,16 @@ impl AuditSink for JsonlAuditLog {
     }
 
     async fn flush(&self) -> Result<(), BoxError> {
-        self.sync()
-            .map_err(|e| Box::new(EngineError::io("fsync", &self.path, e)) as BoxError)
+        // fsync may take milliseconds: keep it off the async worker threads.
+        let shared = Arc::clone(&self.shared);
+        let synced = match tokio::runtime::Handle::try_current() {
+            Ok(h) => h
+                .spawn_blocking(move || shared.sync())
+                .await
+                .unwrap_or_else(|e| Err(std::io::Error::other(e))),
+            Err(_) => shared.sync(),
+        };
+        synced.map_err(|e| Box::new(EngineError::io("fsync", &self.path, e)) as BoxError)
     }
 
     async fn delivered_keys(&self) -> Result<Option<DeliveredKeys>, BoxError> {

@@ -430,7 +430,7 @@ type PageMsg = Result<(Arc<str>, DlqPage), (Arc<str>, BoxError)>;
 struct InFlight {
     topic: Arc<str>,
     event_id: String,
-    key: String,
+    key: IdempotencyKey,
     attempt: u32,
 }
 
@@ -497,7 +497,7 @@ impl Replayer {
             &ctx,
             &SentOutcome {
                 class: done.outcome.class,
-                idempotency_key: f.key.clone(),
+                idempotency_key: f.key.as_str().to_string(),
                 attempt: f.attempt,
                 http_status: done.outcome.http_status,
                 http_attempts: done.outcome.attempts,
@@ -700,7 +700,7 @@ impl Replayer {
                     let info = InFlight {
                         topic: Arc::clone(topic),
                         event_id: ev.event_id,
-                        key: key.as_str().to_string(),
+                        key: key.clone(),
                         attempt: planned.payload.retry_matrix.current_attempt,
                     };
                     *pending = Some((info, planned.body));
@@ -721,15 +721,10 @@ impl Replayer {
         };
         let clock = Arc::clone(&self.clock);
         let topic = Arc::clone(&info.topic);
-        let key = IdempotencyKey::new(info.key.clone());
+        let key = info.key.clone();
         let handle = tasks.spawn(async move {
             let t0 = clock.now();
-            let outcome = match key {
-                Ok(key) => target.send(&topic, &key, body).await,
-                Err(e) => {
-                    SendOutcome::failed(FailureClass::SchemaViolation, None, 0, e.to_string())
-                }
-            };
+            let outcome = target.send(&topic, &key, body).await;
             let at = clock.now();
             SendDone {
                 outcome,

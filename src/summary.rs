@@ -179,7 +179,9 @@ impl Tally {
             }
             _ => {}
         }
+        // Sends that made at least one request (not those abandoned at cancellation).
         if matches!(rec.action, cxone_replay_domain::AuditAction::ReplayPut)
+            && rec.http_attempts > 0
             && let Some(h) = self.latency_us.as_mut()
         {
             let us = (rec.latency_ms * 1000.0).round().max(1.0) as u64;
