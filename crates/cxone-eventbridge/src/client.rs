@@ -486,9 +486,18 @@ impl Client {
             let gave_up = match decision {
                 RetryDecision::RefreshAuthAndRetry => match &token {
                     Some(t) => {
-                        tracing::debug!(op, "401: refreshing the token and retrying once");
-                        i.tokens.invalidate(t.generation);
-                        refreshed = true;
+                        if i.tokens.invalidate(t.generation) {
+                            // Another caller already replaced the refused token: retry with
+                            // the new one; this caller's one refresh is still unused. Bounded
+                            // by the retry policy's attempts.
+                            tracing::debug!(
+                                op,
+                                "401 for a replaced token: retrying with the current one"
+                            );
+                        } else {
+                            tracing::debug!(op, "401: refreshing the token and retrying once");
+                            refreshed = true;
+                        }
                         continue;
                     }
                     None => GaveUp::Permanent,

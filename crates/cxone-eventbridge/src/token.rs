@@ -14,8 +14,9 @@ use std::time::Duration;
 
 /// Lifetime assumed when the token endpoint sends no `expires_in`.
 const DEFAULT_TTL: Duration = Duration::from_secs(300);
-/// After a failed refresh while the old token is still valid, callers keep using the old token
-/// for this long before trying again (so that a struggling token endpoint is not hammered).
+/// After a failed refresh, callers keep using the old token (while it is still valid) or share
+/// the refresh's error (when it is not) for this long before trying again, so that a struggling
+/// token endpoint, or one refusing our credentials, is not hammered.
 const FAILED_REFRESH_COOLDOWN: TimeDelta = TimeDelta::seconds(5);
 
 /// One cached token.
@@ -120,7 +121,10 @@ impl TokenCache {
                 if waited_on_it || at < *failed_at + FAILED_REFRESH_COOLDOWN {
                     return Ok(Arc::clone(t));
                 }
-            } else if waited_on_it {
+            } else if waited_on_it || at < *failed_at + FAILED_REFRESH_COOLDOWN {
+                // No usable token: callers that waited on the failed refresh, or that arrive
+                // within the cool-down after it, share its error instead of each hitting a
+                // failing token endpoint again.
                 return Err(error.clone());
             }
         }
@@ -152,10 +156,19 @@ impl TokenCache {
     }
 
     /// Drops the token of `generation` if it is still the current one (after a 401).
-    pub(crate) fn invalidate(&self, generation: u64) {
+    ///
+    /// Returns `true` when a newer token is already cached: the 401 answered a token that
+    /// another caller had replaced meanwhile, so retrying with the current one is not "the one
+    /// refresh" of the caller whose request was refused.
+    pub(crate) fn invalidate(&self, generation: u64) -> bool {
         let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
-        if current.as_ref().is_some_and(|t| t.generation == generation) {
-            *current = None;
+        match current.as_ref() {
+            Some(t) if t.generation == generation => {
+                *current = None;
+                false
+            }
+            Some(t) => t.generation > generation,
+            None => false,
         }
     }
 
@@ -287,21 +300,53 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_failed_refresh_without_a_valid_token_is_shared_for_the_cool_down() {
+        let cache = TokenCache::new(Duration::from_secs(60));
+        let fetches = std::sync::atomic::AtomicU32::new(0);
+        let failing = || async {
+            fetches.fetch_add(1, Ordering::SeqCst);
+            Err(transient())
+        };
+        assert!(cache.get(t0, failing).await.is_err());
+        // A caller arriving within the cool-down gets the same error without a request.
+        let soon = || t0() + TimeDelta::seconds(4);
+        assert_eq!(cache.get(soon, failing).await.unwrap_err().status(), Some(503));
+        assert_eq!(fetches.load(Ordering::SeqCst), 1);
+        // After it, the next caller tries again.
+        let later = || t0() + TimeDelta::seconds(6);
+        let token = cache
+            .get(later, || async { Ok(resp("fresh", 3600)) })
+            .await
+            .unwrap();
+        assert_eq!(token.expires_at, later() + TimeDelta::seconds(3600));
+    }
+
+    #[tokio::test]
     async fn invalidate_only_the_current_generation() {
         let cache = TokenCache::new(Duration::from_secs(60));
         let a = cache
             .get(t0, || async { Ok(resp("a", 3600)) })
             .await
             .unwrap();
-        cache.invalidate(a.generation + 1);
+        assert!(
+            !cache.invalidate(a.generation + 1),
+            "a newer generation is not stale"
+        );
         assert!(cache.current().is_some());
-        cache.invalidate(a.generation);
+        assert!(
+            !cache.invalidate(a.generation),
+            "the current token is dropped, not stale"
+        );
         assert!(cache.current().is_none());
+        assert!(!cache.invalidate(a.generation), "nothing cached: not stale");
         let b = cache
             .get(t0, || async { Ok(resp("b", 3600)) })
             .await
             .unwrap();
         assert_ne!(a.generation, b.generation);
+        // A 401 for `a` arriving after `b` replaced it: stale, and `b` stays.
+        assert!(cache.invalidate(a.generation));
+        assert_eq!(cache.current().map(|t| t.generation), Some(b.generation));
     }
 
     #[tokio::test]
