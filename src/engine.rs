@@ -591,18 +591,18 @@ impl Replayer {
             }
             let page_empty = current.as_ref().is_none_or(|(_, it)| it.len() == 0);
             let work_left = !(source_done && page_empty && pending.is_none());
+            if stopping && drain_deadline.is_none() {
+                // First time round since the stop: events were left unseen (or not).
+                interrupted = work_left;
+                drain_deadline = Some(self.sleeper.sleep(self.drain_timeout));
+            }
             if tasks.is_empty() && (stopping || !work_left) {
-                interrupted = stopping && work_left;
                 break;
             }
             let want_page = !stopping && !source_done && page_empty && pending.is_none();
             tokio::select! {
                 biased;
-                () = stop.cancelled(), if !stopping => {
-                    stopping = true;
-                    interrupted = work_left;
-                    drain_deadline = Some(self.sleeper.sleep(self.drain_timeout));
-                }
+                () = stop.cancelled(), if !stopping => stopping = true,
                 () = async { if let Some(d) = drain_deadline.as_mut() { d.await } }, if drain_deadline.is_some() => {
                     break;
                 }
@@ -624,6 +624,7 @@ impl Replayer {
         fetcher.abort();
         // Past the drain timeout: abandon what is still in flight, but audit it.
         if !tasks.is_empty() {
+            interrupted = true;
             tasks.abort_all();
             while let Some(joined) = tasks.join_next_with_id().await {
                 self.finish_send(&mut state, &mut in_flight, joined, &stop)

@@ -648,3 +648,65 @@ fn the_builder_names_the_bad_setting() {
         }
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_cancel_seen_while_planning_still_bounds_the_drain() {
+    // event 0 is sent and never answered; the others are skips, recorded while planning
+    let src = FakeSource::new(50).kinds(|i| if i == 0 { Kind::Ok } else { Kind::Exhausted });
+    let tgt = FakeTarget {
+        hold: Some(Arc::new(tokio::sync::Semaphore::new(0))),
+        ..FakeTarget::default()
+    };
+    let audit = MemoryAudit::default();
+    let cancel = CancellationToken::new();
+    let c2 = cancel.clone();
+    let summary = Replayer::builder()
+        .topic("t")
+        .source(src)
+        .target(tgt.clone())
+        .audit(audit.clone())
+        .cancel_token(cancel)
+        .drain_timeout(Duration::from_secs(5))
+        .sleeper(Arc::new(TokioSleeper))
+        .on_progress(move |p| {
+            if p.counts.skipped == 5 {
+                c2.cancel();
+            }
+        })
+        .build()
+        .unwrap()
+        .run()
+        .await
+        .unwrap();
+    assert!(summary.interrupted);
+    assert_eq!(summary.counts.skipped, 5);
+    assert_eq!(summary.failures.get(&FailureClass::Timeout), Some(&1));
+    assert_eq!(assert_one_record_per_event(&audit.records()), 6);
+    assert_eq!(tgt.total_sends(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_audit_failure_while_planning_stops_the_run() {
+    let src = FakeSource::new(500);
+    let audit = MemoryAudit {
+        fail_after: Some(10),
+        ..MemoryAudit::default()
+    };
+    let err = Replayer::builder()
+        .topic("t")
+        .source(src)
+        .audit(audit.clone())
+        .dry_run(true)
+        .build()
+        .unwrap()
+        .run()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, EngineError::Audit { .. }), "{err:?}");
+    assert_eq!(
+        err.summary().unwrap().seen,
+        11,
+        "stopped at the first failed record"
+    );
+    assert_eq!(audit.records().len(), 10);
+}
