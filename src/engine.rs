@@ -806,3 +806,34 @@ async fn fetch_pages(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::testing::ManualClock;
+
+    #[test]
+    fn the_pacer_spaces_sends_evenly_on_the_injected_clock() {
+        let t0 = DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap_or_default();
+        let clock = ManualClock::new(t0);
+        let pacer = Pacer::new(4.0, Arc::new(clock.clone())).unwrap();
+        assert_eq!(pacer.check(), None, "the first send goes at once");
+        assert_eq!(pacer.check(), Some(Duration::from_millis(250)));
+        clock.advance(Duration::from_millis(100));
+        assert_eq!(pacer.check(), Some(Duration::from_millis(150)));
+        clock.advance(Duration::from_millis(150));
+        assert_eq!(pacer.check(), None);
+        // no burst after idling: one send, then the period again
+        clock.advance(Duration::from_secs(10));
+        assert_eq!(pacer.check(), None);
+        assert_eq!(pacer.check(), Some(Duration::from_millis(250)));
+    }
+
+    #[test]
+    fn fractional_paces_are_accepted() {
+        let pacer = Pacer::new(0.5, Arc::new(SystemClock)).unwrap();
+        assert_eq!(pacer.check(), None);
+        let wait = pacer.check().unwrap();
+        assert!(wait > Duration::from_millis(1900) && wait <= Duration::from_secs(2));
+    }
+}

@@ -315,3 +315,52 @@ mod tests {
         assert_eq!(back.counts.total(), back.seen);
     }
 }
+
+#[cfg(test)]
+mod tally_tests {
+    use super::*;
+    use cxone_replay_domain::{AuditContext, SentOutcome};
+
+    #[test]
+    fn tally_counts_rates_and_latency() {
+        let t0 = DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap_or_default();
+        let mut t = Tally::new(t0);
+        let ctx = AuditContext {
+            run_id: "r",
+            topic_id: "t",
+            event_id: "e",
+            destination: "t",
+        };
+        for i in 0..100u32 {
+            let rec = AuditRecord::sent(
+                &ctx,
+                &SentOutcome {
+                    class: (i % 10 == 0).then_some(FailureClass::Forbidden),
+                    idempotency_key: "k".into(),
+                    attempt: 1,
+                    http_status: Some(201),
+                    http_attempts: 1,
+                    latency_ms: f64::from(i + 1),
+                    message: None,
+                },
+                t0,
+            );
+            // 100 records over 2 s
+            t.add(
+                &rec,
+                t0 + chrono::TimeDelta::milliseconds(i64::from(i) * 20),
+            );
+        }
+        let now = t0 + chrono::TimeDelta::seconds(2);
+        let p = t.progress(now);
+        assert_eq!(p.seen, 100);
+        assert_eq!(p.counts.failed, 10);
+        assert!((p.current_rate - 50.0).abs() < 2.0, "{}", p.current_rate);
+        let s = t.summary("r", now, false, false);
+        assert_eq!(s.failures[&FailureClass::Forbidden], 10);
+        assert!((s.latency_ms.p50 - 50.0).abs() < 1.0, "{:?}", s.latency_ms);
+        assert!((s.latency_ms.max - 100.0).abs() < 0.1);
+        assert!((s.events_per_second - 50.0).abs() < 0.01);
+        assert_eq!(s.elapsed_ms, 2000);
+    }
+}
