@@ -2,6 +2,8 @@
 //!
 //! - `latency_20ms/{1,16,64}`: 20 ms per API request; the Little's-law bound is
 //!   `concurrency / 20 ms` events/s. Prints the measured rate and its ratio to the bound.
+//! - `client_alone_20ms/64`: the baseline without the engine: 64 tasks looping over
+//!   `Client::put_body` with the same emulator settings.
 //! - `cpu_bound/64`: zero latency, JSONL audit log on: what the engine, client and emulator do
 //!   on this machine's cores.
 //!
@@ -10,7 +12,7 @@
 use async_trait::async_trait;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use cxone_dlq_replay::client::Client;
-use cxone_dlq_replay::domain::AuditRecord;
+use cxone_dlq_replay::domain::{AuditRecord, Decision, EventFilter, ReplayPolicy, plan};
 use cxone_dlq_replay::{AuditSink, BoxError, JsonlAuditLog, Replayer};
 use cxone_eventbridge_emulator::{Emulator, EmulatorHandle};
 use secrecy::SecretString;
@@ -116,6 +118,76 @@ fn latency_20ms(c: &mut Criterion) {
     g.finish();
 }
 
+async fn client_alone(c: &Client, emu: &EmulatorHandle, concurrency: usize) -> (u64, Duration) {
+    let policy = ReplayPolicy::default();
+    let planned: Vec<_> = emu
+        .events(TOPIC)
+        .iter()
+        .filter_map(
+            |e| match plan(e, &policy, &EventFilter::default(), chrono::Utc::now()) {
+                Decision::Replay(p) => Some((p.idempotency_key().clone(), p.body)),
+                Decision::Skip(_) => None,
+            },
+        )
+        .collect();
+    let planned = std::sync::Arc::new(planned);
+    let t = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for w in 0..concurrency {
+        let (c, planned) = (c.clone(), planned.clone());
+        tasks.spawn(async move {
+            for (key, body) in planned.iter().skip(w).step_by(concurrency) {
+                let _ = c.put_body(TOPIC, key, body.clone()).await;
+            }
+        });
+    }
+    tasks.join_all().await;
+    (planned.len() as u64, t.elapsed())
+}
+
+fn client_alone_20ms(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let mut g = c.benchmark_group("client_alone_20ms");
+    g.sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(4));
+    let conc = 64;
+    let events = conc * 100;
+    let emu = rt
+        .block_on(
+            Emulator::builder()
+                .events(events)
+                .payload_bytes(256)
+                .latency(Duration::from_millis(20), Duration::ZERO)
+                .start(),
+        )
+        .expect("emulator");
+    let cl = client(&emu, conc);
+    rt.block_on(cl.authenticate()).expect("token");
+    let (mut n, mut t) = (0u64, Duration::ZERO);
+    g.throughput(Throughput::Elements(events as u64));
+    g.bench_function(conc.to_string(), |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let (sent, d) = rt.block_on(client_alone(&cl, &emu, conc));
+                total += d;
+                n += sent;
+                t += d;
+            }
+            total
+        });
+    });
+    let rate = n as f64 / t.as_secs_f64();
+    println!(
+        "client_alone_20ms/{conc}: {rate:.0} events/s; {:.1}% of the Little's-law bound {:.0}/s",
+        100.0 * rate / (conc as f64 / 0.020),
+        conc as f64 / 0.020
+    );
+    rt.block_on(emu.shutdown());
+    g.finish();
+}
+
 fn cpu_bound(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let mut g = c.benchmark_group("cpu_bound");
@@ -160,5 +232,5 @@ fn cpu_bound(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, latency_20ms, cpu_bound);
+criterion_group!(benches, latency_20ms, client_alone_20ms, cpu_bound);
 criterion_main!(benches);
