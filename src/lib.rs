@@ -3,7 +3,7 @@
 //! A [`Replayer`] pages through the DLQ of one or more topics, plans each event with the pure
 //! [`domain`], sends the planned replays concurrently and paced, and records exactly one
 //! [`AuditRecord`](cxone_replay_domain::AuditRecord) per event seen, streaming, with bounded
-//! memory. It talks to the world through the [ports](crate::ports): a [`DlqSource`] and a
+//! memory. It talks to the world through the [`ports`]: a [`DlqSource`] and a
 //! [`ReplayTarget`] (implemented by the CXone [`client`]), an [`AuditSink`] ([`JsonlAuditLog`])
 //! and an optional [`MonitorSink`] ([`WebhookMonitor`]).
 #![forbid(unsafe_code)]
@@ -12,11 +12,11 @@
 pub use cxone_eventbridge as client;
 pub use cxone_replay_domain as domain;
 
-mod audit_log;
+pub mod audit_log;
 mod cxone;
 mod engine;
 mod error;
-mod monitor;
+pub mod monitor;
 pub mod ports;
 mod resume;
 pub mod runtime;

@@ -1,8 +1,8 @@
 //! [`WebhookMonitor`]: posts the run's progress to a webhook, off the hot path.
 //!
 //! Body shape (the tutorial's): `{"source":"cxone-eventbridge-replayer","type":<type>,"data":..}`
-//! with `type` one of `replay_started` (data: [`RunStarted`]), `replay_status_update` (data: the
-//! audit record) and `replay_completed` (data: the [`RunSummary`]; its `monitor_dropped` is the
+//! with `type` one of `replay_started` (data: [`RunStarted`](crate::RunStarted)), `replay_status_update` (data: the
+//! audit record) and `replay_completed` (data: the [`RunSummary`](crate::RunSummary); its `monitor_dropped` is the
 //! count at that moment).
 //!
 //! Notifications go through a bounded queue (`try_send`: a full queue drops and counts, never

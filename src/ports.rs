@@ -4,7 +4,7 @@
 //! [`DlqEvent`](cxone_replay_domain::DlqEvent)s, a [`ReplayTarget`] sends one planned replay and
 //! reports its final outcome, an [`AuditSink`] keeps one record per event, and an optional
 //! [`MonitorSink`] is told about the run as it goes. The CXone client implements the first two
-//! (see [`crate::cxone`]); [`JsonlAuditLog`](crate::JsonlAuditLog) and
+//! (`impl DlqSource for Client`, `impl ReplayTarget for Client`); [`JsonlAuditLog`](crate::JsonlAuditLog) and
 //! [`WebhookMonitor`](crate::WebhookMonitor) the last two. Tests and embedders plug their own.
 
 use crate::summary::RunSummary;
