@@ -81,24 +81,22 @@ fn status_kib(field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut args = std::env::args().skip(1);
-    let n: usize = args.next().as_deref().unwrap_or("1000000").parse()?;
-    let log = args.next();
+/// Runs the dry-run replay of `n` generated events (auditing to a JSONL log at `log` if given)
+/// and returns the JSON line with the process's memory figures.
+pub async fn probe(n: usize, log: Option<&str>) -> Result<String, Box<dyn std::error::Error>> {
     let b = Replayer::builder()
         .topic("topic_pub_conversations")
         .source(Generated { n })
         .dry_run(true)
         .concurrency(64)
         .page_size(100);
-    let b = match &log {
+    let b = match log {
         Some(p) => b.audit(JsonlAuditLog::open(p)?),
         None => b.audit(Count::default()),
     };
     let t = std::time::Instant::now();
     let s = b.build()?.run().await?;
-    println!(
+    Ok(format!(
         r#"{{"events":{n},"seen":{},"dry_run":{},"audit":"{}","vm_hwm_kib":{},"vm_rss_kib":{},"elapsed_ms":{}}}"#,
         s.seen,
         s.counts.dry_run,
@@ -106,6 +104,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         status_kib("VmHWM:"),
         status_kib("VmRSS:"),
         t.elapsed().as_millis()
-    );
+    ))
+}
+
+#[allow(dead_code)] // also compiled as a module of `benches/memory.rs`, which has its own main
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let n: usize = args.next().as_deref().unwrap_or("1000000").parse()?;
+    let log = args.next();
+    println!("{}", probe(n, log.as_deref()).await?);
     Ok(())
 }
