@@ -310,7 +310,10 @@ mod tests {
         assert!(cache.get(t0, failing).await.is_err());
         // A caller arriving within the cool-down gets the same error without a request.
         let soon = || t0() + TimeDelta::seconds(4);
-        assert_eq!(cache.get(soon, failing).await.unwrap_err().status(), Some(503));
+        assert_eq!(
+            cache.get(soon, failing).await.unwrap_err().status(),
+            Some(503)
+        );
         assert_eq!(fetches.load(Ordering::SeqCst), 1);
         // After it, the next caller tries again.
         let later = || t0() + TimeDelta::seconds(6);
