@@ -23,6 +23,7 @@ use crate::runtime::{Clock, Sleeper, SystemClock, TokioSleeper};
 use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
+use cxone_replay_domain::is_secure_transport;
 use hmac::{Hmac, Mac};
 use reqwest::Url;
 use secrecy::{ExposeSecret, SecretSlice, SecretString};
@@ -135,7 +136,7 @@ impl WebhookMonitorBuilder {
             .map_err(|e| EngineError::setting("webhook_url", format!("not a URL: {e}")))?;
         match url.scheme() {
             "https" => {}
-            "http" if is_loopback(&url) => {}
+            "http" if is_secure_transport(&url) => {}
             "http" => {
                 return Err(EngineError::setting(
                     "webhook_url",
@@ -199,15 +200,6 @@ impl WebhookMonitorBuilder {
             close_timeout: self.close_timeout,
             sleeper: self.sleeper,
         })
-    }
-}
-
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
     }
 }
 

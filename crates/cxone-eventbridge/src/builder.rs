@@ -4,13 +4,13 @@ use crate::client::{Client, Inner, TokenEndpoint};
 use crate::error::BuildError;
 use crate::runtime::{Clock, Jitter, RandomJitter, Sleeper, SystemClock, TokioSleeper};
 use crate::token::TokenCache;
-use cxone_replay_domain::{RetryBudget, RetryPolicy};
+use cxone_replay_domain::{RetryBudget, RetryPolicy, is_loopback_host, redact_userinfo};
 use reqwest::header::{ACCEPT, HeaderMap, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use url::{Host, Url};
+use url::Url;
 
 /// The default region host: `https://api.nicecxone.com`.
 pub const DEFAULT_REGION: &str = "api.nicecxone.com";
@@ -478,7 +478,7 @@ pub(crate) fn parse_url(setting: &'static str, input: &str) -> Result<Url, Build
     };
     match url.scheme() {
         "https" => Ok(url),
-        "http" if is_loopback(&host) => Ok(url),
+        "http" if is_loopback_host(&host) => Ok(url),
         "http" => Err(BuildError::InsecureUrl {
             setting,
             url: url.to_string(),
@@ -487,25 +487,6 @@ pub(crate) fn parse_url(setting: &'static str, input: &str) -> Result<Url, Build
             setting,
             problem: format!("scheme `{other}` is not http or https"),
         }),
-    }
-}
-
-/// Whether `host` is 127.0.0.0/8, ::1 or `localhost`.
-pub(crate) fn is_loopback(host: &Host<&str>) -> bool {
-    match host {
-        Host::Domain(d) => {
-            let d = d.trim_end_matches('.');
-            d.eq_ignore_ascii_case("localhost")
-        }
-        Host::Ipv4(ip) => ip.is_loopback(),
-        Host::Ipv6(ip) => ip.is_loopback(),
-    }
-}
-
-fn redact_userinfo(input: &str) -> String {
-    match (input.find("://"), input.find('@')) {
-        (Some(s), Some(at)) if at > s => format!("{}[redacted]{}", &input[..s + 3], &input[at..]),
-        _ => input.to_string(),
     }
 }
 
@@ -588,7 +569,9 @@ mod tests {
         assert!(check_host("api.nicecxone.com").is_ok());
         assert!(check_host("https://api.nicecxone.com").is_err());
         assert!(check_host("").is_err());
-        assert_eq!(redact_userinfo("https://u:p@h/x"), "https://[redacted]@h/x");
+        // A password with an `@` in it is redacted whole.
+        let e = parse_url("base_url", "not a url://u:p@ss@h/x").unwrap_err();
+        assert!(!format!("{e} {e:?}").contains("ss@"), "{e}");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The [`Client`]: one connection pool, the token cache, the retry loop and the client-wide
 //! `Retry-After` hold.
 
-use crate::builder::{Auth, ClientBuilder, is_loopback, join};
+use crate::builder::{Auth, ClientBuilder, join};
 use crate::dlq::DlqRequest;
 use crate::error::{DecodeError, Error, GaveUp, bounded_body, request_id};
 use crate::runtime::{Clock, Jitter, Sleeper};
@@ -10,7 +10,7 @@ use bytes::Bytes;
 use chrono::{DateTime, TimeDelta, Utc};
 use cxone_replay_domain::{
     DlqPage, FailureClass, IdempotencyKey, PutEventResponse, ReplayPayload, RetryBudget,
-    RetryDecision, RetryPolicy, TokenResponse, classify, parse_retry_after,
+    RetryDecision, RetryPolicy, TokenResponse, classify, is_secure_transport, parse_retry_after,
 };
 use reqwest::header::{
     AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER,
@@ -270,12 +270,7 @@ impl Client {
         let url = Url::parse(&doc.token_endpoint).map_err(|e| Error::Discovery {
             problem: format!("`{}` is not a URL: {e}", doc.token_endpoint),
         })?;
-        let secure = match (url.scheme(), url.host()) {
-            ("https", Some(_)) => true,
-            ("http", Some(host)) => is_loopback(&host),
-            _ => false,
-        };
-        if !secure || !url.username().is_empty() || url.password().is_some() {
+        if !is_secure_transport(&url) || !url.username().is_empty() || url.password().is_some() {
             return Err(Error::Discovery {
                 problem: format!("`{url}` is not https (or http to loopback)"),
             });

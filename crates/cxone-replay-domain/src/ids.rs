@@ -1,5 +1,6 @@
 //! Newtypes that are checked once, when made: idempotency keys and destination overrides.
 
+use crate::endpoint::redact_userinfo;
 use crate::error::DomainError;
 use serde::{Deserialize, Deserializer, Serialize};
 use std::fmt;
@@ -267,35 +268,12 @@ impl<'de> Deserialize<'de> for DestinationOverride {
     }
 }
 
-/// Replaces the user-info of a URL-ish string with `***` so that an error never echoes a
-/// password.
-fn redact_userinfo(input: &str) -> String {
-    let Some(scheme_end) = input.find("://") else {
-        return input.to_string();
-    };
-    let after = &input[scheme_end + 3..];
-    let authority_end = after.find(['/', '?', '#']).unwrap_or(after.len());
-    match after[..authority_end].rfind('@') {
-        Some(at) => format!("{}://***@{}", &input[..scheme_end], &after[at + 1..]),
-        None => input.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn userinfo_is_redacted_in_messages() {
-        assert_eq!(
-            redact_userinfo("https://u:secret@h.example/x@y"),
-            "https://***@h.example/x@y"
-        );
-        assert_eq!(
-            redact_userinfo("https://h.example/p"),
-            "https://h.example/p"
-        );
-        assert_eq!(redact_userinfo("no scheme"), "no scheme");
         let err =
             DestinationOverride::parse("http://u:hunter2@h.example/", &DestinationAllowList::any())
                 .unwrap_err()

@@ -26,6 +26,7 @@
 #![deny(missing_docs)]
 
 mod audit;
+mod endpoint;
 mod error;
 mod failure;
 mod filter;
@@ -36,6 +37,7 @@ mod retry;
 mod wire;
 
 pub use audit::{AuditAction, AuditContext, AuditRecord, ReplayStatus, SentOutcome};
+pub use endpoint::{is_loopback_host, is_secure_transport, redact_userinfo};
 pub use error::DomainError;
 pub use failure::{Disposition, FailureClass, classify};
 pub use filter::EventFilter;
