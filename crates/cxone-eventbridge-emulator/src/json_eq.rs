@@ -34,7 +34,8 @@ pub fn compare(a: &RawValue, b: &RawValue) -> JsonMatch {
     }
 }
 
-fn first_byte(v: &RawValue) -> u8 {
+/// The first non-blank byte of a JSON value: tells its kind (`{`, `[`, `"`, ...).
+pub(crate) fn first_byte(v: &RawValue) -> u8 {
     v.get()
         .trim_start()
         .as_bytes()

@@ -4,7 +4,7 @@ use crate::config::{BODY_LIMIT, EmulatorBuilder};
 use crate::data::{self, Dataset};
 use crate::error::EmulatorError;
 use crate::faults::{Fault, FaultPlan};
-use crate::json_eq::{self, JsonMatch};
+use crate::json_eq::{self, JsonMatch, first_byte};
 use crate::ledger::{Ledger, LedgerState, WebhookDelivery};
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -971,17 +971,8 @@ fn present<'a>(field: &str, v: Option<&'a RawValue>) -> Result<&'a RawValue, Rej
     v.ok_or_else(|| Reject::schema(field, "is required"))
 }
 
-fn first(v: &RawValue) -> u8 {
-    v.get()
-        .trim_start()
-        .as_bytes()
-        .first()
-        .copied()
-        .unwrap_or(b' ')
-}
-
 fn object<'a, T: Deserialize<'a>>(field: &str, v: &'a RawValue) -> Result<T, Reject> {
-    if first(v) != b'{' {
+    if first_byte(v) != b'{' {
         return Err(Reject::schema(field, "must be a JSON object"));
     }
     serde_json::from_str(v.get()).map_err(|e| Reject::schema(field, format!("is malformed: {e}")))
@@ -1029,7 +1020,7 @@ fn check_payload<'a>(p: &RawPayload<'a>, key_header: &str) -> Result<Checked<'a>
     IdempotencyKey::new(key.as_str())
         .map_err(|e| Reject::schema("idempotencyKey", e.to_string()))?;
     let original = present("originalPayload", p.original_payload)?;
-    if first(original) != b'{' {
+    if first_byte(original) != b'{' {
         return Err(Reject::schema("originalPayload", "must be a JSON object"));
     }
     let m: RawMatrix<'_> = object("retryMatrix", present("retryMatrix", p.retry_matrix)?)?;
