@@ -31,11 +31,13 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+// tokio's Instant is std's outside tests; tests can move it with `tokio::time::advance`.
+use tokio::time::Instant;
 
 /// Route name of the token endpoint in [`Ledger::requests`].
 pub const ROUTE_TOKEN: &str = "POST /oauth2/token";
