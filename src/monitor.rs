@@ -6,10 +6,13 @@
 //! count at that moment).
 //!
 //! Notifications go through a bounded queue (`try_send`: a full queue drops and counts, never
-//! waits) to one background task, which posts them in order, retries `429`, `5xx` and network
-//! errors with capped exponential backoff, drops (and counts) a notification after its attempts
-//! are used up or on any other `4xx`, and stops for good on `410 Gone`, counting everything after
-//! as dropped. At the end of a run it gets a bounded time to drain the queue.
+//! waits) to one background task, which posts them in order and decides each failure with the
+//! domain's [`RetryPolicy`]: `429`, `408`, `5xx`, time-outs and network errors are retried with
+//! capped exponential backoff (a receiver's `Retry-After` is honoured, up to the backoff cap); a
+//! `409` counts as delivered (the receiver has this message id); any other answer, redirects
+//! included (they are not followed), drops (and counts) the notification, as do used-up attempts;
+//! `410 Gone` stops the monitor for good, counting everything after as dropped. At the end of a
+//! run it gets a bounded time to drain the queue.
 //!
 //! With a secret, each request is signed per the Standard Webhooks spec: `webhook-id`
 //! (`msg_<uuid>`, the same across retries), `webhook-timestamp` (Unix seconds, per attempt) and
@@ -23,7 +26,9 @@ use crate::runtime::{Clock, Sleeper, SystemClock, TokioSleeper};
 use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use cxone_replay_domain::is_secure_transport;
+use cxone_replay_domain::{
+    FailureClass, RetryDecision, RetryPolicy, classify, is_secure_transport, parse_retry_after,
+};
 use hmac::{Hmac, Mac};
 use reqwest::Url;
 use secrecy::{ExposeSecret, SecretSlice, SecretString};
@@ -95,6 +100,7 @@ impl WebhookMonitorBuilder {
     }
 
     /// Backoff between attempts: `base * 2^(attempt-1)`, capped at `max` (default 200 ms, 5 s).
+    /// A receiver's `Retry-After` replaces the backoff, capped at `max` too.
     pub fn backoff(mut self, base: Duration, max: Duration) -> Self {
         self.backoff_base = base;
         self.backoff_max = max;
@@ -129,7 +135,8 @@ impl WebhookMonitorBuilder {
     ///
     /// # Errors
     /// [`EngineError::Setting`] for a URL that is not `https` (or `http` to a loopback host), an
-    /// invalid `whsec_` secret, or zero queue/attempts; [`EngineError::NoRuntime`] outside a
+    /// invalid `whsec_` secret, zero queue/attempts or a backoff base above its cap;
+    /// [`EngineError::NoRuntime`] outside a
     /// Tokio runtime.
     pub fn build(self) -> Result<WebhookMonitor, EngineError> {
         let url = Url::parse(&self.url)
@@ -165,6 +172,11 @@ impl WebhookMonitorBuilder {
                 "must be at least 1",
             ));
         }
+        // The domain's retry decision (no jitter: one sender, nothing to de-synchronise), with a
+        // receiver's `Retry-After` honoured up to the backoff cap.
+        let retry = RetryPolicy::new(self.max_attempts, self.backoff_base, self.backoff_max)
+            .map_err(|e| EngineError::setting("webhook_backoff", e.to_string()))?
+            .with_retry_after_cap(self.backoff_max);
         let key = match &self.secret {
             None => None,
             Some(s) => Some(signing_key(s.expose_secret())?),
@@ -173,6 +185,8 @@ impl WebhookMonitorBuilder {
             what: "WebhookMonitorBuilder::build",
         })?;
         let http = reqwest::Client::builder()
+            // A signed body goes to the configured URL only, never where a redirect points.
+            .redirect(reqwest::redirect::Policy::none())
             .timeout(self.request_timeout)
             .connect_timeout(self.request_timeout)
             .build()
@@ -183,9 +197,7 @@ impl WebhookMonitorBuilder {
             http,
             url: url.clone(),
             key,
-            max_attempts: self.max_attempts,
-            backoff_base: self.backoff_base,
-            backoff_max: self.backoff_max,
+            retry,
             clock: Arc::clone(&self.clock),
             sleeper: Arc::clone(&self.sleeper),
             shared: Arc::clone(&shared),
@@ -250,9 +262,7 @@ struct Worker {
     http: reqwest::Client,
     url: Url,
     key: Option<SecretSlice<u8>>,
-    max_attempts: u32,
-    backoff_base: Duration,
-    backoff_max: Duration,
+    retry: RetryPolicy,
     clock: Arc<dyn Clock>,
     sleeper: Arc<dyn Sleeper>,
     shared: Arc<Counters>,
@@ -293,7 +303,9 @@ impl Worker {
 
     async fn deliver(&self, body: &[u8]) -> Delivery {
         let msg_id = format!("msg_{}", uuid::Uuid::new_v4().simple());
-        for attempt in 1..=self.max_attempts {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
             let ts = self.clock.now().timestamp();
             let mut req = self
                 .http
@@ -312,32 +324,45 @@ impl Worker {
                 sig.set_sensitive(true);
                 req = req.header("webhook-signature", sig);
             }
-            let retry = match req.body(body.to_vec()).send().await {
+            let (class, retry_after) = match req.body(body.to_vec()).send().await {
                 Ok(resp) => {
-                    let s = resp.status().as_u16();
-                    match s {
-                        200..=299 => return Delivery::Delivered,
-                        410 => return Delivery::Gone,
-                        429 | 500..=599 => true,
-                        _ => {
-                            tracing::warn!(status = s, "webhook rejected a notification");
-                            return Delivery::Dropped;
-                        }
+                    let status = resp.status().as_u16();
+                    if status == 410 {
+                        return Delivery::Gone;
                     }
+                    let Some(class) = classify(status) else {
+                        return Delivery::Delivered;
+                    };
+                    let retry_after = resp
+                        .headers()
+                        .get(reqwest::header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| {
+                            parse_retry_after(v, self.clock.now(), self.retry.retry_after_cap())
+                        });
+                    (class, retry_after)
                 }
                 Err(e) => {
                     tracing::debug!(error = %e, "webhook post failed");
-                    true
+                    let class = if e.is_timeout() {
+                        FailureClass::Timeout
+                    } else {
+                        FailureClass::Network
+                    };
+                    (class, None)
                 }
             };
-            if retry && attempt < self.max_attempts {
-                let exp = self
-                    .backoff_base
-                    .saturating_mul(1u32 << (attempt - 1).min(16));
-                self.sleeper.sleep(exp.min(self.backoff_max)).await;
+            // `auth_refreshed`: a webhook has no token to refresh, so a 401 is final.
+            match self.retry.decide(class, attempt, retry_after, true, 1.0) {
+                RetryDecision::RetryAfter(delay) => self.sleeper.sleep(delay).await,
+                // 409: the receiver already has this message id.
+                RetryDecision::AlreadyDelivered => return Delivery::Delivered,
+                _ => {
+                    tracing::warn!(%class, attempt, "webhook notification dropped");
+                    return Delivery::Dropped;
+                }
             }
         }
-        Delivery::Dropped
     }
 }
 

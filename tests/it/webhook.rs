@@ -153,3 +153,94 @@ async fn a_full_queue_drops_and_counts_instead_of_waiting() {
     assert!(dropped >= 98, "{dropped}");
     assert_eq!(dropped + m.delivered(), 100);
 }
+
+/// Records every wait and returns at once, except the monitor's close time-out, which never
+/// ends: `close` then waits for the queue to drain, as it would in real time.
+#[derive(Debug, Clone, Default)]
+struct Waits(std::sync::Arc<std::sync::Mutex<Vec<Duration>>>);
+
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(3_600);
+
+impl cxone_dlq_replay::runtime::Sleeper for Waits {
+    fn sleep(
+        &self,
+        d: Duration,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'static>> {
+        if d == CLOSE_TIMEOUT {
+            return Box::pin(std::future::pending());
+        }
+        self.0.lock().unwrap().push(d);
+        Box::pin(async {})
+    }
+}
+
+/// A receiver that answers 429 with `retry_after` every time; returns the monitor's recorded
+/// waits, the summary and the receiver's hit count.
+async fn against_429(retry_after: &str) -> (Vec<Duration>, RunSummary, usize) {
+    let server = httpmock::MockServer::start_async().await;
+    let hook = server
+        .mock_async(|when, then| {
+            when.method(httpmock::Method::POST).path("/hook");
+            then.status(429).header("retry-after", retry_after);
+        })
+        .await;
+    let waits = Waits::default();
+    let monitor = WebhookMonitor::builder(server.url("/hook"))
+        .backoff(Duration::from_millis(10), Duration::from_secs(5))
+        .max_attempts(3)
+        .close_timeout(CLOSE_TIMEOUT)
+        .sleeper(std::sync::Arc::new(waits.clone()))
+        .build()
+        .unwrap();
+    let (summary, _) = run_with(Some(monitor), 1).await;
+    let sleeps = waits.0.lock().unwrap().clone();
+    (sleeps, summary, hook.calls_async().await)
+}
+
+#[tokio::test]
+async fn a_429_retry_after_is_honoured_up_to_the_backoff_cap() {
+    // 3 notifications (started, the record, completed) × 3 attempts, 2 waits each.
+    let (sleeps, summary, calls) = against_429("3").await;
+    assert_eq!(calls, 9);
+    assert_eq!(sleeps, vec![Duration::from_secs(3); 6]);
+    assert_eq!(summary.monitor_dropped, 3);
+    // A longer Retry-After is capped at the backoff cap (5 s), not waited in full.
+    let (sleeps, _, _) = against_429("600").await;
+    assert_eq!(sleeps, vec![Duration::from_secs(5); 6]);
+    // Without a usable Retry-After: the exponential backoff, 10 ms then 20 ms.
+    let (sleeps, _, _) = against_429("later").await;
+    let expected: Vec<Duration> = [10, 20, 10, 20, 10, 20]
+        .into_iter()
+        .map(Duration::from_millis)
+        .collect();
+    assert_eq!(sleeps, expected);
+}
+
+#[tokio::test]
+async fn a_redirect_is_not_followed_with_the_signed_body() {
+    let server = httpmock::MockServer::start_async().await;
+    let hook = server
+        .mock_async(|when, then| {
+            when.method(httpmock::Method::POST).path("/hook");
+            then.status(307).header("location", "/elsewhere");
+        })
+        .await;
+    let elsewhere = server
+        .mock_async(|when, then| {
+            when.path("/elsewhere");
+            then.status(200);
+        })
+        .await;
+    let monitor = fast(server.url("/hook"))
+        .secret(SecretString::from("plain-secret"))
+        .build()
+        .unwrap();
+    let (summary, _) = run_with(Some(monitor), 1).await;
+    assert_eq!(
+        hook.calls_async().await,
+        3,
+        "one try each: a 3xx is not retried"
+    );
+    assert_eq!(elsewhere.calls_async().await, 0);
+    assert_eq!(summary.monitor_dropped, 3);
+}
