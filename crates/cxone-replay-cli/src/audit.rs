@@ -1,7 +1,7 @@
 //! `audit summary`: what the runs recorded in an audit log did.
 
 use crate::error::{CliError, chain};
-use crate::table::{Align, Table};
+use crate::table::{Align, Table, push_breakdown, status_table};
 use cxone_dlq_replay::{AuditLog, EngineError, LogSummary};
 use std::path::Path;
 
@@ -59,34 +59,9 @@ pub fn render(path: &Path, s: &LogSummary) -> String {
         out.push_str(&format!("    {r}\n"));
     }
     out.push('\n');
-    let c = &s.final_counts;
-    let mut t = Table::new(&[("FINAL STATUS", Align::Left), ("EVENTS", Align::Right)]);
-    for (name, n) in [
-        ("SUCCESS", c.success),
-        ("DUPLICATE", c.duplicate),
-        ("FAILED", c.failed),
-        ("SKIPPED", c.skipped),
-        ("DRY_RUN", c.dry_run),
-    ] {
-        t.row([name.to_string(), n.to_string()]);
-    }
-    out.push_str(&t.render(0));
-    if !s.failures.is_empty() {
-        out.push('\n');
-        let mut t = Table::new(&[("FAILED BY CLASS", Align::Left), ("EVENTS", Align::Right)]);
-        for (k, v) in &s.failures {
-            t.row([k.to_string(), v.to_string()]);
-        }
-        out.push_str(&t.render(0));
-    }
-    if !s.skips.is_empty() {
-        out.push('\n');
-        let mut t = Table::new(&[("SKIPPED BY REASON", Align::Left), ("EVENTS", Align::Right)]);
-        for (k, v) in &s.skips {
-            t.row([k.to_string(), v.to_string()]);
-        }
-        out.push_str(&t.render(0));
-    }
+    out.push_str(&status_table("FINAL STATUS", &s.final_counts).render(0));
+    push_breakdown(&mut out, "FAILED BY CLASS", &s.failures, 0);
+    push_breakdown(&mut out, "SKIPPED BY REASON", &s.skips, 0);
     if let Some(b) = &s.torn_tail {
         out.push_str(&format!(
             "\nwarning: the last line ({}, {} bytes at offset {}) is torn: a write was cut short{}\n",

@@ -3,12 +3,10 @@
 use crate::cli::ReplayArgs;
 use crate::error::{CliError, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, chain};
 use crate::progress::Bar;
-use crate::table::{Align, Table};
+use crate::table::{Align, Table, push_breakdown, status_table};
 use cxone_dlq_replay::{EngineError, JsonlAuditLog, Replayer, RunSummary, WebhookMonitor};
 use cxone_eventbridge::Client;
-use cxone_replay_domain::{
-    DestinationAllowList, DestinationOverride, EventFilter, ReplayPolicy, ReplayStatus,
-};
+use cxone_replay_domain::{DestinationAllowList, DestinationOverride, EventFilter, ReplayPolicy};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -324,16 +322,7 @@ pub fn render_summary(s: &RunSummary, audit_log: &Path, stopped_early: bool) -> 
         "finished"
     };
     out.push_str(&format!("{title} {} {state}\n\n", s.run_id));
-    let mut t = Table::new(&[("STATUS", Align::Left), ("EVENTS", Align::Right)]);
-    for st in [
-        ReplayStatus::Success,
-        ReplayStatus::Duplicate,
-        ReplayStatus::Failed,
-        ReplayStatus::Skipped,
-        ReplayStatus::DryRun,
-    ] {
-        t.row([st.to_string(), s.counts.get(st).to_string()]);
-    }
+    let mut t = status_table("STATUS", &s.counts);
     t.row(["total seen".to_string(), s.seen.to_string()]);
     if s.already_replayed > 0 {
         t.row([
@@ -342,22 +331,8 @@ pub fn render_summary(s: &RunSummary, audit_log: &Path, stopped_early: bool) -> 
         ]);
     }
     out.push_str(&t.render(2));
-    if !s.failures.is_empty() {
-        out.push('\n');
-        let mut t = Table::new(&[("FAILED BY CLASS", Align::Left), ("EVENTS", Align::Right)]);
-        for (k, v) in &s.failures {
-            t.row([k.to_string(), v.to_string()]);
-        }
-        out.push_str(&t.render(2));
-    }
-    if !s.skips.is_empty() {
-        out.push('\n');
-        let mut t = Table::new(&[("SKIPPED BY REASON", Align::Left), ("EVENTS", Align::Right)]);
-        for (k, v) in &s.skips {
-            t.row([k.to_string(), v.to_string()]);
-        }
-        out.push_str(&t.render(2));
-    }
+    push_breakdown(&mut out, "FAILED BY CLASS", &s.failures, 2);
+    push_breakdown(&mut out, "SKIPPED BY REASON", &s.skips, 2);
     out.push('\n');
     let l = &s.latency_ms;
     let mut t = Table::new(&[

@@ -1,5 +1,9 @@
 //! Aligned plain-text tables.
 
+use cxone_dlq_replay::StatusCounts;
+use cxone_replay_domain::ReplayStatus;
+use std::collections::BTreeMap;
+
 /// Column alignment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Align {
@@ -116,6 +120,34 @@ pub fn age(d: chrono::TimeDelta) -> String {
         }
     }
     parts.join(" ")
+}
+
+/// A status table (`SUCCESS` … `DRY_RUN`, in that order) under `title`, with the rows not yet
+/// rendered so that callers can add totals.
+pub fn status_table(title: &str, counts: &StatusCounts) -> Table {
+    let mut t = Table::new(&[(title, Align::Left), ("EVENTS", Align::Right)]);
+    for st in ReplayStatus::ALL {
+        t.row([st.to_string(), counts.get(st).to_string()]);
+    }
+    t
+}
+
+/// Appends a blank line and a `title | EVENTS` table of `counts`, unless `counts` is empty.
+pub fn push_breakdown<K: std::fmt::Display>(
+    out: &mut String,
+    title: &str,
+    counts: &BTreeMap<K, u64>,
+    indent: usize,
+) {
+    if counts.is_empty() {
+        return;
+    }
+    let mut t = Table::new(&[(title, Align::Left), ("EVENTS", Align::Right)]);
+    for (k, v) in counts {
+        t.row([k.to_string(), v.to_string()]);
+    }
+    out.push('\n');
+    out.push_str(&t.render(indent));
 }
 
 #[cfg(test)]
