@@ -4,7 +4,11 @@
 //! payload and its idempotency key, the replay policy and event filter, the per-event
 //! [`plan`], failure classes and retry decisions, and the audit record. No I/O, no async, no
 //! clock reads, no randomness: the current time and the jitter fraction come in as arguments, so
-//! every decision is a plain function and its tests are tables.
+//! every decision is a plain function and its tests are tables. The crate's `clippy.toml` refuses
+//! the calls that would break this (`Utc::now`, `Instant::now`, `std::fs`, `std::net`, ...).
+//!
+//! It also owns the [`time`] traits ([`Clock`], [`Sleeper`], [`Jitter`]) that the crates above
+//! it inject; the domain itself never calls them.
 //!
 //! ```
 //! use chrono::{TimeZone, Utc};
@@ -34,6 +38,7 @@ mod ids;
 mod payload;
 mod plan;
 mod retry;
+pub mod time;
 mod wire;
 
 pub use audit::{AuditAction, AuditContext, AuditRecord, ReplayStatus, SentOutcome};
@@ -45,4 +50,5 @@ pub use ids::{DestinationAllowList, DestinationOverride, IdempotencyKey, MAX_IDE
 pub use payload::{CLIENT_VERSION, ReplayMetadata, ReplayPayload, RetryMatrix, RoutingDirective};
 pub use plan::{DEFAULT_BODY_LIMIT, Decision, PlannedReplay, ReplayPolicy, Skip, SkipReason, plan};
 pub use retry::{RetryBudget, RetryDecision, RetryPolicy, parse_retry_after};
+pub use time::{Clock, Jitter, NoJitter, Sleeper};
 pub use wire::{DlqEvent, DlqPage, EventDefect, PutEventResponse, TokenResponse};
