@@ -27,7 +27,7 @@ use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use cxone_replay_domain::{
-    FailureClass, RetryDecision, RetryPolicy, classify, is_secure_transport, parse_retry_after,
+    FailureClass, RetryDecision, RetryPolicy, check_credential_url, classify, parse_retry_after,
 };
 use hmac::{Hmac, Mac};
 use reqwest::Url;
@@ -141,28 +141,8 @@ impl WebhookMonitorBuilder {
     pub fn build(self) -> Result<WebhookMonitor, EngineError> {
         let url = Url::parse(&self.url)
             .map_err(|e| EngineError::setting("webhook_url", format!("not a URL: {e}")))?;
-        match url.scheme() {
-            "https" => {}
-            "http" if is_secure_transport(&url) => {}
-            "http" => {
-                return Err(EngineError::setting(
-                    "webhook_url",
-                    "plain http is only allowed to a loopback host; use https",
-                ));
-            }
-            s => {
-                return Err(EngineError::setting(
-                    "webhook_url",
-                    format!("unsupported scheme `{s}`"),
-                ));
-            }
-        }
-        if !url.username().is_empty() || url.password().is_some() {
-            return Err(EngineError::setting(
-                "webhook_url",
-                "must not carry user info",
-            ));
-        }
+        check_credential_url(&url)
+            .map_err(|rule| EngineError::setting("webhook_url", rule.to_string()))?;
         if self.queue == 0 {
             return Err(EngineError::setting("webhook_queue", "must be at least 1"));
         }
@@ -545,13 +525,19 @@ mod tests {
         assert!(dbg.contains("REDACTED"));
         let b = WebhookMonitor::builder("https://h/").secret(SecretString::from("topsecret"));
         assert!(!format!("{b:?}").contains("topsecret"));
-        for bad in [
-            "http://example.com/",
-            "ftp://localhost/",
-            "https://u:p@h/",
-            "nope",
+        for (bad, rule) in [
+            ("http://example.com/", "plain http to a non-loopback host"),
+            ("ftp://localhost/", "scheme `ftp`"),
+            ("https://u:p@h/", "user-info"),
+            ("nope", "not a URL"),
         ] {
-            assert!(WebhookMonitor::builder(bad).build().is_err(), "{bad}");
+            match WebhookMonitor::builder(bad).build() {
+                Err(EngineError::Setting { problem, .. }) => {
+                    assert!(problem.contains(rule), "{bad}: {problem}");
+                    assert!(!problem.contains("u:p"), "{bad}: {problem}");
+                }
+                other => panic!("{bad}: {other:?}"),
+            }
         }
         for ok in [
             "http://127.0.0.1:9/",

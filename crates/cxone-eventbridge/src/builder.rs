@@ -4,7 +4,9 @@ use crate::client::{Client, Inner, TokenEndpoint};
 use crate::error::BuildError;
 use crate::runtime::{Clock, Jitter, RandomJitter, Sleeper, SystemClock, TokioSleeper};
 use crate::token::TokenCache;
-use cxone_replay_domain::{RetryBudget, RetryPolicy, is_loopback_host, redact_userinfo};
+use cxone_replay_domain::{
+    RetryBudget, RetryPolicy, TransportError, check_credential_url, redact_userinfo,
+};
 use reqwest::header::{ACCEPT, HeaderMap, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 use std::fmt;
@@ -453,41 +455,32 @@ fn check_host(host: &str) -> Result<(), BuildError> {
     Ok(())
 }
 
-/// Parses and checks a URL setting: http(s), a host, no user-info, query or fragment, and
-/// plain http only to loopback.
+/// Parses and checks a URL setting: the domain's transport rule
+/// ([`check_credential_url`]: no user-info, a host, https or http to loopback), then no query or
+/// fragment.
 pub(crate) fn parse_url(setting: &'static str, input: &str) -> Result<Url, BuildError> {
     let url = Url::parse(input.trim()).map_err(|source| BuildError::InvalidUrl {
         setting,
         url: redact_userinfo(input),
         source,
     })?;
-    let invalid = |problem: &str| BuildError::InvalidSetting {
-        setting,
-        problem: problem.to_string(),
-    };
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(invalid(
-            "must not carry user-info (credentials go in the auth settings)",
-        ));
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(invalid("must not have a query or fragment"));
-    }
-    let Some(host) = url.host() else {
-        return Err(invalid("has no host"));
-    };
-    match url.scheme() {
-        "https" => Ok(url),
-        "http" if is_loopback_host(&host) => Ok(url),
-        "http" => Err(BuildError::InsecureUrl {
+    check_credential_url(&url).map_err(|rule| match rule {
+        TransportError::InsecureHttp => BuildError::InsecureUrl {
             setting,
             url: url.to_string(),
-        }),
-        other => Err(BuildError::InvalidSetting {
+        },
+        other => BuildError::InvalidSetting {
             setting,
-            problem: format!("scheme `{other}` is not http or https"),
-        }),
+            problem: other.to_string(),
+        },
+    })?;
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(BuildError::InvalidSetting {
+            setting,
+            problem: "must not have a query or fragment".into(),
+        });
     }
+    Ok(url)
 }
 
 fn normalize_prefix(prefix: &str) -> Result<Vec<String>, BuildError> {
@@ -556,15 +549,33 @@ mod tests {
             parse_url("base_url", "not a url"),
             Err(BuildError::InvalidUrl { .. })
         ));
-        assert!(matches!(
-            parse_url("base_url", "ftp://example.com"),
-            Err(BuildError::InvalidSetting { .. })
-        ));
+        let problem = |input: &str| match parse_url("issuer", input) {
+            Err(BuildError::InvalidSetting {
+                setting: "issuer",
+                problem,
+            }) => problem,
+            other => panic!("{input}: {other:?}"),
+        };
+        assert_eq!(
+            problem("ftp://example.com"),
+            "scheme `ftp` is not http or https"
+        );
+        assert_eq!(problem("file:///etc/passwd"), "has no host");
+        assert!(problem("https://user:hunter2@example.com").contains("user-info"));
         let e = parse_url("base_url", "https://user:hunter2@example.com").unwrap_err();
         assert!(!format!("{e} {e:?}").contains("hunter2"));
+        assert_eq!(
+            problem("https://example.com/?a=1"),
+            "must not have a query or fragment"
+        );
+        assert_eq!(
+            problem("https://example.com/#top"),
+            "must not have a query or fragment"
+        );
+        // The transport rule is checked first: an insecure URL is reported as such.
         assert!(matches!(
-            parse_url("base_url", "https://example.com/?a=1"),
-            Err(BuildError::InvalidSetting { .. })
+            parse_url("base_url", "http://example.com/?a=1"),
+            Err(BuildError::InsecureUrl { .. })
         ));
         assert!(check_host("api.nicecxone.com").is_ok());
         assert!(check_host("https://api.nicecxone.com").is_err());

@@ -10,7 +10,8 @@ use bytes::Bytes;
 use chrono::{DateTime, TimeDelta, Utc};
 use cxone_replay_domain::{
     DlqPage, FailureClass, IdempotencyKey, PutEventResponse, ReplayPayload, RetryBudget,
-    RetryDecision, RetryPolicy, TokenResponse, classify, is_secure_transport, parse_retry_after,
+    RetryDecision, RetryPolicy, TokenResponse, check_credential_url, classify, parse_retry_after,
+    redact_userinfo,
 };
 use reqwest::header::{
     AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER,
@@ -268,13 +269,14 @@ impl Client {
         let doc: Oidc = serde_json::from_slice(&answer.body)
             .map_err(|e| decode_error("OIDC discovery", &answer, DecodeError::Json(e)))?;
         let url = Url::parse(&doc.token_endpoint).map_err(|e| Error::Discovery {
-            problem: format!("`{}` is not a URL: {e}", doc.token_endpoint),
+            problem: format!(
+                "`{}` is not a URL: {e}",
+                redact_userinfo(&doc.token_endpoint)
+            ),
         })?;
-        if !is_secure_transport(&url) || !url.username().is_empty() || url.password().is_some() {
-            return Err(Error::Discovery {
-                problem: format!("`{url}` is not https (or http to loopback)"),
-            });
-        }
+        check_credential_url(&url).map_err(|rule| Error::Discovery {
+            problem: format!("`{}` {rule}", redact_userinfo(url.as_str())),
+        })?;
         Ok(url)
     }
 

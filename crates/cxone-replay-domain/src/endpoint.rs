@@ -2,7 +2,8 @@
 //!
 //! Bearer tokens, client secrets and signed webhook bodies travel only over `https`, or over
 //! plain `http` to a loopback host (127.0.0.0/8, `::1`, `localhost`), where nothing crosses a
-//! network. Anything else is a configuration error.
+//! network, and never as user-info in the URL itself. [`check_credential_url`] is that rule;
+//! every crate calls it and maps its [`TransportError`] into its own error type.
 
 use url::{Host, Url};
 
@@ -25,7 +26,70 @@ pub fn is_loopback_host(host: &Host<&str>) -> bool {
     }
 }
 
-/// Whether `url` may carry credentials: `https` with a host, or `http` to a loopback host.
+/// Which part of the transport rule a URL broke (see [`check_credential_url`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransportError {
+    /// The URL carries a user name or password: credentials never go in a URL.
+    #[error("must not carry a user name or password (user-info)")]
+    UserInfo,
+    /// The scheme is neither `https` nor `http`.
+    #[error("scheme `{scheme}` is not http or https")]
+    UnsupportedScheme {
+        /// The scheme, as parsed (lower case).
+        scheme: String,
+    },
+    /// The URL has no host.
+    #[error("has no host")]
+    NoHost,
+    /// Plain `http` to a host that is not loopback: credentials would cross a network in clear
+    /// text.
+    #[error(
+        "uses plain http to a non-loopback host; use https \
+         (http is only allowed to 127.0.0.0/8, ::1 and localhost)"
+    )]
+    InsecureHttp,
+}
+
+/// The one transport rule for a URL that may carry credentials (bearer tokens, client secrets,
+/// signed webhook bodies): `https` with a host, or plain `http` to a loopback host, and never a
+/// user name or password in the URL itself.
+///
+/// The rules are checked in this order, and the first one broken is returned: user-info, a
+/// host, the scheme, plain http to a non-loopback host. Callers map the error into their own
+/// error type, naming the setting.
+///
+/// # Errors
+/// The [`TransportError`] naming the rule the URL broke.
+///
+/// ```
+/// use cxone_replay_domain::{check_credential_url, TransportError};
+/// use url::Url;
+/// let check = |s: &str| check_credential_url(&Url::parse(s).unwrap());
+/// assert_eq!(check("https://api.nicecxone.com"), Ok(()));
+/// assert_eq!(check("http://127.0.0.1:8080/"), Ok(()));
+/// assert_eq!(check("http://api.example.com/"), Err(TransportError::InsecureHttp));
+/// assert_eq!(check("https://u:p@api.example.com/"), Err(TransportError::UserInfo));
+/// assert!(matches!(check("ftp://127.0.0.1/"), Err(TransportError::UnsupportedScheme { .. })));
+/// ```
+pub fn check_credential_url(url: &Url) -> Result<(), TransportError> {
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(TransportError::UserInfo);
+    }
+    let Some(host) = url.host() else {
+        return Err(TransportError::NoHost);
+    };
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback_host(&host) => Ok(()),
+        "http" => Err(TransportError::InsecureHttp),
+        other => Err(TransportError::UnsupportedScheme {
+            scheme: other.to_string(),
+        }),
+    }
+}
+
+/// Whether `url` may carry credentials: [`check_credential_url`] finds nothing wrong.
 ///
 /// ```
 /// use cxone_replay_domain::is_secure_transport;
@@ -35,14 +99,11 @@ pub fn is_loopback_host(host: &Host<&str>) -> bool {
 /// assert!(is_secure_transport(&Url::parse("http://[::1]/").unwrap()));
 /// assert!(!is_secure_transport(&Url::parse("http://api.example.com/").unwrap()));
 /// assert!(!is_secure_transport(&Url::parse("ftp://127.0.0.1/").unwrap()));
+/// assert!(!is_secure_transport(&Url::parse("https://user:pw@api.nicecxone.com").unwrap()));
 /// ```
 #[must_use]
 pub fn is_secure_transport(url: &Url) -> bool {
-    match (url.scheme(), url.host()) {
-        ("https", Some(_)) => true,
-        ("http", Some(host)) => is_loopback_host(&host),
-        _ => false,
-    }
+    check_credential_url(url).is_ok()
 }
 
 /// Replaces the user-info of a URL-ish string with `***`, so that an error message or a log line
@@ -72,27 +133,66 @@ mod tests {
 
     #[test]
     fn transport_table() {
+        use TransportError::*;
+        let scheme = |s: &str| UnsupportedScheme {
+            scheme: s.to_string(),
+        };
         let table = [
-            ("https://h.example", true),
-            ("https://h.example:8443/x", true),
-            ("http://localhost:1/", true),
-            ("http://127.0.0.1/", true),
-            ("http://127.200.0.1/", true),
-            ("http://[::1]:9/", true),
-            ("http://128.0.0.1/", false),
-            ("http://10.0.0.1/", false),
-            ("http://[::2]/", false),
-            ("http://localhost.evil.example/", false),
-            ("ws://localhost/", false),
-            ("file:///etc/passwd", false),
+            ("https://h.example", Ok(())),
+            ("https://h.example:8443/x", Ok(())),
+            ("HTTPS://H.EXAMPLE/", Ok(())),
+            ("https://10.0.0.1/", Ok(())),
+            ("http://localhost:1/", Ok(())),
+            ("http://LocalHost./", Ok(())),
+            ("http://127.0.0.1/", Ok(())),
+            ("http://127.200.0.1/", Ok(())),
+            ("http://[::1]:9/", Ok(())),
+            ("http://128.0.0.1/", Err(InsecureHttp)),
+            ("http://10.0.0.1/", Err(InsecureHttp)),
+            ("http://[::2]/", Err(InsecureHttp)),
+            ("http://localhost.evil.example/", Err(InsecureHttp)),
+            ("http://h.example/", Err(InsecureHttp)),
+            ("https://user@h.example/", Err(UserInfo)),
+            ("https://user:pw@h.example/", Err(UserInfo)),
+            ("https://:pw@h.example/", Err(UserInfo)),
+            ("http://user:pw@127.0.0.1/", Err(UserInfo)),
+            // User-info is reported before the other rules it also breaks.
+            ("http://user:pw@h.example/", Err(UserInfo)),
+            ("ftp://u:p@h.example/", Err(UserInfo)),
+            ("ws://localhost/", Err(scheme("ws"))),
+            ("ftp://127.0.0.1/", Err(scheme("ftp"))),
+            ("ftp://h.example/", Err(scheme("ftp"))),
+            ("file://h.example/etc/passwd", Err(scheme("file"))),
+            ("file:///etc/passwd", Err(NoHost)),
+            ("mailto:ops@h.example", Err(NoHost)),
+            ("unix:/run/api.sock", Err(NoHost)),
         ];
         for (input, want) in table {
-            assert_eq!(
-                is_secure_transport(&Url::parse(input).unwrap()),
-                want,
-                "{input}"
-            );
+            let url = Url::parse(input).unwrap();
+            assert_eq!(check_credential_url(&url), want, "{input}");
+            assert_eq!(is_secure_transport(&url), want.is_ok(), "{input}");
         }
+    }
+
+    #[test]
+    fn messages_name_the_rule_and_never_the_url() {
+        assert_eq!(
+            TransportError::UserInfo.to_string(),
+            "must not carry a user name or password (user-info)"
+        );
+        assert_eq!(
+            TransportError::UnsupportedScheme {
+                scheme: "ftp".into()
+            }
+            .to_string(),
+            "scheme `ftp` is not http or https"
+        );
+        assert_eq!(TransportError::NoHost.to_string(), "has no host");
+        assert!(
+            TransportError::InsecureHttp
+                .to_string()
+                .starts_with("uses plain http to a non-loopback host; use https")
+        );
     }
 
     #[test]

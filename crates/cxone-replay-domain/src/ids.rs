@@ -1,6 +1,6 @@
 //! Newtypes that are checked once, when made: idempotency keys and destination overrides.
 
-use crate::endpoint::redact_userinfo;
+use crate::endpoint::{TransportError, check_credential_url, redact_userinfo};
 use crate::error::DomainError;
 use serde::{Deserialize, Deserializer, Serialize};
 use std::fmt;
@@ -210,14 +210,11 @@ impl DestinationOverride {
                 url.scheme()
             )));
         }
-        if !url.username().is_empty() || url.password().is_some() {
-            return Err(fail(
-                "must not carry a user name or password (user-info)".into(),
-            ));
-        }
+        // https only (checked above), so of the credential rule this leaves user-info and host.
+        check_credential_url(&url).map_err(|e| fail(e.to_string()))?;
         let host = match url.host_str() {
             Some(h) if !h.is_empty() => h.to_string(),
-            _ => return Err(fail("has no host".into())),
+            _ => return Err(fail(TransportError::NoHost.to_string())),
         };
         if !allow.allows(&host) {
             return Err(fail(format!(

@@ -7,8 +7,9 @@
 //! every decision is a plain function and its tests are tables. The crate's `clippy.toml` refuses
 //! the calls that would break this (`Utc::now`, `Instant::now`, `std::fs`, `std::net`, ...).
 //!
-//! It also owns the [`time`] traits ([`Clock`], [`Sleeper`], [`Jitter`]) that the crates above
-//! it inject; the domain itself never calls them.
+//! It also owns the one transport rule for URLs that carry credentials
+//! ([`check_credential_url`]) and the [`time`] traits ([`Clock`], [`Sleeper`], [`Jitter`]) that
+//! the crates above it inject; the domain itself never calls them.
 //!
 //! ```
 //! use chrono::{TimeZone, Utc};
@@ -42,7 +43,9 @@ pub mod time;
 mod wire;
 
 pub use audit::{AuditAction, AuditContext, AuditRecord, ReplayStatus, SentOutcome};
-pub use endpoint::{is_loopback_host, is_secure_transport, redact_userinfo};
+pub use endpoint::{
+    TransportError, check_credential_url, is_loopback_host, is_secure_transport, redact_userinfo,
+};
 pub use error::DomainError;
 pub use failure::{Disposition, FailureClass, classify};
 pub use filter::EventFilter;

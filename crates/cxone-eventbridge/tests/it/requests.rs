@@ -1,7 +1,7 @@
 //! Exact request shapes: token form, headers, query parameters, PUT headers and body.
 
 use crate::support::*;
-use cxone_eventbridge::{Auth, Client, PutOutcome};
+use cxone_eventbridge::{Auth, Client, Error, PutOutcome};
 use cxone_replay_domain::{Decision, DlqEvent, EventFilter, ReplayPolicy, plan};
 use futures::TryStreamExt;
 use httpmock::prelude::*;
@@ -255,4 +255,48 @@ async fn access_key_mode_discovers_the_endpoint_and_uses_the_password_grant() {
         !debug.contains("AK-SECRET") && !debug.contains("app-secret"),
         "{debug}"
     );
+}
+
+#[tokio::test]
+async fn a_discovered_token_endpoint_must_obey_the_transport_rule() {
+    for (endpoint, rule) in [
+        (
+            "http://auth.example.com/token",
+            "plain http to a non-loopback host",
+        ),
+        ("https://leak:pw-in-url@auth.example.com/token", "user-info"),
+        ("ftp://auth.example.com/token", "scheme `ftp`"),
+    ] {
+        let env = Env::start().await;
+        let discovery = env
+            .server
+            .mock_async(|when, then| {
+                when.method(GET)
+                    .path("/issuer/.well-known/openid-configuration");
+                then.status(200)
+                    .json_body(serde_json::json!({ "token_endpoint": endpoint }));
+            })
+            .await;
+        let client = Client::builder()
+            .base_url(env.server.base_url())
+            .auth(Auth::CxoneAccessKey {
+                client_id: "app-id".into(),
+                client_secret: SecretString::from("app-secret"),
+                access_key_id: "AK-ID".into(),
+                access_key_secret: SecretString::from("AK-SECRET"),
+                issuer: Some(env.server.url("/issuer")),
+            })
+            .sleeper(Arc::new(env.sleeper.clone()))
+            .build()
+            .unwrap();
+        let err = client.authenticate().await.unwrap_err();
+        assert!(
+            matches!(err, Error::Discovery { .. }),
+            "{endpoint}: {err:?}"
+        );
+        let text = format!("{err} {err:?}");
+        assert!(text.contains(rule), "{endpoint}: {text}");
+        assert!(!text.contains("pw-in-url"), "{endpoint}: {text}");
+        discovery.assert_calls_async(1).await;
+    }
 }
