@@ -6,8 +6,9 @@
 //! count at that moment).
 //!
 //! Notifications go through a bounded queue (`try_send`: a full queue drops and counts, never
-//! waits) to one background task, which posts them in order and decides each failure with the
-//! domain's [`RetryPolicy`]: `429`, `408`, `5xx`, time-outs and network errors are retried with
+//! waits) to one background task, which posts them in order through the client crate's
+//! [`retry_loop`] (the same loop as the API client's), deciding each failure with the domain's
+//! [`RetryPolicy`]: `429`, `408`, `5xx`, time-outs and network errors are retried with
 //! capped exponential backoff (a receiver's `Retry-After` is honoured, up to the backoff cap); a
 //! `409` counts as delivered (the receiver has this message id); any other answer, redirects
 //! included (they are not followed), drops (and counts) the notification, as do used-up attempts;
@@ -26,8 +27,9 @@ use crate::runtime::{Clock, Sleeper, SystemClock, TokioSleeper};
 use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
+use cxone_eventbridge::retry::{Attempt, Failure, NoHooks, StopReason, Stopped, retry_loop};
 use cxone_replay_domain::{
-    FailureClass, RetryDecision, RetryPolicy, check_credential_url, classify, parse_retry_after,
+    FailureClass, NoJitter, RetryPolicy, check_credential_url, classify, parse_retry_after,
 };
 use hmac::{Hmac, Mac};
 use reqwest::Url;
@@ -281,66 +283,84 @@ impl Worker {
         }
     }
 
+    /// Posts one notification until it is delivered, or the retry policy (through the one
+    /// [`retry_loop`]) gives up. No hooks: a webhook has no token to refresh, so a 401 is
+    /// final, and no budget (one sender).
     async fn deliver(&self, body: &[u8]) -> Delivery {
         let msg_id = format!("msg_{}", uuid::Uuid::new_v4().simple());
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let ts = self.clock.now().timestamp();
-            let mut req = self
-                .http
-                .post(self.url.clone())
-                .header("content-type", "application/json")
-                .header("webhook-id", &msg_id)
-                .header("webhook-timestamp", ts.to_string());
-            if let Some(key) = &self.key {
-                let mut sig = reqwest::header::HeaderValue::from_str(&sign(
-                    key.expose_secret(),
-                    &msg_id,
-                    ts,
-                    body,
-                ))
-                .unwrap_or_else(|_| reqwest::header::HeaderValue::from_static(""));
-                sig.set_sensitive(true);
-                req = req.header("webhook-signature", sig);
+        let result = retry_loop(
+            |_| self.post(&msg_id, body),
+            self.sleeper.as_ref(),
+            // No jitter: one sender, nothing to de-synchronise.
+            &NoJitter,
+            &self.retry,
+            &mut NoHooks,
+        )
+        .await;
+        match result {
+            Ok(delivery) => delivery,
+            // 409: the receiver already has this message id.
+            Err(Stopped {
+                reason: StopReason::AlreadyDelivered,
+                ..
+            }) => Delivery::Delivered,
+            Err(stopped) => {
+                tracing::warn!(
+                    class = %stopped.class,
+                    attempt = stopped.attempts,
+                    "webhook notification dropped"
+                );
+                Delivery::Dropped
             }
-            let (class, retry_after) = match req.body(body.to_vec()).send().await {
-                Ok(resp) => {
-                    let status = resp.status().as_u16();
-                    if status == 410 {
-                        return Delivery::Gone;
-                    }
-                    let Some(class) = classify(status) else {
-                        return Delivery::Delivered;
-                    };
-                    let retry_after = resp
-                        .headers()
-                        .get(reqwest::header::RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| {
-                            parse_retry_after(v, self.clock.now(), self.retry.retry_after_cap())
-                        });
-                    (class, retry_after)
+        }
+    }
+
+    /// One signed POST of `body` (a fresh `webhook-timestamp` and signature per attempt).
+    async fn post(&self, msg_id: &str, body: &[u8]) -> Attempt<Delivery, ()> {
+        let ts = self.clock.now().timestamp();
+        let mut req = self
+            .http
+            .post(self.url.clone())
+            .header("content-type", "application/json")
+            .header("webhook-id", msg_id)
+            .header("webhook-timestamp", ts.to_string());
+        if let Some(key) = &self.key {
+            let mut sig = reqwest::header::HeaderValue::from_str(&sign(
+                key.expose_secret(),
+                msg_id,
+                ts,
+                body,
+            ))
+            .unwrap_or_else(|_| reqwest::header::HeaderValue::from_static(""));
+            sig.set_sensitive(true);
+            req = req.header("webhook-signature", sig);
+        }
+        match req.body(body.to_vec()).send().await {
+            Ok(resp) => {
+                let status = resp.status().as_u16();
+                if status == 410 {
+                    return Attempt::Done(Delivery::Gone);
                 }
-                Err(e) => {
-                    tracing::debug!(error = %e, "webhook post failed");
-                    let class = if e.is_timeout() {
-                        FailureClass::Timeout
-                    } else {
-                        FailureClass::Network
-                    };
-                    (class, None)
-                }
-            };
-            // `auth_refreshed`: a webhook has no token to refresh, so a 401 is final.
-            match self.retry.decide(class, attempt, retry_after, true, 1.0) {
-                RetryDecision::RetryAfter(delay) => self.sleeper.sleep(delay).await,
-                // 409: the receiver already has this message id.
-                RetryDecision::AlreadyDelivered => return Delivery::Delivered,
-                _ => {
-                    tracing::warn!(%class, attempt, "webhook notification dropped");
-                    return Delivery::Dropped;
-                }
+                let Some(class) = classify(status) else {
+                    return Attempt::Done(Delivery::Delivered);
+                };
+                let retry_after = resp
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| {
+                        parse_retry_after(v, self.clock.now(), self.retry.retry_after_cap())
+                    });
+                Attempt::Failed(Failure::new(class, ()).with_retry_after(retry_after))
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "webhook post failed");
+                let class = if e.is_timeout() {
+                    FailureClass::Timeout
+                } else {
+                    FailureClass::Network
+                };
+                Attempt::Failed(Failure::new(class, ()))
             }
         }
     }

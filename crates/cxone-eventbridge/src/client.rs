@@ -1,27 +1,24 @@
-//! The [`Client`]: one connection pool, the token cache, the retry loop and the client-wide
-//! `Retry-After` hold.
+//! The [`Client`]: one connection pool, the token cache and the calls of the API (one HTTP
+//! exchange with retries is [`exchange`](crate::exchange)'s).
 
 use crate::builder::{Auth, ClientBuilder, join};
 use crate::dlq::DlqRequest;
-use crate::error::{DecodeError, Error, GaveUp, bounded_body, request_id};
+use crate::error::{DecodeError, Error, GaveUp, request_id};
+use crate::exchange::Answer;
 use crate::runtime::{Clock, Jitter, Sleeper};
 use crate::token::{CachedToken, TokenCache};
 use bytes::Bytes;
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use cxone_replay_domain::{
     DlqPage, FailureClass, IdempotencyKey, PutEventResponse, ReplayPayload, RetryBudget,
-    RetryDecision, RetryPolicy, TokenResponse, check_credential_url, classify, parse_retry_after,
-    redact_userinfo,
+    RetryPolicy, TokenResponse, check_credential_url, redact_userinfo,
 };
-use reqwest::header::{
-    AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER,
-};
+use reqwest::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use secrecy::ExposeSecret;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
 use url::Url;
 
 const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
@@ -97,24 +94,6 @@ pub enum PutOutcome {
     Accepted(PutEventResponse),
     /// 409: this exact replay (same idempotency key) was already accepted. Not a failure.
     Duplicate,
-}
-
-/// A response the retry loop accepted.
-pub(crate) struct Answer {
-    pub(crate) status: u16,
-    pub(crate) headers: HeaderMap,
-    pub(crate) body: Bytes,
-    pub(crate) attempts: u32,
-}
-
-/// What one attempt ended with, when it did not succeed.
-enum Failure {
-    Status {
-        status: u16,
-        headers: HeaderMap,
-        body: Bytes,
-    },
-    Transport(reqwest::Error),
 }
 
 impl Client {
@@ -236,7 +215,9 @@ impl Client {
 
     /// A fresh token. Boxed with an explicit `Send`: the token request goes through
     /// `execute`, which calls this (a recursive async call).
-    fn token(&self) -> Pin<Box<dyn Future<Output = Result<Arc<CachedToken>, Error>> + Send + '_>> {
+    pub(crate) fn token(
+        &self,
+    ) -> Pin<Box<dyn Future<Output = Result<Arc<CachedToken>, Error>> + Send + '_>> {
         Box::pin(async move {
             let clock = Arc::clone(&self.inner.clock);
             self.inner
@@ -353,216 +334,6 @@ impl Client {
             request_id: request_id(&answer.headers),
             source: Arc::new(DecodeError::Json(e)),
         })
-    }
-
-    /// Waits until the client-wide `Retry-After` hold (if any) has passed.
-    async fn wait_for_hold(&self) {
-        let i = &self.inner;
-        loop {
-            let until = *i.hold_until.lock().unwrap_or_else(PoisonError::into_inner);
-            let Some(until) = until else { return };
-            let Ok(wait) = (until - i.clock.now()).to_std() else {
-                return; // already passed
-            };
-            if wait.is_zero() {
-                return;
-            }
-            i.sleeper.sleep(wait).await;
-            // Waited it out, unless a later 429 moved the hold meanwhile.
-            if *i.hold_until.lock().unwrap_or_else(PoisonError::into_inner) == Some(until) {
-                return;
-            }
-        }
-    }
-
-    /// Holds every call of this client for `d` from now (never shortens an existing hold).
-    fn hold_for(&self, d: Duration) {
-        let i = &self.inner;
-        let until = i
-            .clock
-            .now()
-            .checked_add_signed(TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX))
-            .unwrap_or(DateTime::<Utc>::MAX_UTC);
-        let mut hold = i.hold_until.lock().unwrap_or_else(PoisonError::into_inner);
-        if hold.is_none_or(|h| h < until) {
-            *hold = Some(until);
-        }
-    }
-
-    /// Sends the request `make` builds until it succeeds or the retry policy gives up.
-    ///
-    /// `bearer`: authenticate with the cached token (and refresh it once on a 401).
-    /// `accept_409`: a 409 ends the call as an [`Answer`] (the PUT's duplicate).
-    pub(crate) async fn execute(
-        &self,
-        op: &'static str,
-        bearer: bool,
-        accept_409: bool,
-        make: &(dyn Fn(&reqwest::Client) -> reqwest::RequestBuilder + Send + Sync),
-    ) -> Result<Answer, Error> {
-        let i = &self.inner;
-        let mut attempts = 0u32;
-        let mut refreshed = false;
-        let mut withdrawn = 0u32;
-        loop {
-            let mut token = if bearer {
-                Some(self.token().await?)
-            } else {
-                None
-            };
-            // Checked immediately before the request is written (the token is normally cached).
-            self.wait_for_hold().await;
-            // A long hold may have outlived the token's freshness: take a fresh one.
-            if token
-                .as_ref()
-                .is_some_and(|t| t.refresh_at <= i.clock.now())
-            {
-                token = Some(self.token().await?);
-            }
-            let mut request = make(&i.http);
-            if let Some(t) = &token {
-                request = request.header(AUTHORIZATION, t.header.clone());
-            }
-            attempts += 1;
-            let mut retry_after = None;
-            let failure = match request.send().await {
-                Ok(response) => {
-                    let status = response.status().as_u16();
-                    let headers = response.headers().clone();
-                    if status == 429 || status == 503 {
-                        retry_after = headers
-                            .get(RETRY_AFTER)
-                            .and_then(|v| v.to_str().ok())
-                            .and_then(|v| {
-                                parse_retry_after(v, i.clock.now(), i.retry.retry_after_cap())
-                            });
-                        if let (429, Some(d)) = (status, retry_after) {
-                            // Hold the whole client now, before reading the body.
-                            self.hold_for(d);
-                        }
-                    }
-                    let success = (200..300).contains(&status) || (accept_409 && status == 409);
-                    match response.bytes().await {
-                        Ok(body) if success => {
-                            self.refund(withdrawn);
-                            return Ok(Answer {
-                                status,
-                                headers,
-                                body,
-                                attempts,
-                            });
-                        }
-                        Ok(body) => Failure::Status {
-                            status,
-                            headers,
-                            body,
-                        },
-                        // The body broke off: for a success, the exchange failed.
-                        Err(e) if success => Failure::Transport(e),
-                        Err(_) => Failure::Status {
-                            status,
-                            headers,
-                            body: Bytes::new(),
-                        },
-                    }
-                }
-                Err(e) => Failure::Transport(e),
-            };
-            let class = match &failure {
-                Failure::Status { status, .. } => {
-                    classify(*status).unwrap_or(FailureClass::UnknownFailure)
-                }
-                // The request could not even be built: retrying cannot help.
-                Failure::Transport(e) if e.is_builder() => FailureClass::UnknownFailure,
-                Failure::Transport(e) if e.is_timeout() => FailureClass::Timeout,
-                Failure::Transport(_) => FailureClass::Network,
-            };
-            let decision =
-                i.retry
-                    .decide(class, attempts, retry_after, refreshed, i.jitter.fraction());
-            let gave_up = match decision {
-                RetryDecision::RefreshAuthAndRetry => match &token {
-                    Some(t) => {
-                        if i.tokens.invalidate(t.generation) {
-                            // Another caller already replaced the refused token: retry with
-                            // the new one; this caller's one refresh is still unused. Bounded
-                            // by the retry policy's attempts.
-                            tracing::debug!(
-                                op,
-                                "401 for a replaced token: retrying with the current one"
-                            );
-                        } else {
-                            tracing::debug!(op, "401: refreshing the token and retrying once");
-                            refreshed = true;
-                        }
-                        continue;
-                    }
-                    None => GaveUp::Permanent,
-                },
-                RetryDecision::RetryAfter(delay) => {
-                    let cost = i
-                        .budget
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .try_withdraw(class);
-                    if let Some(cost) = cost {
-                        withdrawn += cost;
-                        tracing::debug!(op, %class, attempts, ?delay, "retrying");
-                        // A 429's Retry-After is waited out by the client-wide hold.
-                        if !(class == FailureClass::RateLimited && retry_after.is_some()) {
-                            i.sleeper.sleep(delay).await;
-                        }
-                        continue;
-                    }
-                    tracing::warn!(op, %class, "retry budget exhausted; not retrying");
-                    GaveUp::BudgetExhausted
-                }
-                RetryDecision::GiveUp(FailureClass::MaxRetriesExceeded) => {
-                    GaveUp::AttemptsExhausted
-                }
-                _ => GaveUp::Permanent,
-            };
-            return Err(match failure {
-                Failure::Status {
-                    status: 401,
-                    headers,
-                    body,
-                } if bearer => Error::Unauthorized {
-                    op,
-                    attempts,
-                    body: bounded_body(&body),
-                    request_id: request_id(&headers),
-                },
-                Failure::Status {
-                    status,
-                    headers,
-                    body,
-                } => Error::Status {
-                    op,
-                    status,
-                    class,
-                    attempts,
-                    gave_up,
-                    body: bounded_body(&body),
-                    request_id: request_id(&headers),
-                },
-                Failure::Transport(source) => Error::Transport {
-                    op,
-                    class,
-                    attempts,
-                    gave_up,
-                    source: Arc::new(source),
-                },
-            });
-        }
-    }
-
-    fn refund(&self, withdrawn: u32) {
-        self.inner
-            .budget
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .refund(withdrawn);
     }
 }
 

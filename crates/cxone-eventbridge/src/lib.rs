@@ -38,6 +38,8 @@ mod builder;
 mod client;
 mod dlq;
 mod error;
+mod exchange;
+pub mod retry;
 pub mod runtime;
 mod token;
 

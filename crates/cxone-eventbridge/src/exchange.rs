@@ -1,0 +1,318 @@
+//! One call of the [`Client`]: the attempts of one HTTP exchange, run by the one
+//! [`retry_loop`], with the client's hooks into it (the 401 token refresh, the client-wide retry
+//! budget) and the client-wide `Retry-After` hold that every request checks right before it is
+//! written.
+
+use crate::client::Client;
+use crate::error::{Error, GaveUp, bounded_body, request_id};
+use crate::retry::{Attempt, AuthRefresh, Failure, RetryHooks, StopReason, Stopped, retry_loop};
+use crate::token::CachedToken;
+use bytes::Bytes;
+use chrono::{DateTime, TimeDelta, Utc};
+use cxone_replay_domain::{FailureClass, classify, parse_retry_after};
+use reqwest::header::{AUTHORIZATION, HeaderMap, RETRY_AFTER};
+use std::sync::{Arc, PoisonError};
+use std::time::Duration;
+
+/// A response the retry loop accepted.
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Bytes,
+    pub(crate) attempts: u32,
+}
+
+/// What one attempt ended with, when it did not succeed.
+enum Fault {
+    Status {
+        status: u16,
+        headers: HeaderMap,
+        body: Bytes,
+    },
+    Transport(reqwest::Error),
+}
+
+impl Fault {
+    fn class(&self) -> FailureClass {
+        match self {
+            Fault::Status { status, .. } => {
+                classify(*status).unwrap_or(FailureClass::UnknownFailure)
+            }
+            // The request could not even be built: retrying cannot help.
+            Fault::Transport(e) if e.is_builder() => FailureClass::UnknownFailure,
+            Fault::Transport(e) if e.is_timeout() => FailureClass::Timeout,
+            Fault::Transport(_) => FailureClass::Network,
+        }
+    }
+}
+
+/// A failed attempt, and the generation of the token it carried (the one to drop on a 401).
+struct FailedAttempt {
+    fault: Fault,
+    token: Option<u64>,
+}
+
+impl Client {
+    /// Waits until the client-wide `Retry-After` hold (if any) has passed.
+    async fn wait_for_hold(&self) {
+        let i = &self.inner;
+        loop {
+            let until = *i.hold_until.lock().unwrap_or_else(PoisonError::into_inner);
+            let Some(until) = until else { return };
+            let Ok(wait) = (until - i.clock.now()).to_std() else {
+                return; // already passed
+            };
+            if wait.is_zero() {
+                return;
+            }
+            i.sleeper.sleep(wait).await;
+            // Waited it out, unless a later 429 moved the hold meanwhile.
+            if *i.hold_until.lock().unwrap_or_else(PoisonError::into_inner) == Some(until) {
+                return;
+            }
+        }
+    }
+
+    /// Holds every call of this client for `d` from now (never shortens an existing hold).
+    fn hold_for(&self, d: Duration) {
+        let i = &self.inner;
+        let until = i
+            .clock
+            .now()
+            .checked_add_signed(TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        let mut hold = i.hold_until.lock().unwrap_or_else(PoisonError::into_inner);
+        if hold.is_none_or(|h| h < until) {
+            *hold = Some(until);
+        }
+    }
+
+    /// Sends the request `make` builds until it succeeds or the retry policy gives up, through
+    /// the one [`retry_loop`] (with [`CallHooks`] for the token refresh and the budget).
+    ///
+    /// `bearer`: authenticate with the cached token (and refresh it once on a 401).
+    /// `accept_409`: a 409 ends the call as an [`Answer`] (the PUT's duplicate).
+    pub(crate) async fn execute(
+        &self,
+        op: &'static str,
+        bearer: bool,
+        accept_409: bool,
+        make: &(dyn Fn(&reqwest::Client) -> reqwest::RequestBuilder + Send + Sync),
+    ) -> Result<Answer, Error> {
+        let i = &self.inner;
+        let mut hooks = CallHooks {
+            client: self,
+            op,
+            withdrawn: 0,
+        };
+        let result = retry_loop(
+            |attempt| self.attempt(bearer, accept_409, make, attempt),
+            i.sleeper.as_ref(),
+            i.jitter.as_ref(),
+            &i.retry,
+            &mut hooks,
+        )
+        .await;
+        match result {
+            Ok(Ok(answer)) => {
+                self.refund(hooks.withdrawn);
+                Ok(answer)
+            }
+            Ok(Err(no_token)) => Err(no_token),
+            Err(stopped) => Err(call_error(op, bearer, stopped)),
+        }
+    }
+
+    /// One attempt of [`execute`](Self::execute). A token that cannot be had ends the call
+    /// ([`Attempt::Done`] with the token request's error: it had its own retries).
+    async fn attempt(
+        &self,
+        bearer: bool,
+        accept_409: bool,
+        make: &(dyn Fn(&reqwest::Client) -> reqwest::RequestBuilder + Send + Sync),
+        attempt: u32,
+    ) -> Attempt<Result<Answer, Error>, FailedAttempt> {
+        let i = &self.inner;
+        let token = match self.ready_to_send(bearer).await {
+            Ok(token) => token,
+            Err(e) => return Attempt::Done(Err(e)),
+        };
+        let mut request = make(&i.http);
+        if let Some(t) = &token {
+            request = request.header(AUTHORIZATION, t.header.clone());
+        }
+        let token = token.map(|t| t.generation);
+        let mut retry_after = None;
+        let mut held = false;
+        let fault = match request.send().await {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let headers = response.headers().clone();
+                if status == 429 || status == 503 {
+                    retry_after = headers
+                        .get(RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| {
+                            parse_retry_after(v, i.clock.now(), i.retry.retry_after_cap())
+                        });
+                    if let (429, Some(d)) = (status, retry_after) {
+                        // Hold the whole client now, before reading the body; the next
+                        // attempt waits it out in `ready_to_send`, not in the loop.
+                        self.hold_for(d);
+                        held = true;
+                    }
+                }
+                let success = (200..300).contains(&status) || (accept_409 && status == 409);
+                match response.bytes().await {
+                    Ok(body) if success => {
+                        return Attempt::Done(Ok(Answer {
+                            status,
+                            headers,
+                            body,
+                            attempts: attempt,
+                        }));
+                    }
+                    Ok(body) => Fault::Status {
+                        status,
+                        headers,
+                        body,
+                    },
+                    // The body broke off: for a success, the exchange failed.
+                    Err(e) if success => Fault::Transport(e),
+                    Err(_) => Fault::Status {
+                        status,
+                        headers,
+                        body: Bytes::new(),
+                    },
+                }
+            }
+            Err(e) => Fault::Transport(e),
+        };
+        let failure = Failure::new(fault.class(), FailedAttempt { fault, token })
+            .with_retry_after(retry_after);
+        Attempt::Failed(if held {
+            failure.caller_waits()
+        } else {
+            failure
+        })
+    }
+
+    /// Everything before a request is written: the token (normally cached), then the
+    /// client-wide hold, checked immediately before sending, then a fresh token if a long hold
+    /// outlived the first one's freshness.
+    async fn ready_to_send(&self, bearer: bool) -> Result<Option<Arc<CachedToken>>, Error> {
+        if !bearer {
+            self.wait_for_hold().await;
+            return Ok(None);
+        }
+        let token = self.token().await?;
+        self.wait_for_hold().await;
+        if token.refresh_at <= self.inner.clock.now() {
+            return self.token().await.map(Some);
+        }
+        Ok(Some(token))
+    }
+
+    fn refund(&self, withdrawn: u32) {
+        self.inner
+            .budget
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .refund(withdrawn);
+    }
+}
+
+/// The client's part of the retry loop: the token refresh after a 401 and the client-wide
+/// retry budget.
+struct CallHooks<'a> {
+    client: &'a Client,
+    op: &'static str,
+    /// Budget tokens this call's retries took (handed back if it succeeds).
+    withdrawn: u32,
+}
+
+impl RetryHooks<FailedAttempt> for CallHooks<'_> {
+    fn refresh_auth(&mut self, failed: &FailedAttempt) -> AuthRefresh {
+        let op = self.op;
+        let Some(generation) = failed.token else {
+            return AuthRefresh::Unavailable;
+        };
+        if self.client.inner.tokens.invalidate(generation) {
+            // Another caller already replaced the refused token: retry with the new one; this
+            // caller's one refresh is still unused.
+            tracing::debug!(
+                op,
+                "401 for a replaced token: retrying with the current one"
+            );
+            AuthRefresh::AlreadyReplaced
+        } else {
+            tracing::debug!(op, "401: refreshing the token and retrying once");
+            AuthRefresh::Refreshed
+        }
+    }
+
+    fn allow_retry(&mut self, class: FailureClass, attempts: u32, delay: Duration) -> bool {
+        let op = self.op;
+        let cost = self
+            .client
+            .inner
+            .budget
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .try_withdraw(class);
+        match cost {
+            Some(cost) => {
+                self.withdrawn = self.withdrawn.saturating_add(cost);
+                tracing::debug!(op, %class, attempts, ?delay, "retrying");
+                true
+            }
+            None => {
+                tracing::warn!(op, %class, "retry budget exhausted; not retrying");
+                false
+            }
+        }
+    }
+}
+
+/// The error of a call whose retry loop stopped on a failed attempt.
+fn call_error(op: &'static str, bearer: bool, stopped: Stopped<FailedAttempt>) -> Error {
+    let gave_up = match stopped.reason {
+        StopReason::AttemptsExhausted => GaveUp::AttemptsExhausted,
+        StopReason::BudgetExhausted => GaveUp::BudgetExhausted,
+        // Permanent, or a 409 that this call does not accept as an answer.
+        _ => GaveUp::Permanent,
+    };
+    let (class, attempts) = (stopped.class, stopped.attempts);
+    match stopped.error.fault {
+        Fault::Status {
+            status: 401,
+            headers,
+            body,
+        } if bearer => Error::Unauthorized {
+            op,
+            attempts,
+            body: bounded_body(&body),
+            request_id: request_id(&headers),
+        },
+        Fault::Status {
+            status,
+            headers,
+            body,
+        } => Error::Status {
+            op,
+            status,
+            class,
+            attempts,
+            gave_up,
+            body: bounded_body(&body),
+            request_id: request_id(&headers),
+        },
+        Fault::Transport(source) => Error::Transport {
+            op,
+            class,
+            attempts,
+            gave_up,
+            source: Arc::new(source),
+        },
+    }
+}
