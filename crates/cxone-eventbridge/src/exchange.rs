@@ -316,3 +316,100 @@ fn call_error(op: &'static str, bearer: bool, stopped: Stopped<FailedAttempt>) -
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cxone_replay_domain::{RetryBudget, TokenResponse};
+    use secrecy::SecretString;
+
+    fn client(budget: RetryBudget) -> Client {
+        Client::builder()
+            .base_url("http://127.0.0.1:9")
+            .client_credentials("id", SecretString::from("secret"))
+            .retry_budget(budget)
+            .build()
+            .unwrap()
+    }
+
+    async fn cache_token(client: &Client, token: &str) -> Arc<CachedToken> {
+        let t0: DateTime<Utc> = "2024-05-11T09:00:00Z".parse().unwrap();
+        let resp: TokenResponse = serde_json::from_value(
+            serde_json::json!({"access_token": token, "token_type": "Bearer", "expires_in": 3600}),
+        )
+        .unwrap();
+        client
+            .inner
+            .tokens
+            .get(|| t0, || async { Ok(resp) })
+            .await
+            .unwrap()
+    }
+
+    fn refused_with(token: Option<u64>) -> FailedAttempt {
+        FailedAttempt {
+            fault: Fault::Status {
+                status: 401,
+                headers: HeaderMap::new(),
+                body: Bytes::new(),
+            },
+            token,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_401_refreshes_the_token_it_was_sent_with_unless_already_replaced() {
+        let client = client(RetryBudget::default());
+        let mut hooks = CallHooks {
+            client: &client,
+            op: "topic PUT",
+            withdrawn: 0,
+        };
+        let old = cache_token(&client, "old").await;
+        // Another call got a 401 for `old` first and fetched `new`.
+        assert!(!client.inner.tokens.invalidate(old.generation));
+        let new = cache_token(&client, "new").await;
+        assert_eq!(
+            hooks.refresh_auth(&refused_with(Some(old.generation))),
+            AuthRefresh::AlreadyReplaced
+        );
+        assert_eq!(
+            client.inner.tokens.current().map(|t| t.generation),
+            Some(new.generation),
+            "the current token is kept"
+        );
+        assert_eq!(
+            hooks.refresh_auth(&refused_with(Some(new.generation))),
+            AuthRefresh::Refreshed
+        );
+        assert!(client.inner.tokens.current().is_none(), "dropped");
+        // A call without a bearer token has nothing to refresh.
+        assert_eq!(
+            hooks.refresh_auth(&refused_with(None)),
+            AuthRefresh::Unavailable
+        );
+    }
+
+    #[test]
+    fn retries_draw_on_the_budget_and_a_success_refunds_them() {
+        // Room for two plain retries (5 each); a 429 is free.
+        let client = client(RetryBudget::new(10, 5, 10, 1));
+        let mut hooks = CallHooks {
+            client: &client,
+            op: "topic PUT",
+            withdrawn: 0,
+        };
+        let d = Duration::from_millis(1);
+        assert!(hooks.allow_retry(FailureClass::ServerTransient, 1, d));
+        assert!(hooks.allow_retry(FailureClass::RateLimited, 2, d));
+        assert!(hooks.allow_retry(FailureClass::Network, 3, d));
+        assert!(!hooks.allow_retry(FailureClass::ServerTransient, 4, d));
+        assert!(!hooks.allow_retry(FailureClass::Timeout, 4, d));
+        assert!(hooks.allow_retry(FailureClass::RateLimited, 4, d));
+        assert_eq!(hooks.withdrawn, 10);
+        let available = || client.inner.budget.lock().unwrap().available();
+        assert_eq!(available(), 0);
+        client.refund(hooks.withdrawn);
+        assert_eq!(available(), 10);
+    }
+}

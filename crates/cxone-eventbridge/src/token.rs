@@ -82,7 +82,7 @@ impl TokenCache {
         }
     }
 
-    fn current(&self) -> Option<Arc<CachedToken>> {
+    pub(crate) fn current(&self) -> Option<Arc<CachedToken>> {
         self.current
             .read()
             .unwrap_or_else(PoisonError::into_inner)
