@@ -8,8 +8,8 @@
 //!   back off with full jitter, a client-wide [`RetryBudget`](cxone_replay_domain::RetryBudget)
 //!   stops retry storms.
 //! - One [`Error`] type with the audit log's [`FailureClass`](cxone_replay_domain::FailureClass).
-//! - Time, sleep and jitter are injected ([`Clock`], [`Sleeper`], [`Jitter`]: the domain's
-//!   traits, re-exported; doubles in [`runtime::testing`]).
+//! - Time, sleep and jitter are injected ([`Clock`], [`Sleeper`], [`Jitter`]; doubles in
+//!   [`runtime::testing`]).
 //!
 //! It knows HTTP, not replay policy: what to replay is decided by `cxone-replay-domain`.
 //!

@@ -4,12 +4,7 @@
 //! payload and its idempotency key, the replay policy and event filter, the per-event
 //! [`plan`], failure classes and retry decisions, and the audit record. No I/O, no async, no
 //! clock reads, no randomness: the current time and the jitter fraction come in as arguments, so
-//! every decision is a plain function and its tests are tables. The crate's `clippy.toml` refuses
-//! the calls that would break this (`Utc::now`, `Instant::now`, `std::fs`, `std::net`, ...).
-//!
-//! It also owns the one transport rule for URLs that carry credentials
-//! ([`check_credential_url`]) and the [`time`] traits ([`Clock`], [`Sleeper`], [`Jitter`]) that
-//! the crates above it inject; the domain itself never calls them.
+//! every decision is a plain function and its tests are tables.
 //!
 //! ```
 //! use chrono::{TimeZone, Utc};
