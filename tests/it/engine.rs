@@ -3,7 +3,7 @@
 use crate::fakes::*;
 use cxone_dlq_replay::domain::{FailureClass, ReplayStatus, SkipReason};
 use cxone_dlq_replay::{
-    AuditLog, EngineError, JsonlAuditLog, Progress, Replayer, SendOutcome, TokioSleeper,
+    AuditLog, EngineError, JsonlAuditLog, Progress, Replayer, SendOutcome, Setting, TokioSleeper,
 };
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -432,7 +432,7 @@ async fn an_audit_failure_stops_the_run() {
         .topic("t")
         .source(src)
         .target(tgt.clone())
-        .audit(audit)
+        .audit(audit.clone())
         .concurrency(4)
         .build()
         .unwrap()
@@ -440,12 +440,23 @@ async fn an_audit_failure_stops_the_run() {
         .await
         .unwrap_err();
     assert!(matches!(err, EngineError::Audit { .. }), "{err:?}");
-    let seen = err.summary().unwrap().seen;
-    assert!(seen < 100, "the run went on after the audit failed: {seen}");
+    let summary = err.summary().unwrap();
     assert_eq!(
-        tgt.total_sends(),
-        seen,
+        summary.seen, 10,
+        "only the records the sink accepted are counted"
+    );
+    assert_eq!(summary.counts.total(), 10);
+    assert_eq!(audit.records().len(), 10);
+    let sends = tgt.total_sends();
+    assert_eq!(
+        audit.attempts.load(Ordering::SeqCst),
+        sends,
         "no send without an attempt to record it"
+    );
+    // the refused record, plus at most the other 3 sends in flight then
+    assert!(
+        (11..=14).contains(&sends),
+        "the run went on after the audit failed: {sends}"
     );
 }
 
@@ -592,25 +603,47 @@ fn the_builder_names_the_bad_setting() {
             .audit(MemoryAudit::default())
     };
     assert!(ok().build().is_ok());
-    let cases: Vec<(&str, cxone_dlq_replay::ReplayerBuilder)> = vec![
-        ("concurrency", ok().concurrency(0)),
-        ("concurrency", ok().concurrency(100_000)),
-        ("pace", ok().pace(-1.0)),
-        ("pace", ok().pace(f64::NAN)),
-        ("page_size", ok().page_size(0)),
-        ("topics", ok().topic("t")),
-        ("topics", ok().topic(" ")),
-        ("start_token", ok().topic("u").start_token(Some("x".into()))),
-        ("drain_timeout", ok().drain_timeout(Duration::ZERO)),
+    let cases: Vec<(Setting, cxone_dlq_replay::ReplayerBuilder)> = vec![
+        (Setting::Concurrency, ok().concurrency(0)),
+        (Setting::Concurrency, ok().concurrency(100_000)),
+        (Setting::Pace, ok().pace(-1.0)),
+        (Setting::Pace, ok().pace(f64::NAN)),
+        (Setting::PageSize, ok().page_size(0)),
         (
-            "target",
+            Setting::Topics,
+            Replayer::builder().source(FakeSource::new(1)),
+        ),
+        (Setting::Topics, ok().topic("t")),
+        (Setting::Topics, ok().topic(" ")),
+        (
+            Setting::StartToken,
+            ok().topic("u").start_token(Some("x".into())),
+        ),
+        (Setting::DrainTimeout, ok().drain_timeout(Duration::ZERO)),
+        (
+            Setting::Filter,
+            ok().filter(
+                cxone_dlq_replay::domain::EventFilter::new()
+                    .since(t0())
+                    .until(t0() - chrono::TimeDelta::hours(1)),
+            ),
+        ),
+        (
+            Setting::Source,
+            Replayer::builder()
+                .topic("t")
+                .target(FakeTarget::default())
+                .audit(MemoryAudit::default()),
+        ),
+        (
+            Setting::Target,
             Replayer::builder()
                 .topic("t")
                 .source(FakeSource::new(1))
                 .audit(MemoryAudit::default()),
         ),
         (
-            "audit",
+            Setting::Audit,
             Replayer::builder()
                 .topic("t")
                 .source(FakeSource::new(1))
@@ -633,7 +666,7 @@ fn the_builder_names_the_bad_setting() {
     }
     let mut cases = cases;
     cases.push((
-        "resume",
+        Setting::Resume,
         Replayer::builder()
             .topic("t")
             .source(FakeSource::new(1))
@@ -643,7 +676,14 @@ fn the_builder_names_the_bad_setting() {
     ));
     for (setting, b) in cases {
         match b.build() {
-            Err(EngineError::Setting { setting: s, .. }) => assert_eq!(s, setting),
+            Err(e @ EngineError::Setting { setting: s, .. }) => {
+                assert_eq!(s, setting);
+                assert!(
+                    e.to_string()
+                        .starts_with(&format!("invalid setting `{}`: ", setting.as_str())),
+                    "{e}"
+                );
+            }
             other => panic!("{setting}: {other:?}"),
         }
     }
@@ -692,10 +732,15 @@ async fn an_audit_failure_while_planning_stops_the_run() {
         fail_after: Some(10),
         ..MemoryAudit::default()
     };
+    let monitor = MemoryMonitor::default();
+    let progress = Arc::new(Mutex::new(Vec::<u64>::new()));
+    let p2 = progress.clone();
     let err = Replayer::builder()
         .topic("t")
         .source(src)
         .audit(audit.clone())
+        .monitor(monitor.clone())
+        .on_progress(move |p| p2.lock().unwrap().push(p.seen))
         .dry_run(true)
         .build()
         .unwrap()
@@ -703,10 +748,22 @@ async fn an_audit_failure_while_planning_stops_the_run() {
         .await
         .unwrap_err();
     assert!(matches!(err, EngineError::Audit { .. }), "{err:?}");
+    let summary = err.summary().unwrap();
+    // The 11th record was refused: it is not seen, not counted, not shown, not notified.
+    assert_eq!(summary.seen, 10, "{summary:?}");
+    assert_eq!(summary.counts.dry_run, 10);
     assert_eq!(
-        err.summary().unwrap().seen,
+        audit.attempts.load(Ordering::SeqCst),
         11,
         "stopped at the first failed record"
     );
-    assert_eq!(audit.records().len(), 10);
+    let recs = audit.records();
+    assert_eq!(recs.len(), 10);
+    assert_eq!(*progress.lock().unwrap(), (1..=10).collect::<Vec<u64>>());
+    assert_eq!(
+        monitor.records(),
+        recs.iter().map(|r| r.event_id.clone()).collect::<Vec<_>>()
+    );
+    let events = monitor.events.lock().unwrap().clone();
+    assert_eq!(events.last(), Some(&("replay_completed", "10".to_string())));
 }

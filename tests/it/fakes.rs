@@ -4,7 +4,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use cxone_dlq_replay::domain::{AuditRecord, DlqEvent, DlqPage, IdempotencyKey};
 use cxone_dlq_replay::{
-    AuditSink, BoxError, DeliveredKeys, DlqSource, PageStream, ReplayTarget, SendOutcome,
+    AuditSink, BoxError, DeliveredKeys, DlqSource, MonitorEvent, MonitorSink, PageStream,
+    ReplayTarget, SendOutcome,
 };
 use cxone_dlq_replay::{Clock, Sleeper};
 use futures::StreamExt;
@@ -214,8 +215,11 @@ impl ReplayTarget for FakeTarget {
 #[derive(Clone, Default)]
 pub struct MemoryAudit {
     pub records: Arc<Mutex<Vec<AuditRecord>>>,
+    /// Refuse every record after this many were accepted.
     pub fail_after: Option<usize>,
     pub flushes: Arc<AtomicU64>,
+    /// Calls of `record`, accepted or refused.
+    pub attempts: Arc<AtomicU64>,
 }
 
 impl MemoryAudit {
@@ -227,6 +231,7 @@ impl MemoryAudit {
 #[async_trait]
 impl AuditSink for MemoryAudit {
     async fn record(&self, record: &AuditRecord) -> Result<(), BoxError> {
+        self.attempts.fetch_add(1, Ordering::SeqCst);
         let mut r = self.records.lock().unwrap();
         if self.fail_after.is_some_and(|n| r.len() >= n) {
             return Err("disk full (injected)".into());
@@ -249,6 +254,39 @@ impl AuditSink for MemoryAudit {
     }
     fn can_resume(&self) -> bool {
         true
+    }
+}
+
+/// A monitor that keeps what it is told: `(kind, event id or seen count)`.
+#[derive(Clone, Default)]
+pub struct MemoryMonitor {
+    pub events: Arc<Mutex<Vec<(&'static str, String)>>>,
+}
+
+impl MemoryMonitor {
+    pub fn records(&self) -> Vec<String> {
+        self.events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(k, _)| *k == "replay_status_update")
+            .map(|(_, id)| id.clone())
+            .collect()
+    }
+}
+
+#[async_trait]
+impl MonitorSink for MemoryMonitor {
+    fn notify(&self, event: MonitorEvent<'_>) {
+        let detail = match event {
+            MonitorEvent::Started(s) => s.run_id.clone(),
+            MonitorEvent::Record(r) => r.event_id.clone(),
+            MonitorEvent::Completed(s) => s.seen.to_string(),
+        };
+        self.events.lock().unwrap().push((event.kind(), detail));
+    }
+    async fn close(&self) -> u64 {
+        0
     }
 }
 
