@@ -253,9 +253,8 @@ async fn at_most_one_page_is_fetched_ahead() {
             .unwrap()
             .run(),
     );
-    while tgt.in_flight.load(Ordering::SeqCst) == 0 {
-        tokio::task::yield_now().await;
-    }
+    tgt.wait_in_flight(1).await;
+    // Give the fetch task every chance to run ahead: it must stop after one page.
     for _ in 0..200 {
         tokio::task::yield_now().await;
     }
@@ -297,7 +296,9 @@ async fn cancel_stops_fetching_lets_in_flight_finish_then_resume_completes() {
         .await
         .unwrap();
     assert!(first.interrupted);
-    assert!(first.seen >= 120 && first.seen < 500, "{}", first.seen);
+    // The 7 other sends in flight when record 120 was written were drained and recorded, and
+    // none was started after the cancel.
+    assert!((121..=127).contains(&first.seen), "{}", first.seen);
     // in-flight events finished and were recorded: every send has its record
     assert_eq!(tgt.total_sends(), first.seen);
     assert_eq!(first.counts.success, first.seen);
@@ -353,13 +354,12 @@ async fn drain_timeout_abandons_in_flight_events_with_a_record() {
             .unwrap()
             .run(),
     );
-    while tgt.in_flight.load(Ordering::SeqCst) < 4 {
-        tokio::task::yield_now().await;
-    }
+    tgt.wait_in_flight(4).await;
     cancel.cancel();
     let summary = run.await.unwrap().unwrap();
     assert!(summary.interrupted);
     assert_eq!(summary.seen, 4);
+    assert_eq!(tgt.total_sends(), 4, "nothing was sent after the cancel");
     assert_eq!(summary.failures.get(&FailureClass::Timeout), Some(&4));
     let recs = audit.records();
     assert_eq!(assert_one_record_per_event(&recs), 4);
@@ -369,24 +369,97 @@ async fn drain_timeout_abandons_in_flight_events_with_a_record() {
     );
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_cancel_with_nothing_left_is_not_an_interruption() {
+/// A run of `n` events spawned with a cancel token, a drain that never times out, and a target
+/// whose sends wait at a gate.
+struct Gated {
+    src: FakeSource,
+    tgt: FakeTarget,
+    gate: Arc<tokio::sync::Semaphore>,
+    audit: MemoryAudit,
+    cancel: CancellationToken,
+    run: tokio::task::JoinHandle<Result<cxone_dlq_replay::RunSummary, EngineError>>,
+}
+
+fn gated_run(n: usize, concurrency: usize) -> Gated {
+    let src = FakeSource::new(n);
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let tgt = FakeTarget {
+        hold: Some(gate.clone()),
+        ..FakeTarget::default()
+    };
+    let audit = MemoryAudit::default();
     let cancel = CancellationToken::new();
-    let summary = Replayer::builder()
-        .topic("t")
-        .source(FakeSource::new(0))
-        .target(FakeTarget::default())
-        .audit(MemoryAudit::default())
-        .cancel_token(cancel.clone())
-        .sleeper(Arc::new(Never))
-        .build()
-        .unwrap()
-        .run()
-        .await
-        .unwrap();
+    let run = tokio::spawn(
+        Replayer::builder()
+            .topic("t")
+            .source(src.clone())
+            .target(tgt.clone())
+            .audit(audit.clone())
+            .concurrency(concurrency)
+            .page_size(10)
+            .cancel_token(cancel.clone())
+            .sleeper(Arc::new(Never))
+            .build()
+            .unwrap()
+            .run(),
+    );
+    Gated {
+        src,
+        tgt,
+        gate,
+        audit,
+        cancel,
+        run,
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cancel_while_sends_are_in_flight_drains_and_records_them() {
+    let Gated {
+        src,
+        tgt,
+        gate,
+        audit,
+        cancel,
+        run,
+    } = gated_run(50, 4);
+    tgt.wait_in_flight(4).await;
     cancel.cancel();
-    assert_eq!(summary.seen, 0);
+    // The sends in flight are answered only after the cancel.
+    gate.add_permits(50);
+    let summary = run.await.unwrap().unwrap();
+    assert!(summary.interrupted, "46 events were never taken");
+    assert_eq!(tgt.total_sends(), 4, "nothing was sent after the cancel");
+    assert_eq!(summary.seen, 4);
+    assert_eq!(summary.counts.success, 4, "drained, not abandoned");
+    let recs = audit.records();
+    assert_eq!(assert_one_record_per_event(&recs), 4);
+    assert!(recs.iter().all(|r| r.http_status == Some(201)));
+    assert_eq!(audit.flushes.load(Ordering::SeqCst), 1);
+    assert!(src.pages_fetched.load(Ordering::SeqCst) <= 2);
+    assert!(!src.exhausted.is_set(), "fetching stopped");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cancel_with_nothing_left_to_take_is_not_an_interruption() {
+    // Every event is in flight and the source has ended when the cancel comes.
+    let Gated {
+        src,
+        tgt,
+        gate,
+        audit,
+        cancel,
+        run,
+    } = gated_run(3, 4);
+    tgt.wait_in_flight(3).await;
+    src.exhausted.wait().await;
+    cancel.cancel();
+    gate.add_permits(3);
+    let summary = run.await.unwrap().unwrap();
     assert!(!summary.interrupted);
+    assert_eq!(summary.seen, 3);
+    assert_eq!(summary.counts.success, 3);
+    assert_eq!(assert_one_record_per_event(&audit.records()), 3);
 }
 
 #[tokio::test(start_paused = true)]
@@ -489,8 +562,10 @@ async fn resume_skips_delivered_and_retries_failed_events() {
         .run()
         .await
         .unwrap();
+    // 10 exhausted (i % 6 == 0); of the other 50, those with i % 4 == 1 fail (none is even)
     let failed_first = first.counts.failed;
-    assert!(failed_first > 0);
+    assert_eq!(failed_first, 15);
+    assert_eq!(first.counts.success, 35);
     assert_eq!(first.counts.skipped, 10);
 
     let ok = FakeTarget::default();

@@ -11,9 +11,10 @@ use cxone_dlq_replay::{Clock, Sleeper};
 use futures::StreamExt;
 use serde_json::value::RawValue;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::Notify;
 
 pub fn t0() -> DateTime<Utc> {
     "2024-05-11T09:00:00Z".parse().unwrap()
@@ -78,6 +79,33 @@ pub fn event(i: usize, kind: Kind) -> DlqEvent {
     DlqEvent::from_raw(&RawValue::from_string(json).unwrap())
 }
 
+/// A flag that can be awaited: set once, seen by every waiter, before or after.
+#[derive(Clone, Default)]
+pub struct Latch {
+    set: Arc<AtomicBool>,
+    notify: Arc<Notify>,
+}
+
+impl Latch {
+    pub fn set(&self) {
+        self.set.store(true, Ordering::SeqCst);
+        self.notify.notify_waiters();
+    }
+    pub fn is_set(&self) -> bool {
+        self.set.load(Ordering::SeqCst)
+    }
+    pub async fn wait(&self) {
+        loop {
+            // Registered before the check, so a `set` in between is not missed.
+            let notified = self.notify.notified();
+            if self.is_set() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
 /// A DLQ of `n` generated events per topic, produced lazily page by page.
 #[derive(Clone)]
 pub struct FakeSource {
@@ -85,6 +113,8 @@ pub struct FakeSource {
     pub kind: Arc<dyn Fn(usize) -> Kind + Send + Sync>,
     pub pages_fetched: Arc<AtomicU64>,
     pub fail_at_page: Option<u64>,
+    /// Set when a page stream has ended (after its last page).
+    pub exhausted: Latch,
 }
 
 impl FakeSource {
@@ -94,6 +124,7 @@ impl FakeSource {
             kind: Arc::new(|_| Kind::Ok),
             pages_fetched: Arc::default(),
             fail_at_page: None,
+            exhausted: Latch::default(),
         }
     }
     pub fn kinds(mut self, f: impl Fn(usize) -> Kind + Send + Sync + 'static) -> Self {
@@ -113,13 +144,17 @@ impl DlqSource for FakeSource {
         futures::stream::unfold(Some(start), move |pos| {
             let me = me.clone();
             async move {
-                let pos = pos?;
+                let Some(pos) = pos else {
+                    me.exhausted.set();
+                    return None;
+                };
                 let fetched = me.pages_fetched.fetch_add(1, Ordering::SeqCst) + 1;
                 if me.fail_at_page == Some(fetched) {
                     let e: BoxError = "DLQ unavailable (injected)".into();
                     return Some((Err(e), None));
                 }
                 if pos >= me.n {
+                    me.exhausted.set();
                     return None;
                 }
                 let end = (pos + page_size as usize).min(me.n);
@@ -142,6 +177,8 @@ impl DlqSource for FakeSource {
 #[derive(Clone, Default)]
 pub struct FakeTarget {
     pub in_flight: Arc<AtomicUsize>,
+    /// Notified whenever a send starts.
+    pub started: Arc<Notify>,
     pub max_in_flight: Arc<AtomicUsize>,
     pub sends: Arc<Mutex<HashMap<String, u32>>>,
     pub accepted: Arc<Mutex<HashMap<String, u32>>>,
@@ -154,6 +191,17 @@ pub struct FakeTarget {
 }
 
 impl FakeTarget {
+    /// Waits until at least `n` sends are in flight at once.
+    pub async fn wait_in_flight(&self, n: usize) {
+        loop {
+            // Registered before the check, so a send starting in between is not missed.
+            let started = self.started.notified();
+            if self.in_flight.load(Ordering::SeqCst) >= n {
+                return;
+            }
+            started.await;
+        }
+    }
     pub fn total_sends(&self) -> u64 {
         self.sends
             .lock()
@@ -178,6 +226,7 @@ impl ReplayTarget for FakeTarget {
     async fn send(&self, _topic: &str, key: &IdempotencyKey, _body: Vec<u8>) -> SendOutcome {
         let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         self.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        self.started.notify_waiters();
         if let Some(c) = &self.clock {
             self.send_times.lock().unwrap().push(c.now());
         }
