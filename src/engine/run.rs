@@ -11,6 +11,7 @@ use crate::resume::DeliveredKeys;
 use crate::summary::RunSummary;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 /// Where a run is.
@@ -78,14 +79,14 @@ impl Replayer {
             replayer: &self,
             delivered,
             feed: Feed::start(
-                std::sync::Arc::clone(&self.source),
+                Arc::clone(&self.source),
                 self.topics.clone(),
                 self.page_size,
                 self.start_token.clone(),
                 stop.clone(),
             ),
             pending: None,
-            sends: Sends::new(std::sync::Arc::clone(&self.clock)),
+            sends: Sends::new(Arc::clone(&self.clock)),
             recorder: Recorder::new(&self, started, stop.clone()),
             stop,
             interrupted: false,
