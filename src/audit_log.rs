@@ -23,7 +23,7 @@
 //! reader reports the torn line (as [`LogReport::torn_tail`] when it is last, as a
 //! [`LogReport::malformed`] line once later records follow it).
 
-use crate::error::EngineError;
+use crate::error::{EngineError, Setting};
 use crate::ports::{AuditSink, BoxError};
 use crate::resume::DeliveredKeys;
 use crate::summary::StatusCounts;
@@ -140,7 +140,10 @@ impl JsonlAuditLog {
     /// As [`JsonlAuditLog::open`], and [`EngineError::Setting`] for `sync_every == 0`.
     pub fn open_with(path: impl AsRef<Path>, options: JsonlOptions) -> Result<Self, EngineError> {
         if options.sync_every == 0 {
-            return Err(EngineError::setting("sync_every", "must be at least 1"));
+            return Err(EngineError::invalid(
+                Setting::SyncEvery,
+                "must be at least 1",
+            ));
         }
         let path = path.as_ref().to_path_buf();
         let lock = lock_path(&path);

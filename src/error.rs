@@ -2,7 +2,111 @@
 
 use crate::ports::BoxError;
 use crate::summary::RunSummary;
+use std::fmt;
 use std::path::PathBuf;
+
+/// A setting of the engine's builders ([`ReplayerBuilder`](crate::ReplayerBuilder),
+/// [`JsonlOptions`](crate::JsonlOptions), [`WebhookMonitorBuilder`](crate::WebhookMonitorBuilder)),
+/// as named by [`EngineError::Setting`]. [`Setting::as_str`] (and `Display`) give the builder
+/// method's name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum Setting {
+    /// [`ReplayerBuilder::topic`](crate::ReplayerBuilder::topic) /
+    /// [`topics`](crate::ReplayerBuilder::topics): `topics`.
+    Topics,
+    /// [`ReplayerBuilder::concurrency`](crate::ReplayerBuilder::concurrency): `concurrency`.
+    Concurrency,
+    /// [`ReplayerBuilder::pace`](crate::ReplayerBuilder::pace): `pace`.
+    Pace,
+    /// [`ReplayerBuilder::page_size`](crate::ReplayerBuilder::page_size): `page_size`.
+    PageSize,
+    /// [`ReplayerBuilder::drain_timeout`](crate::ReplayerBuilder::drain_timeout): `drain_timeout`.
+    DrainTimeout,
+    /// [`ReplayerBuilder::filter`](crate::ReplayerBuilder::filter): `filter`.
+    Filter,
+    /// [`ReplayerBuilder::start_token`](crate::ReplayerBuilder::start_token): `start_token`.
+    StartToken,
+    /// [`ReplayerBuilder::source`](crate::ReplayerBuilder::source): `source`.
+    Source,
+    /// [`ReplayerBuilder::target`](crate::ReplayerBuilder::target): `target`.
+    Target,
+    /// [`ReplayerBuilder::audit`](crate::ReplayerBuilder::audit): `audit`.
+    Audit,
+    /// [`ReplayerBuilder::resume`](crate::ReplayerBuilder::resume): `resume`.
+    Resume,
+    /// [`JsonlOptions::sync_every`](crate::JsonlOptions::sync_every): `sync_every`.
+    SyncEvery,
+    /// The webhook URL of [`WebhookMonitor::builder`](crate::WebhookMonitor::builder):
+    /// `webhook_url`.
+    WebhookUrl,
+    /// [`WebhookMonitorBuilder::secret`](crate::WebhookMonitorBuilder::secret): `webhook_secret`.
+    WebhookSecret,
+    /// The webhook monitor's queue capacity: `webhook_queue`.
+    WebhookQueue,
+    /// The webhook monitor's attempts per notification: `webhook_attempts`.
+    WebhookAttempts,
+    /// [`WebhookMonitorBuilder::backoff`](crate::WebhookMonitorBuilder::backoff):
+    /// `webhook_backoff`.
+    WebhookBackoff,
+    /// The webhook monitor as a whole (its HTTP client): `webhook`.
+    Webhook,
+}
+
+impl Setting {
+    /// Every setting, in declaration order.
+    pub const ALL: [Setting; 18] = [
+        Setting::Topics,
+        Setting::Concurrency,
+        Setting::Pace,
+        Setting::PageSize,
+        Setting::DrainTimeout,
+        Setting::Filter,
+        Setting::StartToken,
+        Setting::Source,
+        Setting::Target,
+        Setting::Audit,
+        Setting::Resume,
+        Setting::SyncEvery,
+        Setting::WebhookUrl,
+        Setting::WebhookSecret,
+        Setting::WebhookQueue,
+        Setting::WebhookAttempts,
+        Setting::WebhookBackoff,
+        Setting::Webhook,
+    ];
+
+    /// The setting's name (the builder method's, in `snake_case`).
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Setting::Topics => "topics",
+            Setting::Concurrency => "concurrency",
+            Setting::Pace => "pace",
+            Setting::PageSize => "page_size",
+            Setting::DrainTimeout => "drain_timeout",
+            Setting::Filter => "filter",
+            Setting::StartToken => "start_token",
+            Setting::Source => "source",
+            Setting::Target => "target",
+            Setting::Audit => "audit",
+            Setting::Resume => "resume",
+            Setting::SyncEvery => "sync_every",
+            Setting::WebhookUrl => "webhook_url",
+            Setting::WebhookSecret => "webhook_secret",
+            Setting::WebhookQueue => "webhook_queue",
+            Setting::WebhookAttempts => "webhook_attempts",
+            Setting::WebhookBackoff => "webhook_backoff",
+            Setting::Webhook => "webhook",
+        }
+    }
+}
+
+impl fmt::Display for Setting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// Everything that can go wrong building or running a replay.
 ///
@@ -15,8 +119,8 @@ pub enum EngineError {
     /// A builder setting is missing or invalid.
     #[error("invalid setting `{setting}`: {problem}")]
     Setting {
-        /// The setting's name.
-        setting: &'static str,
+        /// The setting (its [`Display`](std::fmt::Display) is the builder method's name).
+        setting: Setting,
         /// What is wrong with it.
         problem: String,
     },
@@ -97,7 +201,7 @@ impl EngineError {
         )
     }
 
-    pub(crate) fn setting(setting: &'static str, problem: impl Into<String>) -> Self {
+    pub(crate) fn invalid(setting: Setting, problem: impl Into<String>) -> Self {
         EngineError::Setting {
             setting,
             problem: problem.into(),
@@ -110,5 +214,25 @@ impl EngineError {
             path: path.into(),
             source,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn setting_names_are_distinct_and_read_back() {
+        let names: HashSet<&str> = Setting::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(names.len(), Setting::ALL.len());
+        for s in Setting::ALL {
+            assert_eq!(s.to_string(), s.as_str());
+        }
+        let e = EngineError::invalid(Setting::PageSize, "must be at least 1");
+        assert_eq!(
+            e.to_string(),
+            "invalid setting `page_size`: must be at least 1"
+        );
     }
 }

@@ -26,10 +26,10 @@ pub use audit_log::{
     AuditLog, BadLine, JsonlAuditLog, JsonlOptions, LogReport, LogSummary, lock_path,
 };
 pub use engine::{
-    DEFAULT_CONCURRENCY, DEFAULT_DRAIN_TIMEOUT, DEFAULT_PAGE_SIZE, MAX_CONCURRENCY, ProgressFn,
-    Replayer, ReplayerBuilder,
+    DEFAULT_CONCURRENCY, DEFAULT_DRAIN_TIMEOUT, DEFAULT_PAGE_SIZE, MAX_CONCURRENCY, MAX_PACE,
+    ProgressFn, Replayer, ReplayerBuilder, check_pace,
 };
-pub use error::EngineError;
+pub use error::{EngineError, Setting};
 pub use monitor::{WebhookMonitor, WebhookMonitorBuilder};
 pub use ports::{
     AuditSink, BoxError, DlqSource, MonitorEvent, MonitorSink, PageStream, ReplayTarget,

@@ -21,7 +21,7 @@
 //! the form `whsec_<base64>` uses the decoded base64 part as the key (the spec's format); any
 //! other secret is used as raw UTF-8 bytes.
 
-use crate::error::EngineError;
+use crate::error::{EngineError, Setting};
 use crate::ports::{MonitorEvent, MonitorSink};
 use crate::runtime::{Clock, Sleeper, SystemClock, TokioSleeper};
 use async_trait::async_trait;
@@ -142,22 +142,21 @@ impl WebhookMonitorBuilder {
     /// Tokio runtime.
     pub fn build(self) -> Result<WebhookMonitor, EngineError> {
         let url = Url::parse(&self.url)
-            .map_err(|e| EngineError::setting("webhook_url", format!("not a URL: {e}")))?;
+            .map_err(|e| EngineError::invalid(Setting::WebhookUrl, format!("not a URL: {e}")))?;
         check_credential_url(&url)
-            .map_err(|rule| EngineError::setting("webhook_url", rule.to_string()))?;
+            .map_err(|rule| EngineError::invalid(Setting::WebhookUrl, rule.to_string()))?;
         if self.queue == 0 {
-            return Err(EngineError::setting("webhook_queue", "must be at least 1"));
+            return Err(EngineError::invalid(Setting::WebhookQueue, "must be at least 1"));
         }
         if self.max_attempts == 0 {
-            return Err(EngineError::setting(
-                "webhook_attempts",
+            return Err(EngineError::invalid(Setting::WebhookAttempts,
                 "must be at least 1",
             ));
         }
         // The domain's retry decision (no jitter: one sender, nothing to de-synchronise), with a
         // receiver's `Retry-After` honoured up to the backoff cap.
         let retry = RetryPolicy::new(self.max_attempts, self.backoff_base, self.backoff_max)
-            .map_err(|e| EngineError::setting("webhook_backoff", e.to_string()))?
+            .map_err(|e| EngineError::invalid(Setting::WebhookBackoff, e.to_string()))?
             .with_retry_after_cap(self.backoff_max);
         let key = match &self.secret {
             None => None,
@@ -172,7 +171,7 @@ impl WebhookMonitorBuilder {
             .timeout(self.request_timeout)
             .connect_timeout(self.request_timeout)
             .build()
-            .map_err(|e| EngineError::setting("webhook", format!("HTTP client: {e}")))?;
+            .map_err(|e| EngineError::invalid(Setting::Webhook, format!("HTTP client: {e}")))?;
         let shared = Arc::new(Counters::default());
         let (tx, rx) = mpsc::channel(self.queue);
         let worker = Worker {
@@ -202,15 +201,14 @@ impl WebhookMonitorBuilder {
 fn signing_key(secret: &str) -> Result<SecretSlice<u8>, EngineError> {
     let bytes = match secret.strip_prefix("whsec_") {
         Some(b64) => B64.decode(b64).map_err(|_| {
-            EngineError::setting(
-                "webhook_secret",
+            EngineError::invalid(Setting::WebhookSecret,
                 "a `whsec_` secret must be base64 after the prefix",
             )
         })?,
         None => secret.as_bytes().to_vec(),
     };
     if bytes.is_empty() {
-        return Err(EngineError::setting("webhook_secret", "must not be empty"));
+        return Err(EngineError::invalid(Setting::WebhookSecret, "must not be empty"));
     }
     Ok(SecretSlice::from(bytes))
 }

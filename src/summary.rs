@@ -82,7 +82,8 @@ pub struct LatencySummary {
 pub struct RunSummary {
     /// This run's id (in every audit record).
     pub run_id: String,
-    /// Events seen (taken off a DLQ page and given a final audit record).
+    /// Events seen: taken off a DLQ page and given a final audit record that the audit sink
+    /// accepted.
     pub seen: u64,
     /// By final status.
     pub counts: StatusCounts,

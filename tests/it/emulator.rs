@@ -197,7 +197,8 @@ async fn cancel_mid_run_then_resume_delivers_everything_once() {
     let log = dir.path().join("audit.jsonl");
     let first = replay(&emu, &log, false, Some((CancellationToken::new(), 300))).await;
     assert!(first.interrupted);
-    assert!(first.seen >= 300 && first.seen < 1500, "{}", first.seen);
+    // cancelled at the 300th record; at most the other 31 sends in flight were drained
+    assert!((300..332).contains(&first.seen), "{}", first.seen);
     let second = replay(&emu, &log, true, None).await;
     assert!(!second.interrupted);
     assert_eq!(

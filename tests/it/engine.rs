@@ -3,7 +3,7 @@
 use crate::fakes::*;
 use cxone_dlq_replay::domain::{FailureClass, ReplayStatus, SkipReason};
 use cxone_dlq_replay::{
-    AuditLog, EngineError, JsonlAuditLog, Progress, Replayer, SendOutcome, TokioSleeper,
+    AuditLog, EngineError, JsonlAuditLog, Progress, Replayer, SendOutcome, Setting, TokioSleeper,
 };
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -253,9 +253,8 @@ async fn at_most_one_page_is_fetched_ahead() {
             .unwrap()
             .run(),
     );
-    while tgt.in_flight.load(Ordering::SeqCst) == 0 {
-        tokio::task::yield_now().await;
-    }
+    tgt.wait_in_flight(1).await;
+    // Give the fetch task every chance to run ahead: it must stop after one page.
     for _ in 0..200 {
         tokio::task::yield_now().await;
     }
@@ -297,7 +296,9 @@ async fn cancel_stops_fetching_lets_in_flight_finish_then_resume_completes() {
         .await
         .unwrap();
     assert!(first.interrupted);
-    assert!(first.seen >= 120 && first.seen < 500, "{}", first.seen);
+    // The 7 other sends in flight when record 120 was written were drained and recorded, and
+    // none was started after the cancel.
+    assert!((121..=127).contains(&first.seen), "{}", first.seen);
     // in-flight events finished and were recorded: every send has its record
     assert_eq!(tgt.total_sends(), first.seen);
     assert_eq!(first.counts.success, first.seen);
@@ -353,13 +354,12 @@ async fn drain_timeout_abandons_in_flight_events_with_a_record() {
             .unwrap()
             .run(),
     );
-    while tgt.in_flight.load(Ordering::SeqCst) < 4 {
-        tokio::task::yield_now().await;
-    }
+    tgt.wait_in_flight(4).await;
     cancel.cancel();
     let summary = run.await.unwrap().unwrap();
     assert!(summary.interrupted);
     assert_eq!(summary.seen, 4);
+    assert_eq!(tgt.total_sends(), 4, "nothing was sent after the cancel");
     assert_eq!(summary.failures.get(&FailureClass::Timeout), Some(&4));
     let recs = audit.records();
     assert_eq!(assert_one_record_per_event(&recs), 4);
@@ -369,24 +369,97 @@ async fn drain_timeout_abandons_in_flight_events_with_a_record() {
     );
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_cancel_with_nothing_left_is_not_an_interruption() {
+/// A run of `n` events spawned with a cancel token, a drain that never times out, and a target
+/// whose sends wait at a gate.
+struct Gated {
+    src: FakeSource,
+    tgt: FakeTarget,
+    gate: Arc<tokio::sync::Semaphore>,
+    audit: MemoryAudit,
+    cancel: CancellationToken,
+    run: tokio::task::JoinHandle<Result<cxone_dlq_replay::RunSummary, EngineError>>,
+}
+
+fn gated_run(n: usize, concurrency: usize) -> Gated {
+    let src = FakeSource::new(n);
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let tgt = FakeTarget {
+        hold: Some(gate.clone()),
+        ..FakeTarget::default()
+    };
+    let audit = MemoryAudit::default();
     let cancel = CancellationToken::new();
-    let summary = Replayer::builder()
-        .topic("t")
-        .source(FakeSource::new(0))
-        .target(FakeTarget::default())
-        .audit(MemoryAudit::default())
-        .cancel_token(cancel.clone())
-        .sleeper(Arc::new(Never))
-        .build()
-        .unwrap()
-        .run()
-        .await
-        .unwrap();
+    let run = tokio::spawn(
+        Replayer::builder()
+            .topic("t")
+            .source(src.clone())
+            .target(tgt.clone())
+            .audit(audit.clone())
+            .concurrency(concurrency)
+            .page_size(10)
+            .cancel_token(cancel.clone())
+            .sleeper(Arc::new(Never))
+            .build()
+            .unwrap()
+            .run(),
+    );
+    Gated {
+        src,
+        tgt,
+        gate,
+        audit,
+        cancel,
+        run,
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cancel_while_sends_are_in_flight_drains_and_records_them() {
+    let Gated {
+        src,
+        tgt,
+        gate,
+        audit,
+        cancel,
+        run,
+    } = gated_run(50, 4);
+    tgt.wait_in_flight(4).await;
     cancel.cancel();
-    assert_eq!(summary.seen, 0);
+    // The sends in flight are answered only after the cancel.
+    gate.add_permits(50);
+    let summary = run.await.unwrap().unwrap();
+    assert!(summary.interrupted, "46 events were never taken");
+    assert_eq!(tgt.total_sends(), 4, "nothing was sent after the cancel");
+    assert_eq!(summary.seen, 4);
+    assert_eq!(summary.counts.success, 4, "drained, not abandoned");
+    let recs = audit.records();
+    assert_eq!(assert_one_record_per_event(&recs), 4);
+    assert!(recs.iter().all(|r| r.http_status == Some(201)));
+    assert_eq!(audit.flushes.load(Ordering::SeqCst), 1);
+    assert!(src.pages_fetched.load(Ordering::SeqCst) <= 2);
+    assert!(!src.exhausted.is_set(), "fetching stopped");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cancel_with_nothing_left_to_take_is_not_an_interruption() {
+    // Every event is in flight and the source has ended when the cancel comes.
+    let Gated {
+        src,
+        tgt,
+        gate,
+        audit,
+        cancel,
+        run,
+    } = gated_run(3, 4);
+    tgt.wait_in_flight(3).await;
+    src.exhausted.wait().await;
+    cancel.cancel();
+    gate.add_permits(3);
+    let summary = run.await.unwrap().unwrap();
     assert!(!summary.interrupted);
+    assert_eq!(summary.seen, 3);
+    assert_eq!(summary.counts.success, 3);
+    assert_eq!(assert_one_record_per_event(&audit.records()), 3);
 }
 
 #[tokio::test(start_paused = true)]
@@ -432,7 +505,7 @@ async fn an_audit_failure_stops_the_run() {
         .topic("t")
         .source(src)
         .target(tgt.clone())
-        .audit(audit)
+        .audit(audit.clone())
         .concurrency(4)
         .build()
         .unwrap()
@@ -440,12 +513,23 @@ async fn an_audit_failure_stops_the_run() {
         .await
         .unwrap_err();
     assert!(matches!(err, EngineError::Audit { .. }), "{err:?}");
-    let seen = err.summary().unwrap().seen;
-    assert!(seen < 100, "the run went on after the audit failed: {seen}");
+    let summary = err.summary().unwrap();
     assert_eq!(
-        tgt.total_sends(),
-        seen,
+        summary.seen, 10,
+        "only the records the sink accepted are counted"
+    );
+    assert_eq!(summary.counts.total(), 10);
+    assert_eq!(audit.records().len(), 10);
+    let sends = tgt.total_sends();
+    assert_eq!(
+        audit.attempts.load(Ordering::SeqCst),
+        sends,
         "no send without an attempt to record it"
+    );
+    // the refused record, plus at most the other 3 sends in flight then
+    assert!(
+        (11..=14).contains(&sends),
+        "the run went on after the audit failed: {sends}"
     );
 }
 
@@ -478,8 +562,10 @@ async fn resume_skips_delivered_and_retries_failed_events() {
         .run()
         .await
         .unwrap();
+    // 10 exhausted (i % 6 == 0); of the other 50, those with i % 4 == 1 fail (none is even)
     let failed_first = first.counts.failed;
-    assert!(failed_first > 0);
+    assert_eq!(failed_first, 15);
+    assert_eq!(first.counts.success, 35);
     assert_eq!(first.counts.skipped, 10);
 
     let ok = FakeTarget::default();
@@ -592,25 +678,47 @@ fn the_builder_names_the_bad_setting() {
             .audit(MemoryAudit::default())
     };
     assert!(ok().build().is_ok());
-    let cases: Vec<(&str, cxone_dlq_replay::ReplayerBuilder)> = vec![
-        ("concurrency", ok().concurrency(0)),
-        ("concurrency", ok().concurrency(100_000)),
-        ("pace", ok().pace(-1.0)),
-        ("pace", ok().pace(f64::NAN)),
-        ("page_size", ok().page_size(0)),
-        ("topics", ok().topic("t")),
-        ("topics", ok().topic(" ")),
-        ("start_token", ok().topic("u").start_token(Some("x".into()))),
-        ("drain_timeout", ok().drain_timeout(Duration::ZERO)),
+    let cases: Vec<(Setting, cxone_dlq_replay::ReplayerBuilder)> = vec![
+        (Setting::Concurrency, ok().concurrency(0)),
+        (Setting::Concurrency, ok().concurrency(100_000)),
+        (Setting::Pace, ok().pace(-1.0)),
+        (Setting::Pace, ok().pace(f64::NAN)),
+        (Setting::PageSize, ok().page_size(0)),
         (
-            "target",
+            Setting::Topics,
+            Replayer::builder().source(FakeSource::new(1)),
+        ),
+        (Setting::Topics, ok().topic("t")),
+        (Setting::Topics, ok().topic(" ")),
+        (
+            Setting::StartToken,
+            ok().topic("u").start_token(Some("x".into())),
+        ),
+        (Setting::DrainTimeout, ok().drain_timeout(Duration::ZERO)),
+        (
+            Setting::Filter,
+            ok().filter(
+                cxone_dlq_replay::domain::EventFilter::new()
+                    .since(t0())
+                    .until(t0() - chrono::TimeDelta::hours(1)),
+            ),
+        ),
+        (
+            Setting::Source,
+            Replayer::builder()
+                .topic("t")
+                .target(FakeTarget::default())
+                .audit(MemoryAudit::default()),
+        ),
+        (
+            Setting::Target,
             Replayer::builder()
                 .topic("t")
                 .source(FakeSource::new(1))
                 .audit(MemoryAudit::default()),
         ),
         (
-            "audit",
+            Setting::Audit,
             Replayer::builder()
                 .topic("t")
                 .source(FakeSource::new(1))
@@ -633,7 +741,7 @@ fn the_builder_names_the_bad_setting() {
     }
     let mut cases = cases;
     cases.push((
-        "resume",
+        Setting::Resume,
         Replayer::builder()
             .topic("t")
             .source(FakeSource::new(1))
@@ -643,7 +751,14 @@ fn the_builder_names_the_bad_setting() {
     ));
     for (setting, b) in cases {
         match b.build() {
-            Err(EngineError::Setting { setting: s, .. }) => assert_eq!(s, setting),
+            Err(e @ EngineError::Setting { setting: s, .. }) => {
+                assert_eq!(s, setting);
+                assert!(
+                    e.to_string()
+                        .starts_with(&format!("invalid setting `{}`: ", setting.as_str())),
+                    "{e}"
+                );
+            }
             other => panic!("{setting}: {other:?}"),
         }
     }
@@ -692,10 +807,15 @@ async fn an_audit_failure_while_planning_stops_the_run() {
         fail_after: Some(10),
         ..MemoryAudit::default()
     };
+    let monitor = MemoryMonitor::default();
+    let progress = Arc::new(Mutex::new(Vec::<u64>::new()));
+    let p2 = progress.clone();
     let err = Replayer::builder()
         .topic("t")
         .source(src)
         .audit(audit.clone())
+        .monitor(monitor.clone())
+        .on_progress(move |p| p2.lock().unwrap().push(p.seen))
         .dry_run(true)
         .build()
         .unwrap()
@@ -703,10 +823,22 @@ async fn an_audit_failure_while_planning_stops_the_run() {
         .await
         .unwrap_err();
     assert!(matches!(err, EngineError::Audit { .. }), "{err:?}");
+    let summary = err.summary().unwrap();
+    // The 11th record was refused: it is not seen, not counted, not shown, not notified.
+    assert_eq!(summary.seen, 10, "{summary:?}");
+    assert_eq!(summary.counts.dry_run, 10);
     assert_eq!(
-        err.summary().unwrap().seen,
+        audit.attempts.load(Ordering::SeqCst),
         11,
         "stopped at the first failed record"
     );
-    assert_eq!(audit.records().len(), 10);
+    let recs = audit.records();
+    assert_eq!(recs.len(), 10);
+    assert_eq!(*progress.lock().unwrap(), (1..=10).collect::<Vec<u64>>());
+    assert_eq!(
+        monitor.records(),
+        recs.iter().map(|r| r.event_id.clone()).collect::<Vec<_>>()
+    );
+    let events = monitor.events.lock().unwrap().clone();
+    assert_eq!(events.last(), Some(&("replay_completed", "10".to_string())));
 }

@@ -4,15 +4,17 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use cxone_dlq_replay::domain::{AuditRecord, DlqEvent, DlqPage, IdempotencyKey};
 use cxone_dlq_replay::{
-    AuditSink, BoxError, DeliveredKeys, DlqSource, PageStream, ReplayTarget, SendOutcome,
+    AuditSink, BoxError, DeliveredKeys, DlqSource, MonitorEvent, MonitorSink, PageStream,
+    ReplayTarget, SendOutcome,
 };
 use cxone_dlq_replay::{Clock, Sleeper};
 use futures::StreamExt;
 use serde_json::value::RawValue;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::Notify;
 
 pub fn t0() -> DateTime<Utc> {
     "2024-05-11T09:00:00Z".parse().unwrap()
@@ -77,6 +79,33 @@ pub fn event(i: usize, kind: Kind) -> DlqEvent {
     DlqEvent::from_raw(&RawValue::from_string(json).unwrap())
 }
 
+/// A flag that can be awaited: set once, seen by every waiter, before or after.
+#[derive(Clone, Default)]
+pub struct Latch {
+    set: Arc<AtomicBool>,
+    notify: Arc<Notify>,
+}
+
+impl Latch {
+    pub fn set(&self) {
+        self.set.store(true, Ordering::SeqCst);
+        self.notify.notify_waiters();
+    }
+    pub fn is_set(&self) -> bool {
+        self.set.load(Ordering::SeqCst)
+    }
+    pub async fn wait(&self) {
+        loop {
+            // Registered before the check, so a `set` in between is not missed.
+            let notified = self.notify.notified();
+            if self.is_set() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
 /// A DLQ of `n` generated events per topic, produced lazily page by page.
 #[derive(Clone)]
 pub struct FakeSource {
@@ -84,6 +113,8 @@ pub struct FakeSource {
     pub kind: Arc<dyn Fn(usize) -> Kind + Send + Sync>,
     pub pages_fetched: Arc<AtomicU64>,
     pub fail_at_page: Option<u64>,
+    /// Set when a page stream has ended (after its last page).
+    pub exhausted: Latch,
 }
 
 impl FakeSource {
@@ -93,6 +124,7 @@ impl FakeSource {
             kind: Arc::new(|_| Kind::Ok),
             pages_fetched: Arc::default(),
             fail_at_page: None,
+            exhausted: Latch::default(),
         }
     }
     pub fn kinds(mut self, f: impl Fn(usize) -> Kind + Send + Sync + 'static) -> Self {
@@ -112,13 +144,17 @@ impl DlqSource for FakeSource {
         futures::stream::unfold(Some(start), move |pos| {
             let me = me.clone();
             async move {
-                let pos = pos?;
+                let Some(pos) = pos else {
+                    me.exhausted.set();
+                    return None;
+                };
                 let fetched = me.pages_fetched.fetch_add(1, Ordering::SeqCst) + 1;
                 if me.fail_at_page == Some(fetched) {
                     let e: BoxError = "DLQ unavailable (injected)".into();
                     return Some((Err(e), None));
                 }
                 if pos >= me.n {
+                    me.exhausted.set();
                     return None;
                 }
                 let end = (pos + page_size as usize).min(me.n);
@@ -141,6 +177,8 @@ impl DlqSource for FakeSource {
 #[derive(Clone, Default)]
 pub struct FakeTarget {
     pub in_flight: Arc<AtomicUsize>,
+    /// Notified whenever a send starts.
+    pub started: Arc<Notify>,
     pub max_in_flight: Arc<AtomicUsize>,
     pub sends: Arc<Mutex<HashMap<String, u32>>>,
     pub accepted: Arc<Mutex<HashMap<String, u32>>>,
@@ -153,6 +191,17 @@ pub struct FakeTarget {
 }
 
 impl FakeTarget {
+    /// Waits until at least `n` sends are in flight at once.
+    pub async fn wait_in_flight(&self, n: usize) {
+        loop {
+            // Registered before the check, so a send starting in between is not missed.
+            let started = self.started.notified();
+            if self.in_flight.load(Ordering::SeqCst) >= n {
+                return;
+            }
+            started.await;
+        }
+    }
     pub fn total_sends(&self) -> u64 {
         self.sends
             .lock()
@@ -177,6 +226,7 @@ impl ReplayTarget for FakeTarget {
     async fn send(&self, _topic: &str, key: &IdempotencyKey, _body: Vec<u8>) -> SendOutcome {
         let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         self.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        self.started.notify_waiters();
         if let Some(c) = &self.clock {
             self.send_times.lock().unwrap().push(c.now());
         }
@@ -214,8 +264,11 @@ impl ReplayTarget for FakeTarget {
 #[derive(Clone, Default)]
 pub struct MemoryAudit {
     pub records: Arc<Mutex<Vec<AuditRecord>>>,
+    /// Refuse every record after this many were accepted.
     pub fail_after: Option<usize>,
     pub flushes: Arc<AtomicU64>,
+    /// Calls of `record`, accepted or refused.
+    pub attempts: Arc<AtomicU64>,
 }
 
 impl MemoryAudit {
@@ -227,6 +280,7 @@ impl MemoryAudit {
 #[async_trait]
 impl AuditSink for MemoryAudit {
     async fn record(&self, record: &AuditRecord) -> Result<(), BoxError> {
+        self.attempts.fetch_add(1, Ordering::SeqCst);
         let mut r = self.records.lock().unwrap();
         if self.fail_after.is_some_and(|n| r.len() >= n) {
             return Err("disk full (injected)".into());
@@ -249,6 +303,39 @@ impl AuditSink for MemoryAudit {
     }
     fn can_resume(&self) -> bool {
         true
+    }
+}
+
+/// A monitor that keeps what it is told: `(kind, event id or seen count)`.
+#[derive(Clone, Default)]
+pub struct MemoryMonitor {
+    pub events: Arc<Mutex<Vec<(&'static str, String)>>>,
+}
+
+impl MemoryMonitor {
+    pub fn records(&self) -> Vec<String> {
+        self.events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(k, _)| *k == "replay_status_update")
+            .map(|(_, id)| id.clone())
+            .collect()
+    }
+}
+
+#[async_trait]
+impl MonitorSink for MemoryMonitor {
+    fn notify(&self, event: MonitorEvent<'_>) {
+        let detail = match event {
+            MonitorEvent::Started(s) => s.run_id.clone(),
+            MonitorEvent::Record(r) => r.event_id.clone(),
+            MonitorEvent::Completed(s) => s.seen.to_string(),
+        };
+        self.events.lock().unwrap().push((event.kind(), detail));
+    }
+    async fn close(&self) -> u64 {
+        0
     }
 }
 

@@ -1,7 +1,7 @@
 //! [`ClientBuilder`] and [`Auth`]: validated client configuration.
 
 use crate::client::{Client, Inner, TokenEndpoint};
-use crate::error::BuildError;
+use crate::error::{BuildError, Setting};
 use crate::runtime::{Clock, Jitter, RandomJitter, Sleeper, SystemClock, TokioSleeper};
 use crate::token::TokenCache;
 use cxone_replay_domain::{
@@ -90,7 +90,7 @@ enum Endpoint {
 /// Builds a [`Client`]; every setting is checked by [`build`](ClientBuilder::build).
 ///
 /// ```
-/// use cxone_eventbridge::{BuildError, Client};
+/// use cxone_eventbridge::{BuildError, Client, Setting};
 /// use secrecy::SecretString;
 ///
 /// let client = Client::builder()
@@ -105,7 +105,7 @@ enum Endpoint {
 ///     .base_url("http://example.com")
 ///     .client_credentials("my-id", SecretString::from("my-secret"))
 ///     .build();
-/// assert!(matches!(refused, Err(BuildError::InsecureUrl { setting: "base_url", .. })));
+/// assert!(matches!(refused, Err(BuildError::InsecureUrl { setting: Setting::BaseUrl, .. })));
 /// ```
 #[derive(Clone)]
 pub struct ClientBuilder {
@@ -304,20 +304,20 @@ impl ClientBuilder {
     /// - [`BuildError::Http`] if the HTTP client cannot be built.
     pub fn build(self) -> Result<Client, BuildError> {
         let auth = self.auth.ok_or(BuildError::Missing {
-            setting: "credentials",
+            setting: Setting::Credentials,
             hint: "call client_credentials(id, secret) or auth(..)",
         })?;
         check_auth(&auth)?;
         let base = match &self.endpoint {
             Endpoint::Region(host) => {
                 check_host(host)?;
-                parse_url("region", &format!("https://{host}"))?
+                parse_url(Setting::Region, &format!("https://{host}"))?
             }
-            Endpoint::BaseUrl(url) => parse_url("base_url", url)?,
+            Endpoint::BaseUrl(url) => parse_url(Setting::BaseUrl, url)?,
         };
         let api_prefix = normalize_prefix(&self.api_prefix)?;
         let token_endpoint = match (&self.token_url, &auth) {
-            (Some(url), _) => TokenEndpoint::Fixed(parse_url("token_url", url)?),
+            (Some(url), _) => TokenEndpoint::Fixed(parse_url(Setting::TokenUrl, url)?),
             (
                 None,
                 Auth::CxoneAccessKey {
@@ -325,12 +325,12 @@ impl ClientBuilder {
                     ..
                 },
             ) => {
-                let issuer = parse_url("issuer", issuer)?;
+                let issuer = parse_url(Setting::Issuer, issuer)?;
                 let mut discovery = issuer.clone();
                 discovery
                     .path_segments_mut()
                     .map_err(|()| BuildError::InvalidSetting {
-                        setting: "issuer",
+                        setting: Setting::Issuer,
                         problem: "cannot have a path".into(),
                     })?
                     .pop_if_empty()
@@ -344,19 +344,19 @@ impl ClientBuilder {
         };
         if self.connect_timeout.is_zero() {
             return Err(BuildError::InvalidSetting {
-                setting: "connect_timeout",
+                setting: Setting::ConnectTimeout,
                 problem: "must be more than zero".into(),
             });
         }
         if self.request_timeout.is_zero() {
             return Err(BuildError::InvalidSetting {
-                setting: "request_timeout",
+                setting: Setting::RequestTimeout,
                 problem: "must be more than zero".into(),
             });
         }
         if self.max_connections == 0 {
             return Err(BuildError::InvalidSetting {
-                setting: "max_connections",
+                setting: Setting::MaxConnections,
                 problem: "must be at least 1".into(),
             });
         }
@@ -412,13 +412,13 @@ fn check_auth(auth: &Auth) -> Result<(), BuildError> {
         } => {
             if access_key_id.trim().is_empty() {
                 return Err(BuildError::InvalidSetting {
-                    setting: "access_key_id",
+                    setting: Setting::AccessKeyId,
                     problem: "is empty".into(),
                 });
             }
             if access_key_secret.expose_secret().is_empty() {
                 return Err(BuildError::InvalidSetting {
-                    setting: "access_key_secret",
+                    setting: Setting::AccessKeySecret,
                     problem: "is empty".into(),
                 });
             }
@@ -427,13 +427,13 @@ fn check_auth(auth: &Auth) -> Result<(), BuildError> {
     };
     if id.trim().is_empty() {
         return Err(BuildError::InvalidSetting {
-            setting: "client_id",
+            setting: Setting::ClientId,
             problem: "is empty".into(),
         });
     }
     if secret.expose_secret().is_empty() {
         return Err(BuildError::InvalidSetting {
-            setting: "client_secret",
+            setting: Setting::ClientSecret,
             problem: "is empty".into(),
         });
     }
@@ -448,7 +448,7 @@ fn check_host(host: &str) -> Result<(), BuildError> {
             .any(|c| c == '/' || c == '@' || c == '?' || c == '#' || c.is_whitespace());
     if bad {
         return Err(BuildError::InvalidSetting {
-            setting: "region",
+            setting: Setting::Region,
             problem: format!("`{host}` is not a host name (give e.g. `api.nicecxone.com`)"),
         });
     }
@@ -458,7 +458,7 @@ fn check_host(host: &str) -> Result<(), BuildError> {
 /// Parses and checks a URL setting: the domain's transport rule
 /// ([`check_credential_url`]: no user-info, a host, https or http to loopback), then no query or
 /// fragment.
-pub(crate) fn parse_url(setting: &'static str, input: &str) -> Result<Url, BuildError> {
+pub(crate) fn parse_url(setting: Setting, input: &str) -> Result<Url, BuildError> {
     let url = Url::parse(input.trim()).map_err(|source| BuildError::InvalidUrl {
         setting,
         url: redact_userinfo(input),
@@ -486,7 +486,7 @@ pub(crate) fn parse_url(setting: &'static str, input: &str) -> Result<Url, Build
 fn normalize_prefix(prefix: &str) -> Result<Vec<String>, BuildError> {
     if prefix.contains(['?', '#']) || prefix.chars().any(char::is_whitespace) {
         return Err(BuildError::InvalidSetting {
-            setting: "api_prefix",
+            setting: Setting::ApiPrefix,
             problem: format!("`{prefix}` is not a URL path"),
         });
     }
@@ -521,7 +521,7 @@ mod tests {
             "http://LOCALHOST.:9",
             "https://example.com",
         ] {
-            assert!(parse_url("base_url", ok).is_ok(), "{ok}");
+            assert!(parse_url(Setting::BaseUrl, ok).is_ok(), "{ok}");
         }
         for bad in [
             "http://example.com",
@@ -532,9 +532,9 @@ mod tests {
         ] {
             assert!(
                 matches!(
-                    parse_url("token_url", bad),
+                    parse_url(Setting::TokenUrl, bad),
                     Err(BuildError::InsecureUrl {
-                        setting: "token_url",
+                        setting: Setting::TokenUrl,
                         ..
                     })
                 ),
@@ -546,12 +546,12 @@ mod tests {
     #[test]
     fn url_shapes_refused() {
         assert!(matches!(
-            parse_url("base_url", "not a url"),
+            parse_url(Setting::BaseUrl, "not a url"),
             Err(BuildError::InvalidUrl { .. })
         ));
-        let problem = |input: &str| match parse_url("issuer", input) {
+        let problem = |input: &str| match parse_url(Setting::Issuer, input) {
             Err(BuildError::InvalidSetting {
-                setting: "issuer",
+                setting: Setting::Issuer,
                 problem,
             }) => problem,
             other => panic!("{input}: {other:?}"),
@@ -562,7 +562,7 @@ mod tests {
         );
         assert_eq!(problem("file:///etc/passwd"), "has no host");
         assert!(problem("https://user:hunter2@example.com").contains("user-info"));
-        let e = parse_url("base_url", "https://user:hunter2@example.com").unwrap_err();
+        let e = parse_url(Setting::BaseUrl, "https://user:hunter2@example.com").unwrap_err();
         assert!(!format!("{e} {e:?}").contains("hunter2"));
         assert_eq!(
             problem("https://example.com/?a=1"),
@@ -574,14 +574,14 @@ mod tests {
         );
         // The transport rule is checked first: an insecure URL is reported as such.
         assert!(matches!(
-            parse_url("base_url", "http://example.com/?a=1"),
+            parse_url(Setting::BaseUrl, "http://example.com/?a=1"),
             Err(BuildError::InsecureUrl { .. })
         ));
         assert!(check_host("api.nicecxone.com").is_ok());
         assert!(check_host("https://api.nicecxone.com").is_err());
         assert!(check_host("").is_err());
         // A password with an `@` in it is redacted whole.
-        let e = parse_url("base_url", "not a url://u:p@ss@h/x").unwrap_err();
+        let e = parse_url(Setting::BaseUrl, "not a url://u:p@ss@h/x").unwrap_err();
         assert!(!format!("{e} {e:?}").contains("ss@"), "{e}");
     }
 

@@ -3,38 +3,121 @@
 use bytes::Bytes;
 use cxone_replay_domain::FailureClass;
 use reqwest::header::HeaderMap;
+use std::fmt;
 use std::sync::Arc;
 
 /// The most bytes of a response body kept in an [`Error`] for display ([`Error::body`]).
 pub const MAX_ERROR_BODY: usize = 4096;
 
+/// A setting of [`ClientBuilder`](crate::ClientBuilder), as named by a [`BuildError`].
+/// [`Setting::as_str`] (and `Display`) give its name (the builder method's, or the
+/// [`Auth`](crate::Auth) field's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum Setting {
+    /// The credentials as a whole ([`client_credentials`](crate::ClientBuilder::client_credentials)
+    /// or [`auth`](crate::ClientBuilder::auth)): `credentials`.
+    Credentials,
+    /// [`region`](crate::ClientBuilder::region): `region`.
+    Region,
+    /// [`base_url`](crate::ClientBuilder::base_url): `base_url`.
+    BaseUrl,
+    /// [`token_url`](crate::ClientBuilder::token_url): `token_url`.
+    TokenUrl,
+    /// The OpenID issuer of [`Auth::CxoneAccessKey`](crate::Auth::CxoneAccessKey): `issuer`.
+    Issuer,
+    /// [`api_prefix`](crate::ClientBuilder::api_prefix): `api_prefix`.
+    ApiPrefix,
+    /// The OAuth2 client id: `client_id`.
+    ClientId,
+    /// The OAuth2 client secret: `client_secret`.
+    ClientSecret,
+    /// The access key id of [`Auth::CxoneAccessKey`](crate::Auth::CxoneAccessKey):
+    /// `access_key_id`.
+    AccessKeyId,
+    /// The access key secret of [`Auth::CxoneAccessKey`](crate::Auth::CxoneAccessKey):
+    /// `access_key_secret`.
+    AccessKeySecret,
+    /// [`connect_timeout`](crate::ClientBuilder::connect_timeout): `connect_timeout`.
+    ConnectTimeout,
+    /// [`request_timeout`](crate::ClientBuilder::request_timeout): `request_timeout`.
+    RequestTimeout,
+    /// [`max_connections`](crate::ClientBuilder::max_connections): `max_connections`.
+    MaxConnections,
+}
+
+impl Setting {
+    /// Every setting, in declaration order.
+    pub const ALL: [Setting; 13] = [
+        Setting::Credentials,
+        Setting::Region,
+        Setting::BaseUrl,
+        Setting::TokenUrl,
+        Setting::Issuer,
+        Setting::ApiPrefix,
+        Setting::ClientId,
+        Setting::ClientSecret,
+        Setting::AccessKeyId,
+        Setting::AccessKeySecret,
+        Setting::ConnectTimeout,
+        Setting::RequestTimeout,
+        Setting::MaxConnections,
+    ];
+
+    /// The setting's name, in `snake_case`.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Setting::Credentials => "credentials",
+            Setting::Region => "region",
+            Setting::BaseUrl => "base_url",
+            Setting::TokenUrl => "token_url",
+            Setting::Issuer => "issuer",
+            Setting::ApiPrefix => "api_prefix",
+            Setting::ClientId => "client_id",
+            Setting::ClientSecret => "client_secret",
+            Setting::AccessKeyId => "access_key_id",
+            Setting::AccessKeySecret => "access_key_secret",
+            Setting::ConnectTimeout => "connect_timeout",
+            Setting::RequestTimeout => "request_timeout",
+            Setting::MaxConnections => "max_connections",
+        }
+    }
+}
+
+impl fmt::Display for Setting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A client configuration that [`ClientBuilder::build`](crate::ClientBuilder::build) refused.
 ///
-/// Every variant names the setting (the builder method) that was wrong.
+/// Every variant names the [`Setting`] that was wrong.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum BuildError {
     /// A required setting is missing.
     #[error("missing setting `{setting}`: {hint}")]
     Missing {
-        /// The setting's name.
-        setting: &'static str,
+        /// The setting.
+        setting: Setting,
         /// How to provide it.
         hint: &'static str,
     },
     /// A setting has a value that cannot work.
     #[error("invalid setting `{setting}`: {problem}")]
     InvalidSetting {
-        /// The setting's name.
-        setting: &'static str,
+        /// The setting.
+        setting: Setting,
         /// What is wrong with it.
         problem: String,
     },
     /// A URL setting could not be parsed.
     #[error("invalid setting `{setting}`: `{url}` is not a URL")]
     InvalidUrl {
-        /// The setting's name.
-        setting: &'static str,
+        /// The setting.
+        setting: Setting,
         /// The URL as given.
         url: String,
         /// The parser's error.
@@ -47,8 +130,8 @@ pub enum BuildError {
          use https (http is only allowed to 127.0.0.0/8, ::1 and localhost)"
     )]
     InsecureUrl {
-        /// The setting's name.
-        setting: &'static str,
+        /// The setting.
+        setting: Setting,
         /// The URL (without any user-info).
         url: String,
     },
@@ -365,6 +448,25 @@ pub(crate) fn request_id(headers: &HeaderMap) -> Option<String> {
 mod tests {
     use super::*;
     use reqwest::header::HeaderValue;
+
+    #[test]
+    fn setting_names_are_distinct_and_displayed() {
+        let names: std::collections::HashSet<&str> =
+            Setting::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(names.len(), Setting::ALL.len());
+        for s in Setting::ALL {
+            assert_eq!(s.to_string(), s.as_str());
+        }
+        let e = BuildError::InsecureUrl {
+            setting: Setting::TokenUrl,
+            url: "http://example.com/".into(),
+        };
+        assert!(
+            e.to_string()
+                .starts_with("insecure setting `token_url`: `http://example.com/`"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn bounded_body_cuts_at_4k_on_a_char_boundary() {

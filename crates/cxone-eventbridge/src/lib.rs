@@ -48,5 +48,5 @@ pub use builder::{
 };
 pub use client::{Client, PutOutcome, PutReport};
 pub use dlq::DlqRequest;
-pub use error::{BuildError, DecodeError, Error, GaveUp, MAX_ERROR_BODY};
+pub use error::{BuildError, DecodeError, Error, GaveUp, MAX_ERROR_BODY, Setting};
 pub use runtime::{Clock, Jitter, RandomJitter, Sleeper, SystemClock, TokioSleeper};

@@ -1,13 +1,23 @@
 //! The command line: flags, environment variables and subcommands (clap derive).
 
 use chrono::{DateTime, Utc};
+use clap::builder::RangedU64ValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use cxone_dlq_replay::{DEFAULT_CONCURRENCY, EngineError, MAX_CONCURRENCY, check_pace};
+use cxone_replay_domain::{ReplayPolicy, RetryPolicy};
 use secrecy::SecretString;
 use std::path::PathBuf;
 use std::time::Duration;
 
 /// The default audit log of `replay`, in the working directory.
 pub const DEFAULT_AUDIT_LOG: &str = "replay_audit_log.jsonl";
+
+/// The default DLQ page size of `replay`: the tutorial's `limit` (the engine's own default,
+/// used by `demo` and the `dlq` commands, is [`cxone_dlq_replay::DEFAULT_PAGE_SIZE`]).
+pub const REPLAY_PAGE_SIZE: u32 = 50;
+
+/// The most HTTP attempts per request `--max-attempts` accepts.
+pub const MAX_ATTEMPTS: u32 = 100;
 
 const AFTER_HELP: &str = "\
 Environment: CXONE_CLIENT_ID, CXONE_CLIENT_SECRET, CXONE_REGION, CXONE_BASE_URL, CXONE_TOKEN_URL,
@@ -172,7 +182,7 @@ pub struct ReplayArgs {
     pub allow_destination_hosts: Vec<String>,
 
     /// Retry window: replay an event only while retryCount + 1 <= this.
-    #[arg(long, default_value_t = 5, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = ReplayPolicy::default().get_max_retries(), value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_retries: u32,
 
     /// Skip events that first failed longer ago than this (e.g. 7d, 12h, 90m).
@@ -200,19 +210,19 @@ pub struct ReplayArgs {
     pub event_ids: Vec<String>,
 
     /// Events in flight at once.
-    #[arg(long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
-    pub concurrency: u32,
+    #[arg(long, default_value_t = DEFAULT_CONCURRENCY, value_name = "N", value_parser = RangedU64ValueParser::<usize>::new().range(1..=MAX_CONCURRENCY as u64))]
+    pub concurrency: usize,
 
     /// At most N replays per second, evenly spaced.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = parse_rate)]
     pub rate: Option<f64>,
 
     /// DLQ page size.
-    #[arg(long, default_value_t = 50, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = REPLAY_PAGE_SIZE, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub page_size: u32,
 
     /// HTTP attempts per request, the first included (429, 5xx and network errors are retried).
-    #[arg(long, default_value_t = 5, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]
+    #[arg(long, default_value_t = RetryPolicy::default().max_attempts(), value_name = "N", value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_ATTEMPTS)))]
     pub max_attempts: u32,
 
     /// Plan, validate and audit every event as DRY_RUN; send nothing.
@@ -276,6 +286,16 @@ pub struct DemoArgs {
 
 fn parse_secret(s: &str) -> Result<SecretString, std::convert::Infallible> {
     Ok(SecretString::from(s))
+}
+
+/// A `--rate`: a number the engine accepts as a pace.
+fn parse_rate(s: &str) -> Result<f64, String> {
+    let rate: f64 = s.trim().parse().map_err(|e| format!("{e}"))?;
+    match check_pace(rate) {
+        Ok(()) => Ok(rate),
+        Err(EngineError::Setting { problem, .. }) => Err(problem),
+        Err(other) => Err(other.to_string()),
+    }
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -348,7 +368,37 @@ mod tests {
         assert_eq!(r.event_ids, ["e1", "e2"]);
         assert_eq!(r.audit_log, PathBuf::from(DEFAULT_AUDIT_LOG));
         assert!(r.dry_run);
-        assert_eq!(r.concurrency, 8);
-        assert_eq!(r.page_size, 50);
+        // the defaults are the library's
+        assert_eq!(r.concurrency, DEFAULT_CONCURRENCY);
+        assert_eq!(r.max_attempts, RetryPolicy::default().max_attempts());
+        assert_eq!(r.max_retries, ReplayPolicy::default().get_max_retries());
+        assert_eq!(r.page_size, REPLAY_PAGE_SIZE);
+        assert_eq!(r.rate, None);
+    }
+
+    #[test]
+    fn rate_and_concurrency_follow_the_engine_limits() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(["cxone-replay", "replay"].iter().chain(args)).map(|c| {
+                let Command::Replay(r) = c.command else {
+                    panic!("not replay")
+                };
+                (r.rate, r.concurrency)
+            })
+        };
+        assert_eq!(
+            parse(&["--rate", "0.5"]).unwrap(),
+            (Some(0.5), DEFAULT_CONCURRENCY)
+        );
+        for bad in ["0", "-3", "NaN", "inf", "2e9", "fast"] {
+            let e = parse(&[&format!("--rate={bad}")]).unwrap_err();
+            assert_eq!(e.kind(), clap::error::ErrorKind::ValueValidation, "{bad}");
+            assert!(e.to_string().contains("--rate"), "{e}");
+        }
+        let max = MAX_CONCURRENCY.to_string();
+        assert_eq!(parse(&["--concurrency", &max]).unwrap().1, MAX_CONCURRENCY);
+        let over = (MAX_CONCURRENCY + 1).to_string();
+        assert!(parse(&["--concurrency", &over]).is_err());
+        assert!(parse(&["--concurrency", "0"]).is_err());
     }
 }

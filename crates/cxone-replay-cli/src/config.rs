@@ -3,10 +3,9 @@
 use crate::cli::Global;
 use crate::error::{CliError, chain};
 use clap::parser::ValueSource;
-use cxone_eventbridge::{BuildError, Client, ClientBuilder, Error as ApiError};
+use cxone_eventbridge::{BuildError, Client, ClientBuilder, Error as ApiError, Setting};
 use cxone_replay_domain::{FailureClass, RetryPolicy};
 use secrecy::ExposeSecret;
-use std::time::Duration;
 
 /// Where `--region` and `--base-url` came from (a flag wins over the environment).
 #[derive(Debug, Clone, Copy, Default)]
@@ -38,15 +37,33 @@ impl Sources {
     }
 }
 
-/// Which flag and variable configure a builder setting.
-fn knob(setting: &str) -> (&'static str, &'static str) {
+/// The flag and the variable that configure a client setting; `None` for the settings the
+/// command line does not expose (a refusal of one of those is a bug here, reported by name).
+fn knob(setting: Setting) -> Option<(&'static str, &'static str)> {
     match setting {
-        "base_url" => ("--base-url", "CXONE_BASE_URL"),
-        "token_url" => ("--token-url", "CXONE_TOKEN_URL"),
-        "region" => ("--region", "CXONE_REGION"),
-        "client_id" => ("--client-id", "CXONE_CLIENT_ID"),
-        "client_secret" => ("--client-secret", "CXONE_CLIENT_SECRET"),
-        _ => ("", ""),
+        Setting::BaseUrl => Some(("--base-url", "CXONE_BASE_URL")),
+        Setting::TokenUrl => Some(("--token-url", "CXONE_TOKEN_URL")),
+        Setting::Region => Some(("--region", "CXONE_REGION")),
+        Setting::ClientId => Some(("--client-id", "CXONE_CLIENT_ID")),
+        Setting::ClientSecret => Some(("--client-secret", "CXONE_CLIENT_SECRET")),
+        Setting::Credentials
+        | Setting::Issuer
+        | Setting::ApiPrefix
+        | Setting::AccessKeyId
+        | Setting::AccessKeySecret
+        | Setting::ConnectTimeout
+        | Setting::RequestTimeout
+        | Setting::MaxConnections => None,
+        // A setting added to the client after this was written.
+        _ => None,
+    }
+}
+
+/// `--flag (VARIABLE)`, or the setting's name when no flag configures it.
+fn described(setting: Setting) -> String {
+    match knob(setting) {
+        Some((flag, var)) => format!("{flag} ({var})"),
+        None => format!("setting `{setting}`"),
     }
 }
 
@@ -94,14 +111,11 @@ pub fn client_builder(g: &Global, sources: Sources) -> Result<ClientBuilder, Cli
     Ok(b)
 }
 
-/// The retry policy of `--max-attempts` (200 ms base, 20 s cap, full jitter).
+/// The client's default retry policy with `--max-attempts` attempts.
 pub fn retry_policy(max_attempts: u32) -> Result<RetryPolicy, CliError> {
-    RetryPolicy::new(
-        max_attempts,
-        Duration::from_millis(200),
-        Duration::from_secs(20),
-    )
-    .map_err(|e| CliError::usage(format!("invalid --max-attempts: {e}")))
+    let default = RetryPolicy::default();
+    RetryPolicy::new(max_attempts, default.base_delay(), default.max_delay())
+        .map_err(|e| CliError::usage(format!("invalid --max-attempts: {e}")))
 }
 
 /// Builds the client, mapping a refused configuration to exit 2.
@@ -113,24 +127,22 @@ pub fn build(b: ClientBuilder) -> Result<Client, CliError> {
 pub fn build_error(e: &BuildError) -> CliError {
     match e {
         BuildError::InsecureUrl { setting, url } => {
-            let (flag, var) = knob(setting);
+            let knob = match knob(*setting) {
+                Some((flag, var)) => format!("{flag} / {var}"),
+                None => format!("setting `{setting}`"),
+            };
             CliError::usage(format!(
-                "refusing plain http to a non-loopback host: {url} ({flag} / {var})"
+                "refusing plain http to a non-loopback host: {url} ({knob})"
             ))
             .hint("use https; http is only allowed to 127.0.0.0/8, ::1 and localhost")
         }
         BuildError::InvalidSetting { setting, problem } => {
-            let (flag, var) = knob(setting);
-            if flag.is_empty() {
-                CliError::usage(format!("invalid setting {setting}: {problem}"))
-            } else {
-                CliError::usage(format!("invalid {flag} ({var}): {problem}"))
-            }
+            CliError::usage(format!("invalid {}: {problem}", described(*setting)))
         }
-        BuildError::InvalidUrl { setting, url, .. } => {
-            let (flag, var) = knob(setting);
-            CliError::usage(format!("invalid {flag} ({var}): `{url}` is not a URL"))
-        }
+        BuildError::InvalidUrl { setting, url, .. } => CliError::usage(format!(
+            "invalid {}: `{url}` is not a URL",
+            described(*setting)
+        )),
         other => CliError::usage(format!("invalid configuration: {}", chain(other))),
     }
 }
@@ -261,5 +273,63 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("InsecureUrl"), "{text}");
+    }
+
+    #[test]
+    fn refused_settings_name_their_flag_and_variable_or_the_setting() {
+        let invalid = |setting| {
+            build_error(&BuildError::InvalidSetting {
+                setting,
+                problem: "is wrong".into(),
+            })
+            .to_string()
+        };
+        assert_eq!(
+            invalid(Setting::Region),
+            "invalid --region (CXONE_REGION): is wrong"
+        );
+        assert_eq!(
+            invalid(Setting::ClientSecret),
+            "invalid --client-secret (CXONE_CLIENT_SECRET): is wrong"
+        );
+        // not a command-line option: named as the client names it, never as an empty flag
+        assert_eq!(
+            invalid(Setting::MaxConnections),
+            "invalid setting `max_connections`: is wrong"
+        );
+        let insecure = build_error(&BuildError::InsecureUrl {
+            setting: Setting::TokenUrl,
+            url: "http://auth.example.com/".into(),
+        });
+        assert!(
+            insecure
+                .to_string()
+                .contains("http://auth.example.com/ (--token-url / CXONE_TOKEN_URL)"),
+            "{insecure}"
+        );
+        for setting in Setting::ALL {
+            let text = invalid(setting);
+            assert!(
+                !text.contains("invalid  ") && !text.contains("()"),
+                "{text}"
+            );
+            if let Some((flag, var)) = knob(setting) {
+                assert!(text.contains(flag) && text.contains(var), "{text}");
+            } else {
+                assert!(text.contains(setting.as_str()), "{text}");
+            }
+        }
+    }
+
+    #[test]
+    fn max_attempts_keeps_the_client_default_backoff() {
+        let p = retry_policy(3).unwrap();
+        let d = RetryPolicy::default();
+        assert_eq!(p.max_attempts(), 3);
+        assert_eq!(
+            (p.base_delay(), p.max_delay(), p.retry_after_cap()),
+            (d.base_delay(), d.max_delay(), d.retry_after_cap())
+        );
+        assert_eq!(retry_policy(0).unwrap_err().code, crate::error::EXIT_USAGE);
     }
 }

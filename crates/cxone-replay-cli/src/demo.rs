@@ -4,7 +4,7 @@ use crate::cli::{DemoArgs, Faults};
 use crate::config;
 use crate::error::CliError;
 use crate::replay::{self, Finished, RunSpec};
-use cxone_dlq_replay::WebhookMonitor;
+use cxone_dlq_replay::{DEFAULT_PAGE_SIZE, WebhookMonitor};
 use cxone_eventbridge::Client;
 use cxone_eventbridge_emulator::{Emulator, EmulatorBuilder, Ledger, ROUTE_PUT, ROUTE_TOKEN};
 use cxone_replay_domain::{EventFilter, ReplayPolicy, RetryBudget, RetryPolicy};
@@ -107,7 +107,7 @@ pub async fn run(args: &DemoArgs, progress: bool) -> Result<DemoOutcome, CliErro
             filter: EventFilter::default(),
             concurrency,
             pace: None,
-            page_size: 100,
+            page_size: DEFAULT_PAGE_SIZE,
             dry_run: false,
             audit_log: audit_log.clone(),
             resume: false,

@@ -4,14 +4,12 @@ use crate::config::api_error;
 use crate::error::CliError;
 use crate::table::{Align, Table, age, truncate};
 use chrono::{DateTime, Utc};
+use cxone_dlq_replay::DEFAULT_PAGE_SIZE;
 use cxone_eventbridge::Client;
 use cxone_replay_domain::DlqEvent;
 use futures::TryStreamExt;
 use serde::Serialize;
 use std::collections::BTreeMap;
-
-/// The page size used to read the DLQ.
-const READ_PAGE: u64 = 100;
 
 /// One event of `dlq list --json`.
 #[derive(Debug, Serialize)]
@@ -74,7 +72,9 @@ pub async fn list(
     limit: u64,
     now: DateTime<Utc>,
 ) -> Result<Listing, CliError> {
-    let page = u32::try_from((limit + 1).min(READ_PAGE)).unwrap_or(100);
+    // One more than the limit (to know whether there are more), at most a default page.
+    let page = u32::try_from(limit.saturating_add(1))
+        .map_or(DEFAULT_PAGE_SIZE, |n| n.min(DEFAULT_PAGE_SIZE));
     let mut stream = std::pin::pin!(client.dlq(topic).page_size(page).events());
     let mut events = Vec::new();
     let mut truncated = false;
@@ -188,7 +188,7 @@ impl Stats {
 
 /// Reads the whole DLQ of `topic`, one page at a time, and counts.
 pub async fn stats(client: &Client, topic: &str) -> Result<Stats, CliError> {
-    let mut stream = std::pin::pin!(client.dlq(topic).page_size(READ_PAGE as u32).events());
+    let mut stream = std::pin::pin!(client.dlq(topic).page_size(DEFAULT_PAGE_SIZE).events());
     let mut s = Stats {
         topic: topic.to_string(),
         ..Stats::default()

@@ -158,7 +158,7 @@ async fn run(cli: Cli, sources: Sources) -> Result<u8, CliError> {
                 ));
             }
             let (policy, filter) = replay::policy_and_filter(&a)?;
-            let concurrency = usize::try_from(a.concurrency).unwrap_or(8);
+            let concurrency = a.concurrency;
             let builder = config::client_builder(g, sources)?
                 .retry_policy(config::retry_policy(a.max_attempts)?)
                 .max_connections(concurrency);

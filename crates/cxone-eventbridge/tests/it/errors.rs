@@ -1,7 +1,9 @@
 //! Error outcomes: 409, permanent statuses, odd bodies, configuration refusals, redaction.
 
 use crate::support::*;
-use cxone_eventbridge::{Auth, BuildError, Client, Error, GaveUp, MAX_ERROR_BODY, PutOutcome};
+use cxone_eventbridge::{
+    Auth, BuildError, Client, Error, GaveUp, MAX_ERROR_BODY, PutOutcome, Setting,
+};
 use cxone_replay_domain::FailureClass;
 use httpmock::prelude::*;
 use secrecy::SecretString;
@@ -130,7 +132,7 @@ fn plain_http_to_a_non_loopback_host_is_refused() {
         matches!(
             err,
             BuildError::InsecureUrl {
-                setting: "base_url",
+                setting: Setting::BaseUrl,
                 ..
             }
         ),
@@ -147,7 +149,7 @@ fn plain_http_to_a_non_loopback_host_is_refused() {
     assert!(matches!(
         err,
         BuildError::InsecureUrl {
-            setting: "token_url",
+            setting: Setting::TokenUrl,
             ..
         }
     ));
@@ -164,7 +166,7 @@ fn plain_http_to_a_non_loopback_host_is_refused() {
     assert!(matches!(
         err,
         BuildError::InsecureUrl {
-            setting: "issuer",
+            setting: Setting::Issuer,
             ..
         }
     ));
@@ -187,7 +189,7 @@ fn missing_or_empty_credentials_are_refused() {
     assert!(matches!(
         err,
         BuildError::Missing {
-            setting: "credentials",
+            setting: Setting::Credentials,
             ..
         }
     ));
@@ -198,7 +200,7 @@ fn missing_or_empty_credentials_are_refused() {
     assert!(matches!(
         err,
         BuildError::InvalidSetting {
-            setting: "client_id",
+            setting: Setting::ClientId,
             ..
         }
     ));
@@ -209,7 +211,7 @@ fn missing_or_empty_credentials_are_refused() {
     assert!(matches!(
         err,
         BuildError::InvalidSetting {
-            setting: "client_secret",
+            setting: Setting::ClientSecret,
             ..
         }
     ));
@@ -221,7 +223,7 @@ fn missing_or_empty_credentials_are_refused() {
     assert!(matches!(
         err,
         BuildError::InvalidSetting {
-            setting: "region",
+            setting: Setting::Region,
             ..
         }
     ));

@@ -65,7 +65,9 @@ async fn summary_of_a_run_and_of_a_torn_log() {
     assert!(o.stdout.contains("torn"), "{}", o.stdout);
     let mut c = sb.cmd();
     c.args(["audit", "summary", "run.jsonl", "--json"]);
-    let s = run(c).await.json();
+    let o = run(c).await;
+    o.expect_code(0);
+    let s = o.json();
     assert_eq!(s["torn_tail"]["line"], 21);
     assert_eq!(s["records"], 20);
     emu.shutdown().await;

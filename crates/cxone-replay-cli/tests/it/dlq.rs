@@ -32,7 +32,9 @@ async fn list_json_and_text() {
     // all of them: not truncated
     let mut c = sb.cmd_for(&emu);
     c.args(["dlq", "list", "--limit", "1000", "--json"]);
-    let j = run(c).await.json();
+    let o = run(c).await;
+    o.expect_code(0);
+    let j = o.json();
     assert_eq!(j["count"], 30);
     assert_eq!(j["truncated"], false);
 

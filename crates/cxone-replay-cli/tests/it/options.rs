@@ -70,7 +70,9 @@ async fn destination_override_and_signed_webhook() {
         log.records.first()
     );
     let ledger = emu.ledger();
-    assert!(ledger.webhooks > 0, "the monitor posted to the webhook");
+    // replay_started, one replay_status_update per event, replay_completed
+    assert_eq!(ledger.webhooks, 12, "the monitor posted every notification");
+    assert_eq!(ledger.webhook_deliveries.len(), 12);
     assert!(
         ledger.webhook_deliveries.iter().all(|d| d
             .webhook_signature
@@ -134,7 +136,9 @@ async fn max_retries_moves_the_retry_window() {
     let sb = Sandbox::new();
     let mut c = sb.cmd_for(&emu);
     c.args(["replay", "--json", "--dry-run", "--max-retries", "2"]);
-    let s = run(c).await.json();
+    let o = run(c).await;
+    o.expect_code(0);
+    let s = o.json();
     assert_eq!(
         s["skips"][SkipReason::RetryWindowExceeded.as_str()],
         over,
@@ -161,7 +165,9 @@ async fn several_topics_from_flags_or_the_environment() {
         "--topic",
         "topic_b",
     ]);
-    let s = run(c).await.json();
+    let o = run(c).await;
+    o.expect_code(0);
+    let s = o.json();
     assert_eq!(s["seen"], 24);
     let mut c = sb.cmd_for(&emu);
     c.env("CXONE_TOPIC_ID", "topic_a,topic_b").args([
@@ -171,7 +177,9 @@ async fn several_topics_from_flags_or_the_environment() {
         "--audit-log",
         "env.jsonl",
     ]);
-    let s = run(c).await.json();
+    let o = run(c).await;
+    o.expect_code(0);
+    let s = o.json();
     assert_eq!(s["seen"], 24);
     let log = AuditLog::read(sb.file("env.jsonl")).unwrap();
     let topics: std::collections::BTreeSet<&str> =

@@ -1,0 +1,327 @@
+//! [`ReplayerBuilder`]: the settings of a run, validated by [`ReplayerBuilder::build`].
+
+use super::pacer::Pacer;
+use super::{
+    DEFAULT_CONCURRENCY, DEFAULT_DRAIN_TIMEOUT, DEFAULT_PAGE_SIZE, MAX_CONCURRENCY, Mode,
+    ProgressFn, Replayer,
+};
+use crate::error::{EngineError, Setting};
+use crate::ports::{AuditSink, DlqSource, MonitorSink, ReplayTarget};
+use crate::runtime::{Clock, Sleeper, SystemClock, TokioSleeper};
+use crate::summary::Progress;
+use cxone_replay_domain::{DestinationOverride, EventFilter, ReplayPolicy};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Builds a [`Replayer`]; see [`Replayer::builder`].
+#[must_use]
+pub struct ReplayerBuilder {
+    topics: Vec<String>,
+    policy: ReplayPolicy,
+    filter: EventFilter,
+    concurrency: usize,
+    pace: Option<f64>,
+    page_size: u32,
+    dry_run: bool,
+    source: Option<Arc<dyn DlqSource>>,
+    target: Option<Arc<dyn ReplayTarget>>,
+    audit: Option<Arc<dyn AuditSink>>,
+    monitor: Option<Arc<dyn MonitorSink>>,
+    resume: bool,
+    cancel: CancellationToken,
+    progress: Option<ProgressFn>,
+    clock: Arc<dyn Clock>,
+    sleeper: Arc<dyn Sleeper>,
+    drain_timeout: Duration,
+    run_id: Option<String>,
+    start_token: Option<String>,
+}
+
+impl std::fmt::Debug for ReplayerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReplayerBuilder")
+            .field("topics", &self.topics)
+            .field("concurrency", &self.concurrency)
+            .field("pace", &self.pace)
+            .field("page_size", &self.page_size)
+            .field("dry_run", &self.dry_run)
+            .field("resume", &self.resume)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ReplayerBuilder {
+    pub(super) fn new() -> Self {
+        ReplayerBuilder {
+            topics: Vec::new(),
+            policy: ReplayPolicy::default(),
+            filter: EventFilter::default(),
+            concurrency: DEFAULT_CONCURRENCY,
+            pace: None,
+            page_size: DEFAULT_PAGE_SIZE,
+            dry_run: false,
+            source: None,
+            target: None,
+            audit: None,
+            monitor: None,
+            resume: false,
+            cancel: CancellationToken::new(),
+            progress: None,
+            clock: Arc::new(SystemClock),
+            sleeper: Arc::new(TokioSleeper),
+            drain_timeout: DEFAULT_DRAIN_TIMEOUT,
+            run_id: None,
+            start_token: None,
+        }
+    }
+
+    /// Adds a topic to replay (in the order given).
+    pub fn topic(mut self, topic: impl Into<String>) -> Self {
+        self.topics.push(topic.into());
+        self
+    }
+
+    /// Adds topics to replay.
+    pub fn topics<I, S>(mut self, topics: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.topics.extend(topics.into_iter().map(Into::into));
+        self
+    }
+
+    /// The replay policy (retry window, maximum age, body limit, destination override).
+    pub fn policy(mut self, policy: ReplayPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Sets the destination override of the policy.
+    pub fn destination_override(mut self, url: Option<DestinationOverride>) -> Self {
+        self.policy = self.policy.destination_override(url);
+        self
+    }
+
+    /// Which events to replay (the others are audited `SKIPPED`/`FILTERED`).
+    pub fn filter(mut self, filter: EventFilter) -> Self {
+        self.filter = filter;
+        self
+    }
+
+    /// How many events may be in flight at once (default [`DEFAULT_CONCURRENCY`], at most
+    /// [`MAX_CONCURRENCY`]). Never exceeded.
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n;
+        self
+    }
+
+    /// At most this many sends per second, evenly spaced (no bursts; see [`check_pace`] for the
+    /// accepted values). Skips and dry-run records are not paced.
+    ///
+    /// [`check_pace`]: crate::check_pace
+    pub fn pace(mut self, events_per_second: f64) -> Self {
+        self.pace = Some(events_per_second);
+        self
+    }
+
+    /// DLQ page size (default [`DEFAULT_PAGE_SIZE`]).
+    pub fn page_size(mut self, n: u32) -> Self {
+        self.page_size = n;
+        self
+    }
+
+    /// Plan, validate and audit `DRY_RUN`; send nothing (a [`target`](Self::target), if given,
+    /// is not used).
+    pub fn dry_run(mut self, yes: bool) -> Self {
+        self.dry_run = yes;
+        self
+    }
+
+    /// Where events come from.
+    pub fn source(mut self, source: impl DlqSource + 'static) -> Self {
+        self.source = Some(Arc::new(source));
+        self
+    }
+
+    /// Where replays go (not needed for a dry run).
+    pub fn target(mut self, target: impl ReplayTarget + 'static) -> Self {
+        self.target = Some(Arc::new(target));
+        self
+    }
+
+    /// The audit sink (required): one record per event seen.
+    pub fn audit(mut self, sink: impl AuditSink + 'static) -> Self {
+        self.audit = Some(Arc::new(sink));
+        self
+    }
+
+    /// An optional monitor.
+    pub fn monitor(mut self, sink: impl MonitorSink + 'static) -> Self {
+        self.monitor = Some(Arc::new(sink));
+        self
+    }
+
+    /// Resume: read the audit sink's earlier records first and neither send nor re-record the
+    /// events whose replay already ended `SUCCESS` or `DUPLICATE` (they are counted in
+    /// [`RunSummary::already_replayed`](crate::RunSummary::already_replayed)). Needs a sink that
+    /// can read back ([`AuditSink::can_resume`]), such as
+    /// [`JsonlAuditLog`](crate::JsonlAuditLog).
+    pub fn resume(mut self, yes: bool) -> Self {
+        self.resume = yes;
+        self
+    }
+
+    /// Cancelling this token stops the run: no more fetching, in-flight events finish (within
+    /// [`drain_timeout`](Self::drain_timeout)), the audit sink is flushed and the summary says
+    /// `interrupted`.
+    pub fn cancel_token(mut self, token: CancellationToken) -> Self {
+        self.cancel = token;
+        self
+    }
+
+    /// How long in-flight events may take to finish after cancellation (default
+    /// [`DEFAULT_DRAIN_TIMEOUT`]). Events still in flight then are audited `FAILED`/`TIMEOUT`
+    /// with an "abandoned" message (their delivery is unknown; a resume re-sends them, which the
+    /// idempotency key makes safe).
+    pub fn drain_timeout(mut self, d: Duration) -> Self {
+        self.drain_timeout = d;
+        self
+    }
+
+    /// Called after every audit record the sink accepted.
+    pub fn on_progress(mut self, f: impl Fn(&Progress) + Send + Sync + 'static) -> Self {
+        self.progress = Some(Arc::new(f));
+        self
+    }
+
+    /// The clock for audit timestamps, `initiatedAt`, latency and pacing (default: system).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// What waits for the pace and the drain timeout (default: Tokio's timer).
+    pub fn sleeper(mut self, sleeper: Arc<dyn Sleeper>) -> Self {
+        self.sleeper = sleeper;
+        self
+    }
+
+    /// The run id in every audit record (default: `run-<uuid v4>`).
+    pub fn run_id(mut self, id: impl Into<String>) -> Self {
+        self.run_id = Some(id.into());
+        self
+    }
+
+    /// Start from this DLQ page token (only with a single topic).
+    pub fn start_token(mut self, token: Option<String>) -> Self {
+        self.start_token = token;
+        self
+    }
+
+    /// Validates the settings.
+    ///
+    /// # Errors
+    /// [`EngineError::Setting`] naming the first missing or invalid [`Setting`].
+    pub fn build(self) -> Result<Replayer, EngineError> {
+        check_topics(&self.topics)?;
+        if self.concurrency == 0 || self.concurrency > MAX_CONCURRENCY {
+            return Err(EngineError::invalid(
+                Setting::Concurrency,
+                format!("must be 1 to {MAX_CONCURRENCY}, got {}", self.concurrency),
+            ));
+        }
+        if self.page_size == 0 {
+            return Err(EngineError::invalid(
+                Setting::PageSize,
+                "must be at least 1",
+            ));
+        }
+        let pacer = self
+            .pace
+            .map(|p| Pacer::new(p, Arc::clone(&self.clock)))
+            .transpose()?;
+        if self.drain_timeout.is_zero() {
+            return Err(EngineError::invalid(
+                Setting::DrainTimeout,
+                "must be positive",
+            ));
+        }
+        if let Err(e) = self.filter.check() {
+            return Err(EngineError::invalid(Setting::Filter, e.to_string()));
+        }
+        if self.start_token.is_some() && self.topics.len() != 1 {
+            return Err(EngineError::invalid(
+                Setting::StartToken,
+                "a start token needs exactly one topic",
+            ));
+        }
+        let source = self
+            .source
+            .ok_or_else(|| EngineError::invalid(Setting::Source, "a DLQ source is needed"))?;
+        let audit = self
+            .audit
+            .ok_or_else(|| EngineError::invalid(Setting::Audit, "an audit sink is needed"))?;
+        if self.resume && !audit.can_resume() {
+            return Err(EngineError::invalid(
+                Setting::Resume,
+                "the audit sink cannot read back earlier outcomes",
+            ));
+        }
+        let mode = match (self.dry_run, self.target) {
+            (true, _) => Mode::DryRun,
+            (false, Some(target)) => Mode::Send(target),
+            (false, None) => {
+                return Err(EngineError::invalid(
+                    Setting::Target,
+                    "a replay target is needed (or a dry run)",
+                ));
+            }
+        };
+        Ok(Replayer {
+            topics: self.topics.into_iter().map(Arc::from).collect(),
+            policy: self.policy,
+            filter: self.filter,
+            concurrency: self.concurrency,
+            pacer,
+            page_size: self.page_size,
+            mode,
+            source,
+            audit,
+            monitor: self.monitor,
+            resume: self.resume,
+            cancel: self.cancel,
+            progress: self.progress,
+            clock: self.clock,
+            sleeper: self.sleeper,
+            drain_timeout: self.drain_timeout,
+            run_id: self
+                .run_id
+                .unwrap_or_else(|| format!("run-{}", uuid::Uuid::new_v4())),
+            start_token: self.start_token,
+        })
+    }
+}
+
+/// At least one topic, none empty, none twice.
+fn check_topics(topics: &[String]) -> Result<(), EngineError> {
+    if topics.is_empty() {
+        return Err(EngineError::invalid(
+            Setting::Topics,
+            "at least one topic is needed",
+        ));
+    }
+    for (i, t) in topics.iter().enumerate() {
+        if t.trim().is_empty() {
+            return Err(EngineError::invalid(Setting::Topics, "a topic is empty"));
+        }
+        if topics[..i].contains(t) {
+            return Err(EngineError::invalid(
+                Setting::Topics,
+                format!("`{t}` is given twice"),
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,114 @@
+//! The [`Replayer`]: a streaming, concurrent, paced, resumable, audited replay run.
+//!
+//! A run does four things, one file each: `feed` streams DLQ pages (at most one fetched ahead),
+//! `plan` decides each event with the domain, `send` runs the planned replays concurrently and
+//! paced, and `record` audits every final outcome and counts it once the sink took it. `run`
+//! drives them through the phases of a run (`Running`, `Draining`, `Done`). `builder` validates
+//! the settings and `pacer` spaces the sends.
+
+mod builder;
+mod feed;
+mod pacer;
+mod plan;
+mod record;
+mod run;
+mod send;
+
+pub use builder::ReplayerBuilder;
+pub use pacer::{MAX_PACE, check_pace};
+
+use crate::ports::{AuditSink, DlqSource, MonitorSink, ReplayTarget};
+use crate::runtime::{Clock, Sleeper};
+use crate::summary::Progress;
+use cxone_replay_domain::{EventFilter, ReplayPolicy};
+use pacer::Pacer;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// A progress callback: called after every audit record with the counts so far.
+pub type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
+
+/// Default number of events in flight.
+pub const DEFAULT_CONCURRENCY: usize = 8;
+/// Default DLQ page size.
+pub const DEFAULT_PAGE_SIZE: u32 = 100;
+/// Default bounded wait for in-flight events after cancellation.
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// The largest concurrency accepted.
+pub const MAX_CONCURRENCY: usize = 1024;
+
+/// What a run does with the replays it plans.
+pub(crate) enum Mode {
+    /// Plan, validate and audit `DRY_RUN`; send nothing.
+    DryRun,
+    /// Send every planned replay to this target.
+    Send(Arc<dyn ReplayTarget>),
+}
+
+impl Mode {
+    pub(crate) fn is_dry_run(&self) -> bool {
+        matches!(self, Mode::DryRun)
+    }
+}
+
+/// A configured replay run. Build with [`Replayer::builder`], start with [`Replayer::run`].
+///
+/// How it works: a fetch task pulls DLQ pages (reserving room in a channel of capacity one before
+/// fetching, so at most one page is fetched ahead); the dispatcher takes events one by one, plans
+/// each with the domain's [`plan`](cxone_replay_domain::plan), audits skips and dry runs at once,
+/// and spawns each send as a task, at most `concurrency` at a time, paced; outcomes are audited
+/// as they arrive. Memory is bounded by two pages plus `concurrency` events, whatever the size
+/// of the DLQ.
+pub struct Replayer {
+    topics: Vec<Arc<str>>,
+    policy: ReplayPolicy,
+    filter: EventFilter,
+    concurrency: usize,
+    pacer: Option<Pacer>,
+    page_size: u32,
+    mode: Mode,
+    source: Arc<dyn DlqSource>,
+    audit: Arc<dyn AuditSink>,
+    monitor: Option<Arc<dyn MonitorSink>>,
+    resume: bool,
+    cancel: CancellationToken,
+    progress: Option<ProgressFn>,
+    clock: Arc<dyn Clock>,
+    sleeper: Arc<dyn Sleeper>,
+    drain_timeout: Duration,
+    run_id: String,
+    start_token: Option<String>,
+}
+
+impl std::fmt::Debug for Replayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Replayer")
+            .field("run_id", &self.run_id)
+            .field("topics", &self.topics)
+            .field("concurrency", &self.concurrency)
+            .field("dry_run", &self.mode.is_dry_run())
+            .field("resume", &self.resume)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Replayer {
+    /// Starts building a replay run.
+    ///
+    /// ```
+    /// use cxone_dlq_replay::{EngineError, Replayer, Setting};
+    /// let err = Replayer::builder().build().unwrap_err();
+    /// assert!(matches!(err, EngineError::Setting { setting: Setting::Topics, .. }));
+    /// assert!(err.to_string().contains("topics"));
+    /// ```
+    pub fn builder() -> ReplayerBuilder {
+        ReplayerBuilder::new()
+    }
+
+    /// This run's id.
+    #[must_use]
+    pub fn run_id(&self) -> &str {
+        &self.run_id
+    }
+}

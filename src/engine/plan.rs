@@ -1,0 +1,71 @@
+//! Plan: what happens to one event, decided by the domain's pure `plan` and the run's mode.
+
+use super::send::{InFlight, Outgoing};
+use super::{Mode, Replayer};
+use crate::resume::DeliveredKeys;
+use chrono::{DateTime, Utc};
+use cxone_replay_domain::{AuditContext, AuditRecord, Decision, DestinationOverride, DlqEvent};
+use std::sync::Arc;
+
+/// What the plan of one event says to do.
+pub(super) enum Planned {
+    /// Record it at once: a skip, or a dry run's `DRY_RUN`.
+    Record(AuditRecord),
+    /// Resume: an earlier run delivered it; count it, neither send nor record it.
+    AlreadyDelivered,
+    /// Send it; it is recorded when its final outcome is known.
+    Send(Outgoing),
+}
+
+impl Replayer {
+    /// Plans `event` of `topic` at `now`.
+    pub(super) fn plan(
+        &self,
+        topic: &Arc<str>,
+        event: DlqEvent,
+        delivered: &DeliveredKeys,
+        now: DateTime<Utc>,
+    ) -> Planned {
+        let ctx = AuditContext {
+            run_id: &self.run_id,
+            topic_id: topic,
+            event_id: &event.event_id,
+            destination: self.destination(topic),
+        };
+        let planned = match cxone_replay_domain::plan(&event, &self.policy, &self.filter, now) {
+            Decision::Skip(skip) => return Planned::Record(AuditRecord::skipped(&ctx, &skip, now)),
+            Decision::Replay(planned) => planned,
+        };
+        let key = planned.idempotency_key();
+        let attempt = planned.payload.retry_matrix.current_attempt;
+        if !delivered.is_empty() && delivered.contains(key.as_str()) {
+            return Planned::AlreadyDelivered;
+        }
+        match &self.mode {
+            Mode::DryRun => Planned::Record(AuditRecord::dry_run(
+                &ctx,
+                key.as_str(),
+                attempt,
+                planned.body.len(),
+                now,
+            )),
+            Mode::Send(target) => Planned::Send(Outgoing {
+                target: Arc::clone(target),
+                info: InFlight {
+                    topic: Arc::clone(topic),
+                    key: key.clone(),
+                    attempt,
+                    event_id: event.event_id,
+                },
+                body: planned.body,
+            }),
+        }
+    }
+
+    /// Where the replays of `topic` go: the destination override, else the topic.
+    pub(super) fn destination<'a>(&'a self, topic: &'a str) -> &'a str {
+        self.policy
+            .get_destination_override()
+            .map_or(topic, DestinationOverride::as_str)
+    }
+}

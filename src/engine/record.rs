@@ -1,0 +1,92 @@
+//! Record: every final outcome goes to the audit sink, and only what the sink accepted is
+//! counted, shown to the progress callback and told to the monitor.
+
+use super::Replayer;
+use crate::ports::{AuditSink, BoxError, MonitorEvent, MonitorSink};
+use crate::runtime::Clock;
+use crate::summary::{RunSummary, Tally};
+use chrono::{DateTime, Utc};
+use cxone_replay_domain::AuditRecord;
+use tokio_util::sync::CancellationToken;
+
+/// The run's audit trail and its counts.
+pub(super) struct Recorder<'a> {
+    replayer: &'a Replayer,
+    audit: &'a dyn AuditSink,
+    monitor: Option<&'a dyn MonitorSink>,
+    clock: &'a dyn Clock,
+    tally: Tally,
+    audit_error: Option<BoxError>,
+    stop: CancellationToken,
+}
+
+impl<'a> Recorder<'a> {
+    /// A recorder for `replayer`'s run, which started at `started`; a refused record cancels
+    /// `stop`.
+    pub(super) fn new(
+        replayer: &'a Replayer,
+        started: DateTime<Utc>,
+        stop: CancellationToken,
+    ) -> Self {
+        Recorder {
+            replayer,
+            audit: replayer.audit.as_ref(),
+            monitor: replayer.monitor.as_deref(),
+            clock: replayer.clock.as_ref(),
+            tally: Tally::new(started),
+            audit_error: None,
+            stop,
+        }
+    }
+
+    /// Records one event's final outcome. Once the sink has it, the event is seen: it is
+    /// counted, told to the monitor and to the progress callback. A record the sink refused
+    /// is none of these, and stops the run (an event without its record would break the
+    /// audit guarantee); the first such error is kept for [`Recorder::finish`].
+    pub(super) async fn record(&mut self, rec: AuditRecord) {
+        if let Err(e) = self.audit.record(&rec).await {
+            tracing::error!(event_id = %rec.event_id, error = %e, "audit sink failed; stopping the run");
+            self.audit_error.get_or_insert(e);
+            self.stop.cancel();
+            return;
+        }
+        let now = self.clock.now();
+        self.tally.add(&rec, now);
+        if let Some(m) = self.monitor {
+            m.notify(MonitorEvent::Record(&rec));
+        }
+        self.progress(now);
+    }
+
+    /// Counts an event an earlier run already delivered (resume): not sent, not recorded.
+    pub(super) fn already_delivered(&mut self, now: DateTime<Utc>) {
+        self.tally.add_already_replayed(now);
+        self.progress(now);
+    }
+
+    fn progress(&self, now: DateTime<Utc>) {
+        if let Some(p) = &self.replayer.progress {
+            p(&self.tally.progress(now));
+        }
+    }
+
+    /// Flushes the sink, tells the monitor the run is complete and closes it, and returns the
+    /// summary with the first audit error, if there was one.
+    pub(super) async fn finish(mut self, interrupted: bool) -> (RunSummary, Option<BoxError>) {
+        if let Err(e) = self.audit.flush().await {
+            self.audit_error.get_or_insert(e);
+        }
+        let r = self.replayer;
+        let mut summary = self.tally.summary(
+            &r.run_id,
+            self.clock.now(),
+            interrupted,
+            r.mode.is_dry_run(),
+        );
+        if let Some(m) = self.monitor {
+            m.notify(MonitorEvent::Completed(&summary));
+            summary.monitor_dropped = m.close().await;
+        }
+        (summary, self.audit_error)
+    }
+}
