@@ -3,6 +3,7 @@
 use crate::config::EmulatorBuilder;
 use crate::data::Dataset;
 use crate::faults::FaultPlan;
+use crate::json_eq::Numbers;
 use crate::ledger::LedgerState;
 use crate::server::clock::ServerClock;
 use crate::server::tokens::TokenStore;
@@ -65,5 +66,14 @@ impl AppState {
     /// The number of the next API request, from 0: its key into the fault schedule.
     pub(crate) fn next_api_request(&self) -> u64 {
         self.api_seq.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// How `originalPayload` numbers are compared with the DLQ payload's.
+    pub(crate) fn payload_numbers(&self) -> Numbers {
+        if self.cfg.strict_payload {
+            Numbers::ByText
+        } else {
+            Numbers::ByValue
+        }
     }
 }

@@ -10,7 +10,7 @@ mod schema;
 mod tests;
 
 use crate::config::BODY_LIMIT;
-use crate::json_eq::{self, JsonMatch};
+use crate::json_eq::{self, JsonMatch, Numbers};
 use crate::routes::{ROUTE_PUT, gate};
 use crate::server::listener::ConnTag;
 use crate::server::reject::{Reject, json_response};
@@ -170,7 +170,7 @@ fn accept(
         ));
     };
     let dlq_payload = topic_data.entries[index].event.payload.as_deref();
-    let altered = compare_payload(dlq_payload, checked.original)?;
+    let altered = compare_payload(dlq_payload, checked.original, state.payload_numbers())?;
     record(state, &checked.event_id, &checked.key, altered)
 }
 
@@ -216,13 +216,24 @@ fn check_key_header<'a>(
 
 /// Compares `originalPayload` with the DLQ payload: `Ok(true)` when equal but not the same
 /// bytes (an altered payload), a 422 when different.
-fn compare_payload(dlq: Option<&RawValue>, sent: &RawValue) -> Result<bool, Reject> {
-    match dlq.map(|p| json_eq::compare(p, sent)) {
+fn compare_payload(
+    dlq: Option<&RawValue>,
+    sent: &RawValue,
+    numbers: Numbers,
+) -> Result<bool, Reject> {
+    match dlq.map(|p| json_eq::compare(p, sent, numbers)) {
         Some(JsonMatch::Identical) => Ok(false),
         Some(JsonMatch::Equivalent) => Ok(true),
         Some(JsonMatch::Different) | None => Err(Reject::schema(
             "originalPayload",
-            "differs from the DLQ event's payload (numbers are compared by their exact text)",
+            match numbers {
+                Numbers::ByText => {
+                    "differs from the DLQ event's payload (strict: numbers are compared by their exact text)"
+                }
+                Numbers::ByValue => {
+                    "differs from the DLQ event's payload (numbers are compared by value)"
+                }
+            },
         )),
     }
 }
@@ -232,7 +243,7 @@ fn record(state: &AppState, event_id: &str, key: &str, altered: bool) -> Result<
     let first = {
         let mut l = state.ledger();
         if altered {
-            l.ledger.non_byte_identical_payloads += 1;
+            l.ledger.altered_payloads += 1;
         }
         if l.ledger.accepted_keys.contains_key(key) {
             l.ledger.duplicates += 1;

@@ -327,8 +327,171 @@ async fn the_tutorials_example_replay_is_accepted_as_sent() {
     );
     let l = k.ledger();
     assert_eq!(l.accepted_keys.get(key), Some(&1));
-    assert_eq!(
-        l.non_byte_identical_payloads, 0,
-        "the payload's bytes were kept"
+    assert_eq!(l.altered_payloads, 0, "the payload's bytes were kept");
+}
+
+// ---------------------------------------------------------------------------------------------
+// originalPayload equality: by value by default, by text with `strict_payload`.
+
+use crate::json_eq::python::{Style, dumps};
+
+/// A payload with the numbers a JSON parser rewrites: `1e3`, a 22-digit decimal, 2^53 + 1.
+const NUMBERS_PAYLOAD: &str =
+    r#"{"count":1e3,"amount":81062.161182923068587886,"contactId":9007199254740993,"ratio":0.10}"#;
+
+fn numbers_event() -> DlqEvent {
+    let text = format!(
+        r#"{{"eventId":"evt_numbers","topicId":"{TOPIC}","payload":{NUMBERS_PAYLOAD},"retryCount":0}}"#
     );
+    DlqEvent::from_slice(text.as_bytes()).expect("an event")
+}
+
+fn numbers_kit(strict: bool) -> Kit {
+    Kit::with_events(
+        Emulator::builder().strict_payload(strict),
+        vec![(TOPIC, numbers_event())],
+    )
+}
+
+/// PUTs `event`'s replay with `original`, the whole body re-serialized in `style` if given.
+async fn send_as(k: &Kit, event: &DlqEvent, original: &str, style: Option<Style>) -> Reply {
+    let tok = k.token(None).await;
+    let key = key_of(event);
+    let body = body_with(event, &key, original);
+    let body = style.map_or(body.clone(), |s| dumps(&body, s));
+    k.send(put(TOPIC, &tok, Some(&key), body)).await
+}
+
+#[tokio::test]
+async fn the_tutorials_python_client_is_accepted_and_counted_when_it_alters_the_payload() {
+    let tutorial = DlqEvent::from_slice(TUTORIAL_EVENT.as_bytes()).expect("event");
+    let key = "replay-evt_8f3a2b1c-9d4e-5f6a-7b8c-9d0e1f2a3b4c-v4";
+    for (style, altered) in [(Style::Json, 0), (Style::Httpx, 1)] {
+        for strict in [false, true] {
+            let k = tutorial_kit(Emulator::builder().strict_payload(strict));
+            let tok = k.token(None).await;
+            let body = dumps(TUTORIAL_REPLAY, style);
+            let r = k.send(put(TOPIC, &tok, Some(key), body)).await;
+            assert_eq!(r.status, StatusCode::CREATED, "{style:?} strict={strict}");
+            assert_eq!(r.json()["eventId"], tutorial.event_id.as_str());
+            // json.dumps's default layout is the tutorial's own: the payload's bytes survive;
+            // httpx 0.28's compact layout changes them.
+            assert_eq!(k.ledger().altered_payloads, altered, "{style:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn numbers_rewritten_by_a_python_client_are_accepted_by_value_and_counted() {
+    let event = numbers_event();
+    for style in [Style::Json, Style::Httpx] {
+        let k = numbers_kit(false);
+        let sent = dumps(NUMBERS_PAYLOAD, style);
+        assert!(
+            sent.contains("1000.0")
+                && sent.contains("81062.16118292307")
+                && sent.contains("9007199254740993")
+                && sent.contains("0.1")
+                && !sent.contains("0.10"),
+            "{sent}"
+        );
+        let r = send_as(&k, &event, NUMBERS_PAYLOAD, Some(style)).await;
+        assert_eq!(
+            r.status,
+            StatusCode::CREATED,
+            "{}",
+            String::from_utf8_lossy(&r.body)
+        );
+        let l = k.ledger();
+        assert_eq!(l.altered_payloads, 1);
+        assert_eq!(l.accepted.get("evt_numbers"), Some(&1));
+        assert!(l.violations.is_empty(), "{:?}", l.violations);
+    }
+}
+
+#[tokio::test]
+async fn python_re_serialized_seeded_events_are_accepted_by_value() {
+    let k = Kit::new(Emulator::builder().events(6).seed(9));
+    let tok = k.token(None).await;
+    for event in k.events(TOPIC) {
+        let key = key_of(&event);
+        let body = dumps(&body_with(&event, &key, &payload_of(&event)), Style::Json);
+        let r = k.send(put(TOPIC, &tok, Some(&key), body)).await;
+        assert_eq!(
+            r.status,
+            StatusCode::CREATED,
+            "{}",
+            String::from_utf8_lossy(&r.body)
+        );
+    }
+    let l = k.ledger();
+    assert_eq!((l.accepted_total(), l.altered_payloads), (6, 6));
+}
+
+#[tokio::test]
+async fn strict_mode_rejects_any_number_written_differently() {
+    let event = numbers_event();
+    let rewrites = [
+        ("1e3", "1000.0"),
+        ("1e3", "1000"),
+        ("1e3", "1E3"),
+        ("81062.161182923068587886", "81062.16118292307"),
+        ("9007199254740993", "9007199254740992"),
+        ("0.10", "0.1"),
+    ];
+    for (from, to) in rewrites {
+        let sent = NUMBERS_PAYLOAD.replacen(from, to, 1);
+        assert_ne!(sent, NUMBERS_PAYLOAD);
+        let strict = numbers_kit(true);
+        let r = send_as(&strict, &event, &sent, None).await;
+        let v = r.expect_error(422, Some("originalPayload"));
+        assert!(
+            v["message"].as_str().is_some_and(|m| m.contains("strict")),
+            "{v}"
+        );
+        let l = strict.ledger();
+        assert_eq!((l.accepted_total(), l.altered_payloads), (0, 0));
+        assert_eq!(l.violations_total, 1);
+        // The default accepts each of them, counted as altered.
+        let lenient = numbers_kit(false);
+        let r = send_as(&lenient, &event, &sent, None).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{from} -> {to}");
+        assert_eq!(lenient.ledger().altered_payloads, 1);
+    }
+    // Layout is not a number: strict accepts it, and counts it as altered.
+    let strict = numbers_kit(true);
+    let spaced = NUMBERS_PAYLOAD.replace(',', " ,\n ");
+    let r = send_as(&strict, &event, &spaced, None).await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    assert_eq!(strict.ledger().altered_payloads, 1);
+}
+
+#[tokio::test]
+async fn a_genuinely_different_value_is_422_in_both_modes() {
+    let event = numbers_event();
+    let changes = [
+        // A different 22-digit decimal, though it rounds to the same double.
+        ("81062.161182923068587886", "81062.161182923068587887"),
+        // More digits than a double is written with, rounding to it: no double round trip.
+        ("81062.161182923068587886", "81062.1611829230686"),
+        ("1e3", "1001"),
+        ("1e3", "\"1000\""),
+        ("9007199254740993", "9007199254740994"),
+        ("0.10", "0.11"),
+    ];
+    for (from, to) in changes {
+        let sent = NUMBERS_PAYLOAD.replacen(from, to, 1);
+        for strict in [false, true] {
+            let k = numbers_kit(strict);
+            let r = send_as(&k, &event, &sent, None).await;
+            r.expect_error(422, Some("originalPayload"));
+            let l = k.ledger();
+            assert_eq!((l.accepted_total(), l.altered_payloads), (0, 0));
+            assert!(
+                l.violations[0].contains("422 `originalPayload`"),
+                "{:?}",
+                l.violations
+            );
+        }
+    }
 }
