@@ -35,8 +35,8 @@ pub(crate) async fn token(
     }
 }
 
-/// A token request: the form's parameters and the HTTP Basic credentials, if any.
-#[derive(Debug)]
+/// A token request: the form's parameters and the HTTP Basic credentials, if any. It holds the
+/// client secret, so it has no `Debug`.
 struct TokenRequest {
     form: Vec<(String, String)>,
     basic: Option<(String, String)>,
