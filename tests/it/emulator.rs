@@ -81,7 +81,7 @@ fn assert_exactly_once(emu: &EmulatorHandle, eligible: &[String]) {
         "contract violations: {:?}",
         &ledger.violations[..ledger.violations.len().min(5)]
     );
-    assert_eq!(ledger.non_byte_identical_payloads, 0);
+    assert_eq!(ledger.altered_payloads, 0);
     assert_eq!(
         ledger.accepted.len(),
         eligible.len(),

@@ -2,11 +2,15 @@
 """Writes a wrk script that PUTs a valid replay of one DLQ event with a fresh idempotency key per
 request (so every request is a 201 doing the full validation, payload comparison included).
 
-usage: make_put_lua.py BASE_URL TOKEN > put.lua
+usage: make_put_lua.py BASE_URL TOKEN [--python] > put.lua
+
+--python sends the payload as the tutorial's Python client does (json.loads, then json.dumps):
+equal by value, not byte-identical, so every request also takes the by-value comparison.
 """
 import json, sys, urllib.request
 
 base, token = sys.argv[1], sys.argv[2]
+python_style = "--python" in sys.argv[3:]
 req = urllib.request.Request(
     f"{base}/api/v2/eventbridge/dlq/events?topicId=topic_pub_conversations&limit=1",
     headers={"Authorization": f"Bearer {token}"},
@@ -16,6 +20,8 @@ raw = urllib.request.urlopen(req).read().decode()
 start = raw.index('"payload":') + len('"payload":')
 end = raw.index(',"failureReason"', start)
 payload = raw[start:end]
+if python_style:
+    payload = json.dumps(json.loads(payload))
 event = json.loads(raw)["events"][0]
 eid = event["eventId"]
 prefix = '{"eventId":%s,"idempotencyKey":"' % json.dumps(eid)

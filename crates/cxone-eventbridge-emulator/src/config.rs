@@ -43,7 +43,8 @@ pub struct Emulator;
 impl Emulator {
     /// A builder with the defaults: 200 events on `topic_pub_conversations`, seed 0,
     /// credentials `demo`/`demo-secret`, token TTL one hour, no faults, page maximum 100,
-    /// 1 KiB payloads, no exhausted or oversize events, bound to `127.0.0.1:0`.
+    /// 1 KiB payloads, no exhausted or oversize events, payload numbers compared by value,
+    /// bound to `127.0.0.1:0`.
     #[must_use]
     pub fn builder() -> EmulatorBuilder {
         EmulatorBuilder::default()
@@ -73,6 +74,7 @@ pub struct EmulatorBuilder {
     pub(crate) bind: SocketAddr,
     pub(crate) epoch: DateTime<Utc>,
     pub(crate) webhook_status: u16,
+    pub(crate) strict_payload: bool,
 }
 
 impl Default for EmulatorBuilder {
@@ -101,6 +103,7 @@ impl Default for EmulatorBuilder {
                 .single()
                 .unwrap_or(DateTime::<Utc>::UNIX_EPOCH),
             webhook_status: 200,
+            strict_payload: false,
         }
     }
 }
@@ -128,6 +131,7 @@ impl fmt::Debug for EmulatorBuilder {
             .field("bind", &self.bind)
             .field("epoch", &self.epoch)
             .field("webhook_status", &self.webhook_status)
+            .field("strict_payload", &self.strict_payload)
             .finish()
     }
 }
@@ -261,6 +265,20 @@ impl EmulatorBuilder {
     #[must_use]
     pub fn webhook_status(mut self, status: u16) -> Self {
         self.webhook_status = status;
+        self
+    }
+
+    /// Holds `originalPayload` to the DLQ payload's exact number text (default `false`).
+    ///
+    /// By default a replay's `originalPayload` is accepted when it is equal as JSON to the DLQ
+    /// payload with numbers compared by value, as a client that parses JSON and writes it back
+    /// produces it (see [`json_eq`](crate::json_eq)); such payloads are counted in
+    /// [`Ledger::altered_payloads`](crate::Ledger::altered_payloads). With `strict_payload(true)`
+    /// a number written differently (`1e3` for `1000.0`, a long decimal shortened) is a 422, so
+    /// a client can be held to sending the payload as it got it.
+    #[must_use]
+    pub fn strict_payload(mut self, strict: bool) -> Self {
+        self.strict_payload = strict;
         self
     }
 

@@ -38,6 +38,17 @@ pub struct Dataset {
     pub topics: HashMap<String, TopicData>,
 }
 
+impl Dataset {
+    /// Adds `event` at the end of `topic`'s listing, rendering its JSON text once.
+    pub fn push(&mut self, topic: &str, event: DlqEvent) {
+        let json = serde_json::to_string(&event).unwrap_or_default();
+        let data = self.topics.entry(topic.to_string()).or_default();
+        data.by_id
+            .insert(event.event_id.clone(), data.entries.len());
+        data.entries.push(Arc::new(Entry { event, json }));
+    }
+}
+
 const REASONS: &[(&str, u32)] = &[
     ("HTTP 502 Bad Gateway", 30),
     ("HTTP 504 Gateway Timeout", 22),
@@ -255,7 +266,7 @@ pub fn generate(cfg: &EmulatorBuilder) -> Dataset {
         let text = payload(&mut rng, i, born, target);
         let raw = RawValue::from_string(text).ok();
         let event = DlqEvent {
-            event_id: event_id.clone(),
+            event_id,
             topic_id: Some(topic.clone()),
             payload: raw,
             failure_reason: Some(pick_reason(&mut rng).to_string()),
@@ -264,10 +275,7 @@ pub fn generate(cfg: &EmulatorBuilder) -> Dataset {
             last_failure_timestamp: Some(ts(last)),
             defect: None,
         };
-        let json = serde_json::to_string(&event).unwrap_or_default();
-        let data = dataset.topics.entry(topic.clone()).or_default();
-        data.by_id.insert(event_id, data.entries.len());
-        data.entries.push(Arc::new(Entry { event, json }));
+        dataset.push(topic, event);
     }
     dataset
 }

@@ -29,8 +29,13 @@ pub struct Ledger {
     /// How many violations were seen in all.
     #[serde(default)]
     pub violations_total: u64,
-    /// PUTs whose `originalPayload` was equal as JSON to the DLQ payload but not the same bytes.
-    pub non_byte_identical_payloads: u64,
+    /// PUTs (answered 201 or 409) whose `originalPayload` was equal as JSON to the DLQ payload
+    /// but not the same bytes: whitespace, member order, string escapes or, unless
+    /// `strict_payload` is set, numbers written differently. A client that keeps the payload's
+    /// bytes, as the goal is, leaves this at 0. (Read from older snapshots' field
+    /// `non_byte_identical_payloads`.)
+    #[serde(default, alias = "non_byte_identical_payloads")]
+    pub altered_payloads: u64,
     /// Monitoring callbacks received at `POST /__emulator/webhook`.
     pub webhooks: u64,
     /// The last 1,000 webhook bodies (as JSON; a body that is not JSON is kept as a string).

@@ -37,6 +37,7 @@ mod error;
 mod faults;
 pub mod json_eq;
 mod ledger;
+mod routes;
 mod server;
 
 pub use config::{
@@ -46,4 +47,5 @@ pub use config::{
 pub use data::WINDOW;
 pub use error::EmulatorError;
 pub use ledger::{Ledger, WebhookDelivery};
-pub use server::{EmulatorHandle, ROUTE_DLQ, ROUTE_OTHER, ROUTE_PUT, ROUTE_TOKEN, ROUTE_WEBHOOK};
+pub use routes::{ROUTE_DLQ, ROUTE_OTHER, ROUTE_PUT, ROUTE_TOKEN, ROUTE_WEBHOOK};
+pub use server::EmulatorHandle;

@@ -73,6 +73,10 @@ struct Args {
     /// Approximate size of an ordinary payload in bytes.
     #[arg(long, default_value_t = 1024)]
     payload_bytes: usize,
+    /// Reject an originalPayload whose numbers are not written exactly as in the DLQ (by
+    /// default numbers compare by value, and such payloads are counted as altered).
+    #[arg(long)]
+    strict_payload: bool,
     /// Worker threads of the runtime (default: one per core).
     #[arg(long)]
     threads: Option<usize>,
@@ -113,7 +117,8 @@ async fn run(args: Args) -> ExitCode {
         .page_max(args.page_max)
         .exhausted_fraction(args.exhausted_fraction)
         .oversize_fraction(args.oversize_fraction)
-        .payload_bytes(args.payload_bytes);
+        .payload_bytes(args.payload_bytes)
+        .strict_payload(args.strict_payload);
     if let Some(n) = args.token_max_uses {
         builder = builder.token_max_uses(n);
     }

@@ -101,6 +101,67 @@ async fn prints_the_listening_line_and_serves() {
     drop(child);
 }
 
+#[tokio::test]
+async fn strict_payload_flag_holds_numbers_to_their_text() {
+    let (child, line) = spawn(&["--events", "1", "--seed", "3", "--strict-payload"]);
+    let url = line
+        .trim_end()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_string();
+    let client = crate::common::http();
+    let v: serde_json::Value = client
+        .post(format!("{url}/oauth2/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "demo"),
+            ("client_secret", "demo-secret"),
+        ])
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("JSON");
+    let tok = v["access_token"].as_str().expect("token").to_string();
+    let bytes = client
+        .get(format!(
+            "{url}/api/v2/eventbridge/dlq/events?topicId=topic_pub_conversations"
+        ))
+        .bearer_auth(&tok)
+        .send()
+        .await
+        .expect("page")
+        .bytes()
+        .await
+        .expect("body");
+    let page = cxone_replay_domain::DlqPage::from_slice(&bytes).expect("a page");
+    let event = &page.events[0];
+    let put = |body: &crate::common::Body| {
+        client
+            .put(format!(
+                "{url}/api/v2/eventbridge/topics/topic_pub_conversations/events"
+            ))
+            .bearer_auth(&tok)
+            .header("content-type", "application/json")
+            .header("idempotency-key", body.key())
+            .body(body.render())
+            .send()
+    };
+    let mut body = crate::common::Body::for_event(event);
+    let text = body.original.clone().expect("payload");
+    body.original = Some(
+        serde_json::from_str::<serde_json::Value>(&text)
+            .expect("JSON")
+            .to_string(),
+    );
+    let resp = put(&body).await.expect("PUT");
+    crate::common::expect_error(resp, 422, Some("originalPayload")).await;
+    body.original = Some(text);
+    assert_eq!(put(&body).await.expect("PUT").status(), 201);
+    drop(child);
+}
+
 #[cfg(unix)]
 #[test]
 fn sigterm_and_sigint_shut_down_cleanly() {

@@ -104,7 +104,7 @@ async fn put_example_round_trips_with_override() {
     let l = emu.ledger();
     assert_eq!(l.accepted.get(&event.event_id), Some(&1));
     assert_eq!(l.accepted_keys.get(&body.key()), Some(&1));
-    assert_eq!(l.non_byte_identical_payloads, 0);
+    assert_eq!(l.altered_payloads, 0);
     assert!(l.violations.is_empty(), "{:?}", l.violations);
 }
 
@@ -151,6 +151,6 @@ async fn domain_planned_bodies_are_accepted_byte_exact() {
     assert_eq!(sent, 24, "6 of 30 are exhausted");
     let l = emu.ledger();
     assert_eq!(l.accepted_total(), 24);
-    assert_eq!(l.non_byte_identical_payloads, 0);
+    assert_eq!(l.altered_payloads, 0);
     assert!(l.violations.is_empty(), "{:?}", l.violations);
 }

@@ -73,6 +73,7 @@ async fn replay_with_faults_delivers_every_eligible_event() {
         "never accepted twice"
     );
     assert!(ledger.violations.is_empty(), "{:?}", ledger.violations);
+    assert_eq!(ledger.altered_payloads, 0, "payloads sent byte for byte");
     assert!(ledger.rejections_total() > 0, "faults were injected");
     assert!(ledger.tokens_issued > 1, "the token was refreshed mid-run");
     // the audit log has one record per event, in the default place

@@ -13,13 +13,15 @@ pub const CLIENT_ID: &str = "cli-test-client";
 /// The topic of the test emulators.
 pub const TOPIC: &str = "topic_cli_tests";
 
-/// An emulator with the test credentials and topic.
+/// An emulator with the test credentials and topic, holding payload numbers to their exact
+/// text (our client sends the payload's bytes as it got them).
 pub fn emulator(events: usize) -> EmulatorBuilder {
     Emulator::builder()
         .events(events)
         .topics([TOPIC])
         .seed(11)
         .credentials(CLIENT_ID, SECRET)
+        .strict_payload(true)
 }
 
 /// What a run of the binary printed.
