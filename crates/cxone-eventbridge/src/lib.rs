@@ -34,6 +34,12 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+#[cfg(not(any(feature = "rustls", feature = "native-tls")))]
+compile_error!(
+    "cxone-eventbridge needs a TLS backend: enable the feature `rustls` (the default) or \
+     `native-tls` of cxone-eventbridge, or of cxone-dlq-replay, which passes it on"
+);
+
 mod builder;
 mod client;
 mod dlq;
