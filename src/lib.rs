@@ -1,11 +1,4 @@
-//! `cxone-dlq-replay`: the replay engine for NICE CXone EventBridge dead letter queues.
-//!
-//! A [`Replayer`] pages through the DLQ of one or more topics, plans each event with the pure
-//! [`domain`], sends the planned replays concurrently and paced, and records exactly one
-//! [`AuditRecord`](cxone_replay_domain::AuditRecord) per event seen, streaming, with bounded
-//! memory. It talks to the world through the [`ports`]: a [`DlqSource`] and a
-//! [`ReplayTarget`] (implemented by the CXone [`client`]), an [`AuditSink`] ([`JsonlAuditLog`])
-//! and an optional [`MonitorSink`] ([`WebhookMonitor`]).
+#![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -38,8 +31,3 @@ pub use ports::{
 pub use resume::DeliveredKeys;
 pub use runtime::{Clock, Sleeper, SystemClock, TokioSleeper};
 pub use summary::{LatencySummary, Progress, RunSummary, StatusCounts};
-
-/// The README's examples, compiled and run as doctests.
-#[doc = include_str!("../README.md")]
-#[cfg(doctest)]
-pub struct ReadmeDoctests;

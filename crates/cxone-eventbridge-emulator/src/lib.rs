@@ -1,33 +1,4 @@
-//! A local, stateful emulator of the NICE CXone EventBridge DLQ and topic API.
-//!
-//! It serves the three calls of the contract (`POST /oauth2/token`,
-//! `GET /api/v2/eventbridge/dlq/events`, `PUT /api/v2/eventbridge/topics/{topicId}/events`) as
-//! strictly as a real server would, over real sockets, with deterministic seeded DLQ content and
-//! deterministic fault injection (latency, 5xx, 429 with `Retry-After`, dropped connections,
-//! token expiry). Everything it sees is counted in a [`Ledger`], served as JSON at
-//! `GET /__emulator/ledger`; `POST /__emulator/webhook` receives monitoring callbacks.
-//!
-//! ```
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use cxone_eventbridge_emulator::Emulator;
-//! use std::time::Duration;
-//!
-//! let emu = Emulator::builder()
-//!     .events(20)
-//!     .topics(["a", "b"])
-//!     .seed(7)
-//!     .fail_5xx(0.1)
-//!     .rate_limit_every(50, 1)
-//!     .token_ttl(Duration::from_secs(300))
-//!     .start()
-//!     .await?;
-//! assert_eq!(emu.events("a").len() + emu.events("b").len(), 20);
-//! assert_eq!(emu.ledger().token_requests, 0);
-//! emu.shutdown().await;
-//! # Ok(())
-//! # }
-//! ```
+#![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

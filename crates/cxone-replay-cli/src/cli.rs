@@ -19,15 +19,25 @@ pub const REPLAY_PAGE_SIZE: u32 = 50;
 /// The most HTTP attempts per request `--max-attempts` accepts.
 pub const MAX_ATTEMPTS: u32 = 100;
 
-const AFTER_HELP: &str = "\
+/// The help epilogue; with the `demo` feature it ends with a pointer to `demo`.
+macro_rules! after_help {
+    () => {
+        "\
 Environment: CXONE_CLIENT_ID, CXONE_CLIENT_SECRET, CXONE_REGION, CXONE_BASE_URL, CXONE_TOKEN_URL,
 CXONE_TOPIC_ID, DESTINATION_OVERRIDE_URL, MONITORING_WEBHOOK_URL, MONITORING_WEBHOOK_SECRET, and a
 .env file in the working directory. A flag wins over the environment, the environment over .env.
 
 Exit codes: 0 every eligible event delivered (or already delivered), 1 some events failed or the
-run could not finish, 2 usage, configuration or authentication error, 130 interrupted.
-
-Try it without a tenant: cxone-replay demo";
+run could not finish, 2 usage, configuration or authentication error, 130 interrupted."
+    };
+}
+#[cfg(feature = "demo")]
+const AFTER_HELP: &str = concat!(
+    after_help!(),
+    "\n\nTry it without a tenant: cxone-replay demo"
+);
+#[cfg(not(feature = "demo"))]
+const AFTER_HELP: &str = after_help!();
 
 /// Replay failed NICE CXone EventBridge events out of the dead letter queue.
 #[derive(Debug, Parser)]
@@ -106,6 +116,7 @@ pub enum Command {
     #[command(subcommand)]
     Audit(AuditCommand),
     /// Run a real replay against a local emulator with seeded failed events (no tenant needed).
+    #[cfg(feature = "demo")]
     Demo(DemoArgs),
 }
 
@@ -257,6 +268,7 @@ pub struct ReplayArgs {
 }
 
 /// How unreliable the demo's emulator is.
+#[cfg(feature = "demo")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Faults {
     /// A perfect server.
@@ -268,6 +280,7 @@ pub enum Faults {
 }
 
 /// `demo`.
+#[cfg(feature = "demo")]
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// How many failed events to seed.

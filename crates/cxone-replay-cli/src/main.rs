@@ -1,7 +1,7 @@
 //! `cxone-replay`: replay failed NICE CXone EventBridge events out of the dead letter queue.
 //!
 //! A thin command line over the `cxone-dlq-replay` engine, the `cxone-eventbridge` client and
-//! the `cxone-eventbridge-emulator`: it turns flags and environment variables into their
+//! (with the `demo` feature) the `cxone-eventbridge-emulator`: it turns flags and environment variables into their
 //! configuration, shows progress on stderr, and prints results on stdout (`--json` for scripts).
 //! Exit codes: 0 all eligible events delivered, 1 some failed, 2 usage/configuration/
 //! authentication error, 130 interrupted.
@@ -10,6 +10,7 @@
 mod audit;
 mod cli;
 mod config;
+#[cfg(feature = "demo")]
 mod demo;
 mod dlq;
 mod error;
@@ -189,6 +190,7 @@ async fn run(cli: Cli, sources: Sources) -> Result<u8, CliError> {
             let code = run.exit_code();
             finish(run.error, code)
         }
+        #[cfg(feature = "demo")]
         Command::Demo(a) => {
             let outcome = demo::run(&a, progress).await?;
             if a.json {

@@ -1,27 +1,4 @@
-//! The pure domain of CXone EventBridge dead-letter-queue replay.
-//!
-//! Everything that decides, nothing that does: the wire model of the API contract, the replay
-//! payload and its idempotency key, the replay policy and event filter, the per-event
-//! [`plan`], failure classes and retry decisions, and the audit record. No I/O, no async, no
-//! clock reads, no randomness: the current time and the jitter fraction come in as arguments, so
-//! every decision is a plain function and its tests are tables.
-//!
-//! ```
-//! use chrono::{TimeZone, Utc};
-//! use cxone_replay_domain::{plan, Decision, DlqPage, EventFilter, ReplayPolicy, SkipReason};
-//!
-//! let page = DlqPage::from_slice(br#"{"events":[
-//!     {"eventId":"e1","topicId":"t","payload":{"type":"conversation:start"},"retryCount":1},
-//!     {"eventId":"e2","topicId":"t","payload":{"type":"conversation:end"},"retryCount":5}
-//! ]}"#).unwrap();
-//! let now = Utc.with_ymd_and_hms(2024, 5, 11, 9, 0, 0).unwrap();
-//! let policy = ReplayPolicy::default(); // at most 5 attempts
-//! let filter = EventFilter::default();
-//!
-//! let decisions: Vec<_> = page.events.iter().map(|e| plan(e, &policy, &filter, now)).collect();
-//! assert!(matches!(&decisions[0], Decision::Replay(r) if r.idempotency_key().as_str() == "replay-e1-v2"));
-//! assert!(matches!(&decisions[1], Decision::Skip(s) if s.reason == SkipReason::RetryWindowExceeded));
-//! ```
+#![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

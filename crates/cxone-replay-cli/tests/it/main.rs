@@ -1,9 +1,12 @@
 //! Process-level tests of the `cxone-replay` binary against an emulator running in the test.
 
 mod audit;
+#[cfg(feature = "demo")]
 mod demo;
 mod dlq;
 mod errors;
+#[cfg(not(feature = "demo"))]
+mod no_demo;
 mod options;
 mod replay;
 mod support;
