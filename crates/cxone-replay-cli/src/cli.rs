@@ -1,6 +1,11 @@
 //! The command line: flags, environment variables and subcommands (clap derive).
 
-use chrono::{DateTime, Utc};
+mod connection;
+mod filter;
+
+pub use connection::{ConnectionArgs, Sources};
+pub use filter::FilterArgs;
+
 use clap::builder::RangedU64ValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use cxone_dlq_replay::{DEFAULT_CONCURRENCY, EngineError, MAX_CONCURRENCY, check_pace};
@@ -23,9 +28,11 @@ pub const MAX_ATTEMPTS: u32 = 100;
 macro_rules! after_help {
     () => {
         "\
-Environment: CXONE_CLIENT_ID, CXONE_CLIENT_SECRET, CXONE_REGION, CXONE_BASE_URL, CXONE_TOKEN_URL,
-CXONE_TOPIC_ID, DESTINATION_OVERRIDE_URL, MONITORING_WEBHOOK_URL, MONITORING_WEBHOOK_SECRET, and a
-.env file in the working directory. A flag wins over the environment, the environment over .env.
+Connection options (credentials, region or base URL, token URL) belong to the commands that
+connect: `replay` and `dlq ...` (see their --help). Each option has an environment variable (CXONE_CLIENT_ID,
+CXONE_CLIENT_SECRET, CXONE_REGION, CXONE_BASE_URL, CXONE_TOKEN_URL, CXONE_TOPIC_ID, ...), and a
+.env file in the working directory is read too. A flag wins over the environment, the
+environment over .env.
 
 Exit codes: 0 every eligible event delivered (or already delivered), 1 some events failed or the
 run could not finish, 2 usage, configuration or authentication error, 130 interrupted."
@@ -55,33 +62,6 @@ pub struct Cli {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Global options")]
 pub struct Global {
-    /// OAuth2 client id.
-    #[arg(long, env = "CXONE_CLIENT_ID", global = true, value_name = "ID")]
-    pub client_id: Option<String>,
-
-    /// OAuth2 client secret (prefer the environment: flags show up in `ps`).
-    #[arg(
-        long,
-        env = "CXONE_CLIENT_SECRET",
-        hide_env_values = true,
-        global = true,
-        value_name = "S",
-        value_parser = parse_secret
-    )]
-    pub client_secret: Option<SecretString>,
-
-    /// API host; the base URL becomes https://HOST [default: api.nicecxone.com].
-    #[arg(long, env = "CXONE_REGION", global = true, value_name = "HOST")]
-    pub region: Option<String>,
-
-    /// Explicit API base URL, instead of --region (plain http only to loopback hosts).
-    #[arg(long, env = "CXONE_BASE_URL", global = true, value_name = "URL")]
-    pub base_url: Option<String>,
-
-    /// OAuth2 token endpoint [default: BASE/oauth2/token].
-    #[arg(long, env = "CXONE_TOKEN_URL", global = true, value_name = "URL")]
-    pub token_url: Option<String>,
-
     /// More log output on stderr (-v info, -vv debug, -vvv trace); without -v/-q, RUST_LOG applies.
     #[arg(short, long, action = clap::ArgAction::Count, global = true, conflicts_with = "quiet")]
     pub verbose: u8,
@@ -120,6 +100,20 @@ pub enum Command {
     Demo(DemoArgs),
 }
 
+impl Command {
+    /// The connection options of the command, if it connects to the API.
+    pub fn connection_mut(&mut self) -> Option<&mut ConnectionArgs> {
+        match self {
+            Command::Replay(a) => Some(&mut a.connection),
+            Command::Dlq(DlqCommand::List(a)) => Some(&mut a.connection),
+            Command::Dlq(DlqCommand::Stats(a)) => Some(&mut a.connection),
+            Command::Audit(_) => None,
+            #[cfg(feature = "demo")]
+            Command::Demo(_) => None,
+        }
+    }
+}
+
 /// `dlq` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum DlqCommand {
@@ -139,6 +133,9 @@ pub enum AuditCommand {
 /// `dlq list`.
 #[derive(Debug, Args)]
 pub struct DlqListArgs {
+    /// Credentials and endpoint.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
     /// The topic whose DLQ to read.
     #[arg(long, env = "CXONE_TOPIC_ID", value_name = "ID")]
     pub topic: Option<String>,
@@ -153,6 +150,9 @@ pub struct DlqListArgs {
 /// `dlq stats`.
 #[derive(Debug, Args)]
 pub struct DlqStatsArgs {
+    /// Credentials and endpoint.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
     /// The topic whose DLQ to read.
     #[arg(long, env = "CXONE_TOPIC_ID", value_name = "ID")]
     pub topic: Option<String>,
@@ -175,6 +175,10 @@ pub struct AuditSummaryArgs {
 /// `replay`.
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
+    /// Credentials and endpoint.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+
     /// Topic to replay (repeatable; CXONE_TOPIC_ID may list several, comma-separated).
     #[arg(
         long = "topic",
@@ -200,25 +204,9 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub max_age: Option<Duration>,
 
-    /// Only events whose last failure is at or after this RFC 3339 time.
-    #[arg(long, value_name = "TIME", value_parser = parse_time)]
-    pub since: Option<DateTime<Utc>>,
-
-    /// Only events whose last failure is before this RFC 3339 time.
-    #[arg(long, value_name = "TIME", value_parser = parse_time)]
-    pub until: Option<DateTime<Utc>>,
-
-    /// Only events whose failure reason contains this text (case-insensitive).
-    #[arg(long, value_name = "TEXT")]
-    pub reason: Option<String>,
-
-    /// Only events of this payload type (repeatable: any of them).
-    #[arg(long = "event-type", value_name = "TYPE")]
-    pub event_types: Vec<String>,
-
-    /// Only these event ids (repeatable).
-    #[arg(long = "event-id", value_name = "ID")]
-    pub event_ids: Vec<String>,
+    /// Which events to replay.
+    #[command(flatten)]
+    pub filter: FilterArgs,
 
     /// Events in flight at once.
     #[arg(long, default_value_t = DEFAULT_CONCURRENCY, value_name = "N", value_parser = RangedU64ValueParser::<usize>::new().range(1..=MAX_CONCURRENCY as u64))]
@@ -297,7 +285,7 @@ pub struct DemoArgs {
     pub json: bool,
 }
 
-fn parse_secret(s: &str) -> Result<SecretString, std::convert::Infallible> {
+pub(crate) fn parse_secret(s: &str) -> Result<SecretString, std::convert::Infallible> {
     Ok(SecretString::from(s))
 }
 
@@ -323,12 +311,6 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
         })
 }
 
-fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| format!("{e} (use RFC 3339, e.g. 2024-05-10T14:35:00Z)"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -340,20 +322,13 @@ mod tests {
     }
 
     #[test]
-    fn durations_and_times() {
+    fn durations() {
         assert_eq!(
             parse_duration("7d").unwrap(),
             Duration::from_secs(7 * 86_400)
         );
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("seven days").is_err());
-        assert_eq!(
-            parse_time("2024-05-10T16:35:00+02:00")
-                .unwrap()
-                .to_rfc3339(),
-            "2024-05-10T14:35:00+00:00"
-        );
-        assert!(parse_time("2024-05-10").is_err());
     }
 
     #[test]
@@ -378,7 +353,7 @@ mod tests {
             panic!("not replay")
         };
         assert_eq!(r.topics, ["a", "b"]);
-        assert_eq!(r.event_ids, ["e1", "e2"]);
+        assert_eq!(r.filter.event_ids, ["e1", "e2"]);
         assert_eq!(r.audit_log, PathBuf::from(DEFAULT_AUDIT_LOG));
         assert!(r.dry_run);
         // the defaults are the library's

@@ -1,41 +1,10 @@
-//! Global options → a [`Client`]; client errors → plain messages with the right exit code.
+//! Connection options → a [`Client`]; client errors → plain messages with the right exit code.
 
-use crate::cli::Global;
+use crate::cli::ConnectionArgs;
 use crate::error::{CliError, chain};
-use clap::parser::ValueSource;
 use cxone_eventbridge::{BuildError, Client, ClientBuilder, Error as ApiError, Setting};
 use cxone_replay_domain::{FailureClass, RetryPolicy};
 use secrecy::ExposeSecret;
-
-/// Where `--region` and `--base-url` came from (a flag wins over the environment).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Sources {
-    /// `--region` was given on the command line.
-    pub region_flag: bool,
-    /// `--base-url` was given on the command line.
-    pub base_url_flag: bool,
-}
-
-impl Sources {
-    /// Reads the value sources of the endpoint options.
-    pub fn from_matches(m: &clap::ArgMatches) -> Self {
-        let flag = |id: &str| {
-            // The options are global: look in the subcommand's matches too.
-            let mut cur = Some(m);
-            while let Some(mm) = cur {
-                if mm.value_source(id) == Some(ValueSource::CommandLine) {
-                    return true;
-                }
-                cur = mm.subcommand().map(|(_, s)| s);
-            }
-            false
-        };
-        Sources {
-            region_flag: flag("region"),
-            base_url_flag: flag("base_url"),
-        }
-    }
-}
 
 /// The flag and the variable that configure a client setting; `None` for the settings the
 /// command line does not expose (a refusal of one of those is a bug here, reported by name).
@@ -71,7 +40,8 @@ fn described(setting: Setting) -> String {
 ///
 /// # Errors
 /// Exit-2 errors naming the flag and the variable.
-pub fn client_builder(g: &Global, sources: Sources) -> Result<ClientBuilder, CliError> {
+pub fn client_builder(g: &ConnectionArgs) -> Result<ClientBuilder, CliError> {
+    let sources = g.sources;
     let id = g
         .client_id
         .as_deref()
@@ -196,24 +166,29 @@ pub fn api_error(context: &str, e: &ApiError) -> CliError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::LogFormat;
+    use crate::cli::Sources;
     use secrecy::SecretString;
 
-    fn global(region: Option<&str>, base_url: Option<&str>) -> Global {
-        Global {
+    fn global(region: Option<&str>, base_url: Option<&str>) -> ConnectionArgs {
+        ConnectionArgs {
             client_id: Some("id".into()),
             client_secret: Some(SecretString::from("Sx-unit-secret-42")),
             region: region.map(Into::into),
             base_url: base_url.map(Into::into),
             token_url: None,
-            verbose: 0,
-            quiet: 0,
-            log_format: LogFormat::Text,
+            sources: Sources::default(),
         }
     }
 
-    fn endpoint(g: &Global, s: Sources) -> String {
-        let b = client_builder(g, s).unwrap();
+    fn with(g: &ConnectionArgs, sources: Sources) -> ConnectionArgs {
+        ConnectionArgs {
+            sources,
+            ..g.clone()
+        }
+    }
+
+    fn endpoint(g: &ConnectionArgs, s: Sources) -> String {
+        let b = client_builder(&with(g, s)).unwrap();
         let dbg = format!("{b:?}");
         assert!(!dbg.contains("Sx-unit-secret-42"), "{dbg}");
         dbg
@@ -238,7 +213,7 @@ mod tests {
             region_flag: true,
             base_url_flag: true,
         };
-        let e = client_builder(&both, both_flags).unwrap_err();
+        let e = client_builder(&with(&both, both_flags)).unwrap_err();
         assert_eq!(e.code, crate::error::EXIT_USAGE);
         assert!(e.to_string().contains("--region and --base-url"));
     }
@@ -247,11 +222,11 @@ mod tests {
     fn missing_or_empty_credentials_name_flag_and_variable() {
         let mut g = global(None, None);
         g.client_id = Some("  ".into());
-        let e = client_builder(&g, Sources::default()).unwrap_err();
+        let e = client_builder(&g).unwrap_err();
         assert!(e.to_string().contains("--client-id") && e.to_string().contains("CXONE_CLIENT_ID"));
         let mut g = global(None, None);
         g.client_secret = Some(SecretString::from(""));
-        let e = client_builder(&g, Sources::default()).unwrap_err();
+        let e = client_builder(&g).unwrap_err();
         assert!(
             e.to_string().contains("--client-secret")
                 && e.to_string().contains("CXONE_CLIENT_SECRET")
@@ -260,11 +235,7 @@ mod tests {
 
     #[test]
     fn build_errors_are_plain() {
-        let b = client_builder(
-            &global(None, Some("http://example.com")),
-            Sources::default(),
-        )
-        .unwrap();
+        let b = client_builder(&global(None, Some("http://example.com"))).unwrap();
         let e = build(b).unwrap_err();
         assert_eq!(e.code, crate::error::EXIT_USAGE);
         let text = e.to_string();

@@ -160,8 +160,9 @@ pub fn render(args: &DemoArgs, o: &DemoOutcome) -> String {
         l.requests_on(ROUTE_TOKEN),
     ));
     out.push_str(&format!(
-        "\nNext: cxone-replay audit summary {}\n",
-        o.audit_log.display()
+        "\nNext: {} audit summary {}\n",
+        crate::invocation::self_command(),
+        crate::invocation::shell_quote(&o.audit_log.to_string_lossy())
     ));
     out
 }

@@ -14,14 +14,15 @@ mod config;
 mod demo;
 mod dlq;
 mod error;
+#[cfg(feature = "demo")]
+mod invocation;
 mod logging;
 mod progress;
 mod replay;
 mod table;
 
 use clap::{CommandFactory, FromArgMatches};
-use cli::{AuditCommand, Cli, Command, DlqCommand, Global};
-use config::Sources;
+use cli::{AuditCommand, Cli, Command, ConnectionArgs, DlqCommand, Sources};
 use error::{CliError, EXIT_OK};
 use std::io::Write;
 use std::process::ExitCode;
@@ -34,11 +35,13 @@ fn main() -> ExitCode {
         Ok(m) => m,
         Err(e) => e.exit(), // usage errors exit 2, --help/--version exit 0
     };
-    let cli = match Cli::from_arg_matches(&matches) {
+    let mut cli = match Cli::from_arg_matches(&matches) {
         Ok(c) => c,
         Err(e) => e.exit(),
     };
-    let sources = Sources::from_matches(&matches);
+    if let Some(c) = cli.command.connection_mut() {
+        c.sources = Sources::from_matches(&matches);
+    }
     logging::init(&cli.global);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -47,7 +50,7 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return CliError::failed(format!("cannot start the async runtime: {e}")).report(),
     };
-    let code = match rt.block_on(run(cli, sources)) {
+    let code = match rt.block_on(run(cli)) {
         Ok(code) => ExitCode::from(code),
         Err(e) => e.report(),
     };
@@ -97,8 +100,8 @@ fn topic_or_usage(topic: Option<String>) -> Result<String, CliError> {
     Ok(topic)
 }
 
-async fn client(g: &Global, sources: Sources) -> Result<cxone_eventbridge::Client, CliError> {
-    let client = config::build(config::client_builder(g, sources)?)?;
+async fn client(c: &ConnectionArgs) -> Result<cxone_eventbridge::Client, CliError> {
+    let client = config::build(config::client_builder(c)?)?;
     config::authenticate(&client).await?;
     Ok(client)
 }
@@ -111,13 +114,13 @@ fn finish(error: Option<CliError>, code: u8) -> Result<u8, CliError> {
     Ok(code)
 }
 
-async fn run(cli: Cli, sources: Sources) -> Result<u8, CliError> {
+async fn run(cli: Cli) -> Result<u8, CliError> {
     let g = &cli.global;
     let progress = g.quiet == 0;
     match cli.command {
         Command::Dlq(DlqCommand::List(a)) => {
             let topic = topic_or_usage(a.topic)?;
-            let client = client(g, sources).await?;
+            let client = client(&a.connection).await?;
             let listing = dlq::list(&client, &topic, a.limit, chrono::Utc::now()).await?;
             if a.json {
                 out_json(&listing)?;
@@ -128,7 +131,7 @@ async fn run(cli: Cli, sources: Sources) -> Result<u8, CliError> {
         }
         Command::Dlq(DlqCommand::Stats(a)) => {
             let topic = topic_or_usage(a.topic)?;
-            let client = client(g, sources).await?;
+            let client = client(&a.connection).await?;
             let stats = dlq::stats(&client, &topic).await?;
             if a.json {
                 out_json(&stats)?;
@@ -160,7 +163,7 @@ async fn run(cli: Cli, sources: Sources) -> Result<u8, CliError> {
             }
             let (policy, filter) = replay::policy_and_filter(&a)?;
             let concurrency = a.concurrency;
-            let builder = config::client_builder(g, sources)?
+            let builder = config::client_builder(&a.connection)?
                 .retry_policy(config::retry_policy(a.max_attempts)?)
                 .max_connections(concurrency);
             let client = config::build(builder)?;

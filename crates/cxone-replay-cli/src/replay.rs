@@ -69,6 +69,7 @@ pub fn policy_and_filter(a: &ReplayArgs) -> Result<(ReplayPolicy, EventFilter), 
             "--allow-destination-host needs --destination-override (or DESTINATION_OVERRIDE_URL)",
         ));
     }
+    let a = &a.filter;
     let mut filter = EventFilter::default();
     if let Some(s) = a.since {
         filter = filter.since(s);
