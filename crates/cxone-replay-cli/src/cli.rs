@@ -3,7 +3,7 @@
 mod connection;
 mod filter;
 
-pub use connection::{ConnectionArgs, Sources};
+pub use connection::{AuthMode, ConnectionArgs, Sources};
 pub use filter::FilterArgs;
 
 use clap::builder::RangedU64ValueParser;

@@ -93,7 +93,7 @@ pub async fn run(args: &DemoArgs, progress: bool) -> Result<DemoOutcome, CliErro
     let concurrency = 16;
     let result = async {
         let client = client(&base_url, emu.client_id(), emu.client_secret(), concurrency)?;
-        config::authenticate(&client).await?;
+        config::authenticate(&client, crate::cli::AuthMode::ClientCredentials).await?;
         let monitor = WebhookMonitor::builder(emu.webhook_url())
             .backoff(Duration::from_millis(5), Duration::from_millis(50))
             .close_timeout(Duration::from_secs(2))

@@ -102,7 +102,7 @@ fn topic_or_usage(topic: Option<String>) -> Result<String, CliError> {
 
 async fn client(c: &ConnectionArgs) -> Result<cxone_eventbridge::Client, CliError> {
     let client = config::build(config::client_builder(c)?)?;
-    config::authenticate(&client).await?;
+    config::authenticate(&client, c.auth).await?;
     Ok(client)
 }
 
@@ -168,7 +168,7 @@ async fn run(cli: Cli) -> Result<u8, CliError> {
                 .max_connections(concurrency);
             let client = config::build(builder)?;
             let monitor = replay::monitor(&a)?;
-            config::authenticate(&client).await?;
+            config::authenticate(&client, a.connection.auth).await?;
             let spec = replay::RunSpec {
                 client,
                 topics,

@@ -1,8 +1,8 @@
 //! `ConnectionArgs`: how to reach and log in to the API, for the commands that connect.
 
 use super::parse_secret;
-use clap::Args;
 use clap::parser::ValueSource;
+use clap::{Args, ValueEnum};
 use secrecy::SecretString;
 
 /// Where `--region` and `--base-url` came from (a flag wins over the environment).
@@ -38,12 +38,34 @@ impl Sources {
     }
 }
 
+/// How the client logs in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum AuthMode {
+    /// The OAuth2 client-credentials grant (client id and secret in the form).
+    #[default]
+    ClientCredentials,
+    /// A CXone access key: the password grant with the access key id and secret, the client
+    /// id and secret as HTTP Basic client authentication, the token endpoint from --token-url
+    /// or discovered from --issuer.
+    AccessKey,
+}
+
 /// The connection options: credentials and endpoint. Flattened into every command that talks
 /// to the API (`replay`, `dlq ...`); each also reads its environment variable.
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Connection")]
 pub struct ConnectionArgs {
-    /// OAuth2 client id.
+    /// How to log in.
+    #[arg(
+        long,
+        env = "CXONE_AUTH",
+        value_enum,
+        default_value_t = AuthMode::ClientCredentials,
+        value_name = "MODE"
+    )]
+    pub auth: AuthMode,
+
+    /// OAuth2 client id (with --auth access-key: the application's, sent as HTTP Basic).
     #[arg(long, env = "CXONE_CLIENT_ID", value_name = "ID")]
     pub client_id: Option<String>,
 
@@ -56,6 +78,24 @@ pub struct ConnectionArgs {
         value_parser = parse_secret
     )]
     pub client_secret: Option<SecretString>,
+
+    /// CXone access key id (--auth access-key).
+    #[arg(long, env = "CXONE_ACCESS_KEY_ID", value_name = "ID")]
+    pub access_key_id: Option<String>,
+
+    /// CXone access key secret (--auth access-key; prefer the environment).
+    #[arg(
+        long,
+        env = "CXONE_ACCESS_KEY_SECRET",
+        hide_env_values = true,
+        value_name = "S",
+        value_parser = parse_secret
+    )]
+    pub access_key_secret: Option<SecretString>,
+
+    /// OpenID issuer to discover the token endpoint from (--auth access-key; --token-url wins).
+    #[arg(long, env = "CXONE_ISSUER", value_name = "URL")]
+    pub issuer: Option<String>,
 
     /// API host; the base URL becomes https://HOST [default: api.nicecxone.com].
     #[arg(long, env = "CXONE_REGION", value_name = "HOST")]

@@ -121,13 +121,18 @@ async fn wrong_secret_is_an_authentication_error() {
 #[tokio::test]
 async fn help_never_shows_secret_values() {
     let sb = Sandbox::new();
-    let mut commands = vec![vec!["--help"], vec!["replay", "--help"]];
+    let mut commands = vec![
+        vec!["--help"],
+        vec!["replay", "--help"],
+        vec!["dlq", "list", "--help"],
+    ];
     if cfg!(feature = "demo") {
         commands.push(vec!["demo", "--help"]);
     }
     for args in commands {
         let mut c = sb.cmd();
         c.env("CXONE_CLIENT_SECRET", SECRET)
+            .env("CXONE_ACCESS_KEY_SECRET", crate::support::KEY_SECRET)
             .env("MONITORING_WEBHOOK_SECRET", SECRET)
             .args(&args);
         let o = run(c).await; // asserts the secret is absent
