@@ -1,9 +1,29 @@
 //! `audit summary`: what the runs recorded in an audit log did.
 
-use crate::error::{CliError, chain};
+use crate::cli::AuditCommand;
+use crate::error::{CliError, EXIT_OK, chain};
+use crate::output::{out, out_json};
 use crate::table::{Align, Table, push_breakdown, status_table};
 use cxone_dlq_replay::{AuditLog, EngineError, LogSummary};
 use std::path::Path;
+
+/// Runs an `audit` command.
+///
+/// # Errors
+/// Exit 2 for a missing log; exit 1 for one that cannot be read.
+pub fn run(cmd: AuditCommand) -> Result<u8, CliError> {
+    match cmd {
+        AuditCommand::Summary(a) => {
+            let s = summarize(&a.path)?;
+            if a.json {
+                out_json(&to_json(&a.path, &s))?;
+            } else {
+                out(&render(&a.path, &s));
+            }
+        }
+    }
+    Ok(EXIT_OK)
+}
 
 /// Reads and summarises the log (streaming: the records are not held in memory).
 pub fn summarize(path: &Path) -> Result<LogSummary, CliError> {

@@ -4,7 +4,7 @@ mod connection;
 mod filter;
 
 pub use connection::{AuthMode, ConnectionArgs, Sources};
-pub use filter::FilterArgs;
+pub use filter::{FilterArgs, TopicsArgs};
 
 use clap::builder::RangedU64ValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -107,6 +107,7 @@ impl Command {
             Command::Replay(a) => Some(&mut a.connection),
             Command::Dlq(DlqCommand::List(a)) => Some(&mut a.connection),
             Command::Dlq(DlqCommand::Stats(a)) => Some(&mut a.connection),
+            Command::Dlq(DlqCommand::Show(a)) => Some(&mut a.connection),
             Command::Audit(_) => None,
             #[cfg(feature = "demo")]
             Command::Demo(_) => None,
@@ -118,9 +119,11 @@ impl Command {
 #[derive(Debug, Subcommand)]
 pub enum DlqCommand {
     /// List DLQ events with their failure reason, retry count and age.
-    List(DlqListArgs),
+    List(Box<DlqListArgs>),
     /// Count DLQ events by failure reason, event type and retry count.
-    Stats(DlqStatsArgs),
+    Stats(Box<DlqStatsArgs>),
+    /// Show one DLQ event: its metadata and its payload exactly as received.
+    Show(Box<DlqShowArgs>),
 }
 
 /// `audit` subcommands.
@@ -136,12 +139,18 @@ pub struct DlqListArgs {
     /// Credentials and endpoint.
     #[command(flatten)]
     pub connection: ConnectionArgs,
-    /// The topic whose DLQ to read.
-    #[arg(long, env = "CXONE_TOPIC_ID", value_name = "ID")]
-    pub topic: Option<String>,
-    /// Show at most this many events.
+    /// The topics whose DLQ to read.
+    #[command(flatten)]
+    pub topics: TopicsArgs,
+    /// Which events to show.
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Read at most this many DLQ events per topic (the filters then pick among them).
     #[arg(long, default_value_t = 100, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub limit: u64,
+    /// Start at this page token (printed by an earlier `dlq list`; one topic only).
+    #[arg(long, value_name = "TOKEN")]
+    pub page_token: Option<String>,
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
@@ -153,10 +162,30 @@ pub struct DlqStatsArgs {
     /// Credentials and endpoint.
     #[command(flatten)]
     pub connection: ConnectionArgs,
-    /// The topic whose DLQ to read.
+    /// The topics whose DLQ to read.
+    #[command(flatten)]
+    pub topics: TopicsArgs,
+    /// Which events to count.
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `dlq show`.
+#[derive(Debug, Args)]
+pub struct DlqShowArgs {
+    /// Credentials and endpoint.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// The topic whose DLQ holds the event.
     #[arg(long, env = "CXONE_TOPIC_ID", value_name = "ID")]
     pub topic: Option<String>,
-    /// Print one JSON object on stdout.
+    /// The event's id.
+    #[arg(value_name = "EVENT_ID")]
+    pub event_id: String,
+    /// Print the event as one JSON line, exactly as received (the `dlq export` line format).
     #[arg(long)]
     pub json: bool,
 }
@@ -179,14 +208,9 @@ pub struct ReplayArgs {
     #[command(flatten)]
     pub connection: ConnectionArgs,
 
-    /// Topic to replay (repeatable; CXONE_TOPIC_ID may list several, comma-separated).
-    #[arg(
-        long = "topic",
-        env = "CXONE_TOPIC_ID",
-        value_name = "ID",
-        value_delimiter = ','
-    )]
-    pub topics: Vec<String>,
+    /// The topics to replay.
+    #[command(flatten)]
+    pub topics: TopicsArgs,
 
     /// Route replays to this URL instead of the topic's subscribers.
     #[arg(long, env = "DESTINATION_OVERRIDE_URL", value_name = "URL")]
@@ -352,7 +376,7 @@ mod tests {
         let Command::Replay(r) = cli.command else {
             panic!("not replay")
         };
-        assert_eq!(r.topics, ["a", "b"]);
+        assert_eq!(r.topics.list(), ["a", "b"]);
         assert_eq!(r.filter.event_ids, ["e1", "e2"]);
         assert_eq!(r.audit_log, PathBuf::from(DEFAULT_AUDIT_LOG));
         assert!(r.dry_run);

@@ -3,6 +3,7 @@
 use crate::cli::{DemoArgs, Faults};
 use crate::config;
 use crate::error::CliError;
+use crate::output::{out, out_json};
 use crate::replay::{self, Finished, RunSpec};
 use cxone_dlq_replay::{DEFAULT_PAGE_SIZE, WebhookMonitor};
 use cxone_eventbridge::Client;
@@ -128,6 +129,21 @@ pub async fn run(args: &DemoArgs, progress: bool) -> Result<DemoOutcome, CliErro
         ledger,
         base_url,
     })
+}
+
+/// Runs `demo` and prints what it did.
+///
+/// # Errors
+/// Exit 1 when the emulator cannot start or the run cannot start.
+pub async fn run_command(args: &DemoArgs, progress: bool) -> Result<u8, CliError> {
+    let outcome = run(args, progress).await?;
+    if args.json {
+        out_json(&to_json(&outcome))?;
+    } else {
+        out(&render(args, &outcome));
+    }
+    let code = outcome.run.exit_code();
+    crate::finish(outcome.run.error, code)
 }
 
 /// The demo's text output: what was set up, the run summary, what the emulator saw.

@@ -1,9 +1,12 @@
 //! `replay` (and the run part of `demo`): flags → engine configuration, progress, summary.
 
 use crate::cli::ReplayArgs;
+use crate::config;
 use crate::error::{CliError, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, chain};
+use crate::output::{out, out_json};
 use crate::progress::Bar;
 use crate::table::{Align, Table, push_breakdown, status_table};
+use chrono::{DateTime, Utc};
 use cxone_dlq_replay::{EngineError, JsonlAuditLog, Replayer, RunSummary, Setting, WebhookMonitor};
 use cxone_eventbridge::Client;
 use cxone_replay_domain::{DestinationAllowList, DestinationOverride, EventFilter, ReplayPolicy};
@@ -41,11 +44,54 @@ pub struct RunSpec {
     pub progress: bool,
 }
 
+/// Runs `replay`: checks the flags, logs in, replays, prints the summary.
+///
+/// # Errors
+/// Exit 2 for usage, configuration and authentication errors; exit 1 when the run could not
+/// start. A run that started returns its exit code (and reports why it stopped early).
+pub async fn run(a: ReplayArgs, progress: bool, now: DateTime<Utc>) -> Result<u8, CliError> {
+    let topics = a.topics.required()?;
+    let (policy, filter) = policy_and_filter(&a, now)?;
+    let concurrency = a.concurrency;
+    let builder = config::client_builder(&a.connection)?
+        .retry_policy(config::retry_policy(a.max_attempts)?)
+        .max_connections(concurrency);
+    let client = config::build(builder)?;
+    let monitor = monitor(&a)?;
+    config::authenticate(&client, a.connection.auth).await?;
+    let spec = RunSpec {
+        client,
+        topics,
+        policy,
+        filter,
+        concurrency,
+        pace: a.rate,
+        page_size: a.page_size,
+        dry_run: a.dry_run,
+        audit_log: a.audit_log.clone(),
+        resume: a.resume,
+        monitor,
+        expected_total: None,
+        progress,
+    };
+    let run = execute(spec).await?;
+    if a.json {
+        out_json(&run.json(&a.audit_log))?;
+    } else {
+        out(&run.text(&a.audit_log));
+    }
+    let code = run.exit_code();
+    crate::finish(run.error, code)
+}
+
 /// Turns the `replay` flags into a policy and a filter.
 ///
 /// # Errors
 /// Exit 2 naming the flag.
-pub fn policy_and_filter(a: &ReplayArgs) -> Result<(ReplayPolicy, EventFilter), CliError> {
+pub fn policy_and_filter(
+    a: &ReplayArgs,
+    now: DateTime<Utc>,
+) -> Result<(ReplayPolicy, EventFilter), CliError> {
     let mut policy = ReplayPolicy::default()
         .max_retries(a.max_retries)
         .map_err(|e| CliError::usage(format!("invalid --max-retries: {e}")))?;
@@ -69,26 +115,7 @@ pub fn policy_and_filter(a: &ReplayArgs) -> Result<(ReplayPolicy, EventFilter), 
             "--allow-destination-host needs --destination-override (or DESTINATION_OVERRIDE_URL)",
         ));
     }
-    let a = &a.filter;
-    let mut filter = EventFilter::default();
-    if let Some(s) = a.since {
-        filter = filter.since(s);
-    }
-    if let Some(u) = a.until {
-        filter = filter.until(u);
-    }
-    if let Some(r) = a.reason.as_deref().filter(|r| !r.is_empty()) {
-        filter = filter.reason_contains(r);
-    }
-    for t in &a.event_types {
-        filter = filter.event_type(t.clone());
-    }
-    if !a.event_ids.is_empty() {
-        filter = filter.event_ids(a.event_ids.iter().cloned());
-    }
-    filter
-        .check()
-        .map_err(|e| CliError::usage(format!("invalid --since/--until: {e}")))?;
+    let filter = a.filter.event_filter(now)?;
     Ok((policy, filter))
 }
 

@@ -188,10 +188,19 @@ async fn several_topics_from_flags_or_the_environment() {
         topics.into_iter().collect::<Vec<_>>(),
         ["topic_a", "topic_b"]
     );
-    // dlq commands read one topic
+    // dlq list and stats read several topics too; dlq show reads one
     let mut c = sb.cmd_for(&emu);
     c.env("CXONE_TOPIC_ID", "topic_a,topic_b")
-        .args(["dlq", "stats"]);
+        .args(["dlq", "stats", "--json"]);
+    let o = run(c).await;
+    o.expect_code(0);
+    assert_eq!(
+        o.json()["by_topic"],
+        serde_json::json!({"topic_a": 12, "topic_b": 12})
+    );
+    let mut c = sb.cmd_for(&emu);
+    c.env("CXONE_TOPIC_ID", "topic_a,topic_b")
+        .args(["dlq", "show", "evt_x"]);
     let o = run(c).await;
     o.expect_code(2);
     assert!(o.stderr.contains("--topic"), "{}", o.stderr);
