@@ -171,6 +171,26 @@ pub enum EngineError {
         #[source]
         source: BoxError,
     },
+    /// Reading the DLQ for an export failed; the lines written before stay written.
+    #[error("reading the DLQ of topic `{topic}` for the export failed after {written} events")]
+    ExportRead {
+        /// The topic being read.
+        topic: String,
+        /// Events written before.
+        written: u64,
+        /// The cause.
+        #[source]
+        source: BoxError,
+    },
+    /// Writing an export failed.
+    #[error("writing the export failed after {written} events")]
+    ExportWrite {
+        /// Events written before.
+        written: u64,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
     /// The operation needs a Tokio runtime and none is running.
     #[error("{what} must be called from within a Tokio runtime")]
     NoRuntime {
@@ -197,7 +217,10 @@ impl EngineError {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            EngineError::Fetch { .. } | EngineError::LogLocked { .. } | EngineError::Io { .. }
+            EngineError::Fetch { .. }
+                | EngineError::LogLocked { .. }
+                | EngineError::Io { .. }
+                | EngineError::ExportRead { .. }
         )
     }
 

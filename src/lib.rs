@@ -9,10 +9,12 @@ pub mod audit_log;
 mod cxone;
 mod engine;
 mod error;
+mod export;
 pub mod monitor;
 pub mod ports;
 mod resume;
 pub mod runtime;
+pub mod source;
 mod summary;
 
 pub use audit_log::{
@@ -23,11 +25,13 @@ pub use engine::{
     ProgressFn, Replayer, ReplayerBuilder, check_pace,
 };
 pub use error::{EngineError, Setting};
+pub use export::{ExportSummary, export};
 pub use monitor::{WebhookMonitor, WebhookMonitorBuilder};
 pub use ports::{
     AuditSink, BoxError, DlqSource, MonitorEvent, MonitorSink, PageStream, ReplayTarget,
-    RunStarted, SendOutcome,
+    RunStarted, SendOutcome, TopicPageResult, TopicPageStream,
 };
 pub use resume::DeliveredKeys;
 pub use runtime::{Clock, Sleeper, SystemClock, TokioSleeper};
+pub use source::{FileSource, FileTopics};
 pub use summary::{LatencySummary, Progress, RunSummary, StatusCounts};

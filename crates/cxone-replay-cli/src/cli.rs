@@ -108,6 +108,7 @@ impl Command {
             Command::Dlq(DlqCommand::List(a)) => Some(&mut a.connection),
             Command::Dlq(DlqCommand::Stats(a)) => Some(&mut a.connection),
             Command::Dlq(DlqCommand::Show(a)) => Some(&mut a.connection),
+            Command::Dlq(DlqCommand::Export(a)) => Some(&mut a.connection),
             Command::Audit(_) => None,
             #[cfg(feature = "demo")]
             Command::Demo(_) => None,
@@ -124,6 +125,8 @@ pub enum DlqCommand {
     Stats(Box<DlqStatsArgs>),
     /// Show one DLQ event: its metadata and its payload exactly as received.
     Show(Box<DlqShowArgs>),
+    /// Export DLQ events to a JSON Lines file (for a backup, forensics, or `replay --from-file`).
+    Export(Box<DlqExportArgs>),
 }
 
 /// `audit` subcommands.
@@ -190,6 +193,30 @@ pub struct DlqShowArgs {
     pub json: bool,
 }
 
+/// `dlq export`.
+#[derive(Debug, Args)]
+pub struct DlqExportArgs {
+    /// Credentials and endpoint.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// The topics whose DLQ to export.
+    #[command(flatten)]
+    pub topics: TopicsArgs,
+    /// Which events to export.
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// The file to write (JSON Lines, one event per line); `-` for stdout. Written to a
+    /// temporary file beside it and renamed when complete.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Replace FILE if it exists.
+    #[arg(long)]
+    pub force: bool,
+    /// Print the final counts as one JSON object on stdout (not with `--out -`).
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// `audit summary`.
 #[derive(Debug, Args)]
 pub struct AuditSummaryArgs {
@@ -208,9 +235,13 @@ pub struct ReplayArgs {
     #[command(flatten)]
     pub connection: ConnectionArgs,
 
-    /// The topics to replay.
+    /// The topics to replay (with --from-file: only these of the file's topics).
     #[command(flatten)]
     pub topics: TopicsArgs,
+
+    /// Replay the events of this file (written by `dlq export`) instead of reading the DLQ.
+    #[arg(long, value_name = "FILE")]
+    pub from_file: Option<PathBuf>,
 
     /// Route replays to this URL instead of the topic's subscribers.
     #[arg(long, env = "DESTINATION_OVERRIDE_URL", value_name = "URL")]

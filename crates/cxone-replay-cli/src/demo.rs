@@ -102,7 +102,8 @@ pub async fn run(args: &DemoArgs, progress: bool) -> Result<DemoOutcome, CliErro
             .map_err(|e| CliError::failed(format!("demo monitor: {e}")))?;
         let audit_log = args.audit_log.clone().unwrap_or_else(default_audit_log);
         let spec = RunSpec {
-            client,
+            source: std::sync::Arc::new(client.clone()),
+            target: Some(client),
             topics: vec![DEMO_TOPIC.to_string()],
             policy: ReplayPolicy::default(),
             filter: EventFilter::default(),

@@ -87,7 +87,7 @@ async fn run(cli: Cli) -> Result<u8, CliError> {
     // The command's one "now": relative times (`--since 2h`) and ages are taken against it.
     let now = chrono::Utc::now();
     match cli.command {
-        Command::Dlq(cmd) => dlq::run(cmd, now).await,
+        Command::Dlq(cmd) => dlq::run(cmd, progress, now).await,
         Command::Audit(cmd) => audit::run(cmd),
         Command::Replay(a) => replay::run(*a, progress, now).await,
         #[cfg(feature = "demo")]

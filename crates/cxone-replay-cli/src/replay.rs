@@ -7,7 +7,10 @@ use crate::output::{out, out_json};
 use crate::progress::Bar;
 use crate::table::{Align, Table, push_breakdown, status_table};
 use chrono::{DateTime, Utc};
-use cxone_dlq_replay::{EngineError, JsonlAuditLog, Replayer, RunSummary, Setting, WebhookMonitor};
+use cxone_dlq_replay::{
+    DlqSource, EngineError, FileSource, JsonlAuditLog, Replayer, RunSummary, Setting,
+    WebhookMonitor,
+};
 use cxone_eventbridge::Client;
 use cxone_replay_domain::{DestinationAllowList, DestinationOverride, EventFilter, ReplayPolicy};
 use std::path::{Path, PathBuf};
@@ -16,8 +19,10 @@ use tokio_util::sync::CancellationToken;
 
 /// Everything a run needs, already checked.
 pub struct RunSpec {
-    /// The API client (source and target).
-    pub client: Client,
+    /// Where the events come from: the API client, or a DLQ file.
+    pub source: Arc<dyn DlqSource>,
+    /// Where replays go (`None` only for a dry run).
+    pub target: Option<Client>,
     /// Topics, in order.
     pub topics: Vec<String>,
     /// Replay policy.
@@ -50,21 +55,39 @@ pub struct RunSpec {
 /// Exit 2 for usage, configuration and authentication errors; exit 1 when the run could not
 /// start. A run that started returns its exit code (and reports why it stopped early).
 pub async fn run(a: ReplayArgs, progress: bool, now: DateTime<Utc>) -> Result<u8, CliError> {
-    let topics = a.topics.required()?;
     let (policy, filter) = policy_and_filter(&a, now)?;
-    let concurrency = a.concurrency;
-    let builder = config::client_builder(&a.connection)?
-        .retry_policy(config::retry_policy(a.max_attempts)?)
-        .max_connections(concurrency);
-    let client = config::build(builder)?;
+    let file = a.from_file.as_ref().map(FileSource::new);
+    let topics = match &file {
+        None => a.topics.required()?,
+        Some(f) => match file_topics(f, a.topics.list()).await? {
+            Some(t) => t,
+            None => return Ok(EXIT_OK),
+        },
+    };
     let monitor = monitor(&a)?;
-    config::authenticate(&client, a.connection.auth).await?;
+    // A dry run of a file needs no API at all.
+    let client = if a.dry_run && file.is_some() {
+        None
+    } else {
+        let builder = config::client_builder(&a.connection)?
+            .retry_policy(config::retry_policy(a.max_attempts)?)
+            .max_connections(a.concurrency);
+        let client = config::build(builder)?;
+        config::authenticate(&client, a.connection.auth).await?;
+        Some(client)
+    };
+    let source: Arc<dyn DlqSource> = match (file, &client) {
+        (Some(f), _) => Arc::new(f),
+        (None, Some(c)) => Arc::new(c.clone()),
+        (None, None) => return Err(CliError::failed("no source of events")),
+    };
     let spec = RunSpec {
-        client,
+        source,
+        target: client,
         topics,
         policy,
         filter,
-        concurrency,
+        concurrency: a.concurrency,
         pace: a.rate,
         page_size: a.page_size,
         dry_run: a.dry_run,
@@ -82,6 +105,56 @@ pub async fn run(a: ReplayArgs, progress: bool, now: DateTime<Utc>) -> Result<u8
     }
     let code = run.exit_code();
     crate::finish(run.error, code)
+}
+
+/// The topics to replay out of `file`: those given (`--topic` filters), else every topic its
+/// lines name. `None` (after saying so) when the file is empty.
+///
+/// # Errors
+/// Exit 2 if the file cannot be read; exit 1 if it has lines but none names a topic (it is
+/// not a DLQ export).
+async fn file_topics(
+    file: &FileSource,
+    given: Vec<String>,
+) -> Result<Option<Vec<String>>, CliError> {
+    let missing = || {
+        CliError::usage(format!("no file at {}", file.path().display()))
+            .hint("give the path of a `dlq export --out` file")
+    };
+    if !given.is_empty() {
+        // The run reads the file; no need for a pass to list its topics.
+        return match std::fs::metadata(file.path()) {
+            Ok(m) if m.is_file() => Ok(Some(given)),
+            _ => Err(missing()),
+        };
+    }
+    let found = file.topics().await.map_err(|e| match &e {
+        EngineError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+            missing()
+        }
+        _ => engine_error(&e),
+    })?;
+    if found.topics.is_empty() {
+        if found.lines == 0 {
+            eprintln!(
+                "{} holds no events: nothing to replay",
+                file.path().display()
+            );
+            return Ok(None);
+        }
+        return Err(CliError::failed(format!(
+            "{} is not a DLQ export: none of its {} line(s) names a topic (topicId)",
+            file.path().display(),
+            found.lines
+        )));
+    }
+    if found.unattributed > 0 {
+        tracing::warn!(
+            lines = found.unattributed,
+            "lines of the file name no topic; they are audited INVALID_EVENT"
+        );
+    }
+    Ok(Some(found.topics))
 }
 
 /// Turns the `replay` flags into a policy and a filter.
@@ -200,12 +273,12 @@ pub async fn execute(spec: RunSpec) -> Result<Finished, CliError> {
         .concurrency(spec.concurrency)
         .page_size(spec.page_size)
         .dry_run(spec.dry_run)
-        .source(spec.client.clone())
+        .source(spec.source)
         .audit(log)
         .resume(spec.resume)
         .cancel_token(cancel);
-    if !spec.dry_run {
-        b = b.target(spec.client);
+    if let Some(target) = spec.target.filter(|_| !spec.dry_run) {
+        b = b.target(target);
     }
     if let Some(p) = spec.pace {
         b = b.pace(p);

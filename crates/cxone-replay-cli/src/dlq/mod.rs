@@ -1,8 +1,10 @@
 //! The `dlq` commands: read-only views of one or more topics' dead letter queues.
 //!
 //! `list` pages by hand (a page token per topic, `--limit` events read); `stats` and `show`
-//! stream the whole DLQ through the client's lazy page stream.
+//! stream the whole DLQ through the client's lazy page stream; `export` streams it to a file
+//! through the engine's `export`.
 
+mod export;
 mod show;
 mod stats;
 
@@ -27,7 +29,7 @@ use std::collections::{BTreeMap, HashSet};
 /// # Errors
 /// Exit 2 for usage, configuration and authentication errors; exit 1 for a failed read or an
 /// event that is not there.
-pub async fn run(cmd: DlqCommand, now: DateTime<Utc>) -> Result<u8, CliError> {
+pub async fn run(cmd: DlqCommand, progress: bool, now: DateTime<Utc>) -> Result<u8, CliError> {
     match cmd {
         DlqCommand::List(a) => {
             let topics = a.topics.required()?;
@@ -56,13 +58,23 @@ pub async fn run(cmd: DlqCommand, now: DateTime<Utc>) -> Result<u8, CliError> {
                 out(&render_stats(&s, !filter.is_empty()));
             }
         }
+        DlqCommand::Export(a) => {
+            export::check(&a)?;
+            let topics = a.topics.required()?;
+            let filter = a.filter.event_filter(now)?;
+            let client = connect(&a.connection).await?;
+            export::run(&a, &client, &topics, &filter, progress).await?;
+        }
         DlqCommand::Show(a) => {
             let topic = single_topic(a.topic.as_deref())?;
             let client = connect(&a.connection).await?;
-            let mut event = show(&client, &topic, &a.event_id).await?;
+            let event = show(&client, &topic, &a.event_id).await?;
             if a.json {
-                event.topic_id = Some(topic);
-                out_json(&event)?;
+                // the `dlq export` line of the event
+                let mut line = Vec::new();
+                cxone_dlq_replay::source::write_line(&mut line, &topic, &event)
+                    .map_err(|e| CliError::failed(format!("cannot serialize the event: {e}")))?;
+                out(&String::from_utf8_lossy(&line));
             } else {
                 out(&render_show(&topic, &event, now));
             }

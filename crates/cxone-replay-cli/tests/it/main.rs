@@ -6,6 +6,7 @@ mod auth;
 mod demo;
 mod dlq;
 mod errors;
+mod file;
 #[cfg(not(feature = "demo"))]
 mod no_demo;
 mod options;

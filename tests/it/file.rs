@@ -1,0 +1,68 @@
+//! The engine over a DLQ file: several topics in one pass, invalid lines audited.
+
+use crate::fakes::{FakeTarget, MemoryAudit, assert_one_record_per_event};
+use cxone_dlq_replay::{FileSource, Replayer};
+use cxone_replay_domain::{ReplayStatus, SkipReason};
+
+fn line(topic: &str, id: &str) -> String {
+    format!(r#"{{"eventId":"{id}","topicId":"{topic}","payload":{{"n":1.10}},"retryCount":0}}"#)
+}
+
+#[tokio::test]
+async fn a_file_with_several_topics_replays_in_one_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dlq.jsonl");
+    let mut lines = Vec::new();
+    for i in 0..30usize {
+        let topic = if i.is_multiple_of(3) { "b" } else { "a" };
+        lines.push(line(topic, &format!("e{i:02}")));
+    }
+    lines.insert(10, "{oops".to_string()); // line 11
+    lines.push(line("c", "c1")); // a topic the run does not ask for
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+
+    let target = FakeTarget::default();
+    let audit = MemoryAudit::default();
+    let summary = Replayer::builder()
+        .topics(["a", "b"])
+        .source(FileSource::new(&path))
+        .target(target.clone())
+        .audit(audit.clone())
+        .page_size(4)
+        .concurrency(3)
+        .build()
+        .unwrap()
+        .run()
+        .await
+        .unwrap();
+    let records = audit.records();
+    assert_eq!(
+        summary.seen, 31,
+        "30 events of a and b, and the invalid line"
+    );
+    assert_eq!(summary.counts.success, 30);
+    assert_eq!(summary.skips[&SkipReason::InvalidEvent], 1);
+    assert_eq!(target.total_sends(), 30);
+    assert_eq!(target.max_sends_per_key(), 1);
+    assert_eq!(assert_one_record_per_event(&records), 31);
+    for r in &records {
+        if r.status == ReplayStatus::Success {
+            let i: usize = r.event_id[1..].parse().unwrap();
+            let want = if i.is_multiple_of(3) { "b" } else { "a" };
+            assert_eq!(r.topic_id, want, "{r:?}");
+        }
+    }
+    let bad = records
+        .iter()
+        .find(|r| r.status == ReplayStatus::Skipped)
+        .unwrap();
+    assert_eq!(bad.topic_id, "");
+    assert!(
+        bad.message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("(line 11)"),
+        "{bad:?}"
+    );
+    assert!(!records.iter().any(|r| r.topic_id == "c"));
+}
