@@ -3,8 +3,8 @@
 
 use crate::error::EngineError;
 use crate::ports::DlqSource;
+use crate::selection::Selection;
 use crate::source::write_line;
-use cxone_replay_domain::EventFilter;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -23,13 +23,13 @@ pub struct ExportSummary {
     pub by_topic: BTreeMap<String, u64>,
 }
 
-/// Streams the DLQs of `topics` from `source` to `out`, one line per event that `filter`
+/// Streams the DLQs of `topics` from `source` to `out`, one line per event that `selection`
 /// admits, in DLQ order (topic after topic). Each page is written with one `write_all` as it
 /// arrives (memory: one page); `on_page` sees the counts after each. `out` is flushed at the
 /// end; making it durable (and complete-looking only when complete) is the caller's job.
 ///
 /// A malformed event is written with its defect (see [`source`](crate::source)) when the
-/// filter admits it, so that a replay of the file audits it as the DLQ would have.
+/// selection admits it, so that a replay of the file audits it as the DLQ would have.
 ///
 /// # Errors
 /// [`EngineError::ExportRead`] if the source fails (what was written before stays written);
@@ -38,7 +38,7 @@ pub async fn export<W: AsyncWrite + Unpin>(
     source: &dyn DlqSource,
     topics: &[String],
     page_size: u32,
-    filter: &EventFilter,
+    selection: &Selection,
     out: &mut W,
     mut on_page: impl FnMut(&ExportSummary),
 ) -> Result<ExportSummary, EngineError> {
@@ -54,7 +54,7 @@ pub async fn export<W: AsyncWrite + Unpin>(
         })?;
         buf.clear();
         let mut written = 0u64;
-        for event in page.events.iter().filter(|e| filter.matches(e)) {
+        for event in page.events.iter().filter(|e| selection.matches(&topic, e)) {
             write_line(&mut buf, &topic, event).map_err(|e| EngineError::ExportWrite {
                 written: summary.written,
                 source: std::io::Error::other(e),
@@ -87,6 +87,7 @@ pub async fn export<W: AsyncWrite + Unpin>(
 mod tests {
     use super::*;
     use crate::FileSource;
+    use cxone_replay_domain::EventFilter;
     use futures::TryStreamExt;
 
     #[tokio::test]
@@ -112,7 +113,7 @@ mod tests {
             &source,
             &["a".to_string(), "b".to_string()],
             10,
-            &EventFilter::default(),
+            &Selection::default(),
             &mut out,
             |_| pages_seen += 1,
         )
@@ -153,7 +154,10 @@ mod tests {
             &source,
             &["a".to_string()],
             10,
-            &EventFilter::default().event_ids(["a2"]),
+            &Selection {
+                filter: EventFilter::default().event_ids(["a2", "b1"]),
+                only: Some([("a", "a2"), ("a", "b1")].into_iter().collect()),
+            },
             &mut out,
             |_| {},
         )

@@ -14,6 +14,7 @@ pub mod monitor;
 pub mod ports;
 mod resume;
 pub mod runtime;
+mod selection;
 pub mod source;
 mod summary;
 
@@ -33,5 +34,6 @@ pub use ports::{
 };
 pub use resume::DeliveredKeys;
 pub use runtime::{Clock, Sleeper, SystemClock, TokioSleeper};
+pub use selection::{EventSet, Selection};
 pub use source::{FileSource, FileTopics};
 pub use summary::{LatencySummary, Progress, RunSummary, StatusCounts};

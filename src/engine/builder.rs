@@ -8,6 +8,7 @@ use super::{
 use crate::error::{EngineError, Setting};
 use crate::ports::{AuditSink, DlqSource, MonitorSink, ReplayTarget};
 use crate::runtime::{Clock, Sleeper, SystemClock, TokioSleeper};
+use crate::selection::EventSet;
 use crate::summary::Progress;
 use cxone_replay_domain::{DestinationOverride, EventFilter, ReplayPolicy};
 use std::sync::Arc;
@@ -20,6 +21,7 @@ pub struct ReplayerBuilder {
     topics: Vec<String>,
     policy: ReplayPolicy,
     filter: EventFilter,
+    only: Option<EventSet>,
     concurrency: usize,
     pace: Option<f64>,
     page_size: u32,
@@ -57,6 +59,7 @@ impl ReplayerBuilder {
             topics: Vec::new(),
             policy: ReplayPolicy::default(),
             filter: EventFilter::default(),
+            only: None,
             concurrency: DEFAULT_CONCURRENCY,
             pace: None,
             page_size: DEFAULT_PAGE_SIZE,
@@ -107,6 +110,15 @@ impl ReplayerBuilder {
     /// Which events to replay (the others are audited `SKIPPED`/`FILTERED`).
     pub fn filter(mut self, filter: EventFilter) -> Self {
         self.filter = filter;
+        self
+    }
+
+    /// Only these events (by topic and event id); the others are audited `SKIPPED`/`FILTERED`
+    /// like those the [`filter`](Self::filter) excludes (both must admit an event). An invalid
+    /// event is still audited `INVALID_EVENT`. See [`AuditLog::failed`](crate::AuditLog::failed)
+    /// for the events a log says failed.
+    pub fn only_events(mut self, events: EventSet) -> Self {
+        self.only = Some(events);
         self
     }
 
@@ -283,6 +295,7 @@ impl ReplayerBuilder {
             topics: self.topics.into_iter().map(Arc::from).collect(),
             policy: self.policy,
             filter: self.filter,
+            only: self.only,
             concurrency: self.concurrency,
             pacer,
             page_size: self.page_size,

@@ -19,6 +19,7 @@ pub use pacer::{MAX_PACE, check_pace};
 
 use crate::ports::{AuditSink, DlqSource, MonitorSink, ReplayTarget};
 use crate::runtime::{Clock, Sleeper};
+use crate::selection::EventSet;
 use crate::summary::Progress;
 use cxone_replay_domain::{EventFilter, ReplayPolicy};
 use pacer::Pacer;
@@ -64,6 +65,7 @@ pub struct Replayer {
     topics: Vec<Arc<str>>,
     policy: ReplayPolicy,
     filter: EventFilter,
+    only: Option<EventSet>,
     concurrency: usize,
     pacer: Option<Pacer>,
     page_size: u32,

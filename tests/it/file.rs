@@ -66,3 +66,55 @@ async fn a_file_with_several_topics_replays_in_one_pass() {
     );
     assert!(!records.iter().any(|r| r.topic_id == "c"));
 }
+
+#[tokio::test]
+async fn only_events_filters_by_topic_and_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dlq.jsonl");
+    let lines = [
+        line("a", "e1"),
+        line("b", "e1"),
+        line("a", "e2"),
+        "not json".to_string(),
+    ];
+    std::fs::write(&path, lines.join("\n")).unwrap();
+    let target = FakeTarget::default();
+    let audit = MemoryAudit::default();
+    let only: cxone_dlq_replay::EventSet = [("b", "e1")].into_iter().collect();
+    let summary = Replayer::builder()
+        .topics(["a", "b"])
+        .source(FileSource::new(&path))
+        .target(target.clone())
+        .audit(audit.clone())
+        .only_events(only)
+        .build()
+        .unwrap()
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(summary.counts.success, 1);
+    assert_eq!(summary.skips[&SkipReason::Filtered], 2);
+    assert_eq!(
+        summary.skips[&SkipReason::InvalidEvent],
+        1,
+        "still invalid, not filtered"
+    );
+    let sent = audit
+        .records()
+        .into_iter()
+        .find(|r| r.status == ReplayStatus::Success)
+        .unwrap();
+    assert_eq!(
+        (sent.topic_id.as_str(), sent.event_id.as_str()),
+        ("b", "e1")
+    );
+    let filtered = audit
+        .records()
+        .into_iter()
+        .find(|r| r.skip_reason == Some(SkipReason::Filtered))
+        .unwrap();
+    assert!(
+        filtered.idempotency_key.is_some(),
+        "the key it would have had"
+    );
+}

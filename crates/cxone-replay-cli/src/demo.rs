@@ -8,7 +8,7 @@ use crate::replay::{self, Finished, RunSpec};
 use cxone_dlq_replay::{DEFAULT_PAGE_SIZE, WebhookMonitor};
 use cxone_eventbridge::Client;
 use cxone_eventbridge_emulator::{Emulator, EmulatorBuilder, Ledger, ROUTE_PUT, ROUTE_TOKEN};
-use cxone_replay_domain::{EventFilter, ReplayPolicy, RetryBudget, RetryPolicy};
+use cxone_replay_domain::{ReplayPolicy, RetryBudget, RetryPolicy};
 use secrecy::SecretString;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -106,7 +106,7 @@ pub async fn run(args: &DemoArgs, progress: bool) -> Result<DemoOutcome, CliErro
             target: Some(client),
             topics: vec![DEMO_TOPIC.to_string()],
             policy: ReplayPolicy::default(),
-            filter: EventFilter::default(),
+            selection: cxone_dlq_replay::Selection::default(),
             concurrency,
             pace: None,
             page_size: DEFAULT_PAGE_SIZE,

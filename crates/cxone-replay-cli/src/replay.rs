@@ -8,11 +8,11 @@ use crate::progress::Bar;
 use crate::table::{Align, Table, push_breakdown, status_table};
 use chrono::{DateTime, Utc};
 use cxone_dlq_replay::{
-    DlqSource, EngineError, FileSource, JsonlAuditLog, Replayer, RunSummary, Setting,
+    DlqSource, EngineError, FileSource, JsonlAuditLog, Replayer, RunSummary, Selection, Setting,
     WebhookMonitor,
 };
 use cxone_eventbridge::Client;
-use cxone_replay_domain::{DestinationAllowList, DestinationOverride, EventFilter, ReplayPolicy};
+use cxone_replay_domain::{DestinationAllowList, DestinationOverride, ReplayPolicy};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -27,8 +27,8 @@ pub struct RunSpec {
     pub topics: Vec<String>,
     /// Replay policy.
     pub policy: ReplayPolicy,
-    /// Event filter.
-    pub filter: EventFilter,
+    /// Which events.
+    pub selection: Selection,
     /// Events in flight.
     pub concurrency: usize,
     /// Replays per second.
@@ -55,7 +55,20 @@ pub struct RunSpec {
 /// Exit 2 for usage, configuration and authentication errors; exit 1 when the run could not
 /// start. A run that started returns its exit code (and reports why it stopped early).
 pub async fn run(a: ReplayArgs, progress: bool, now: DateTime<Utc>) -> Result<u8, CliError> {
-    let (policy, filter) = policy_and_filter(&a, now)?;
+    let (policy, selection) = policy_and_filter(&a, now)?;
+    if let (Some(log), Some(only)) = (&a.filter.only_failed, &selection.only)
+        && only.is_empty()
+    {
+        eprintln!(
+            "no event's final outcome in {} is FAILED{}: nothing to re-drive",
+            log.display(),
+            a.filter
+                .only_failed_class
+                .map(|c| format!(" with class {c}"))
+                .unwrap_or_default()
+        );
+        return Ok(EXIT_OK);
+    }
     let file = a.from_file.as_ref().map(FileSource::new);
     let topics = match &file {
         None => a.topics.required()?,
@@ -86,7 +99,7 @@ pub async fn run(a: ReplayArgs, progress: bool, now: DateTime<Utc>) -> Result<u8
         target: client,
         topics,
         policy,
-        filter,
+        selection,
         concurrency: a.concurrency,
         pace: a.rate,
         page_size: a.page_size,
@@ -157,14 +170,14 @@ async fn file_topics(
     Ok(Some(found.topics))
 }
 
-/// Turns the `replay` flags into a policy and a filter.
+/// Turns the `replay` flags into a policy and a selection.
 ///
 /// # Errors
 /// Exit 2 naming the flag.
 pub fn policy_and_filter(
     a: &ReplayArgs,
     now: DateTime<Utc>,
-) -> Result<(ReplayPolicy, EventFilter), CliError> {
+) -> Result<(ReplayPolicy, Selection), CliError> {
     let mut policy = ReplayPolicy::default()
         .max_retries(a.max_retries)
         .map_err(|e| CliError::usage(format!("invalid --max-retries: {e}")))?;
@@ -188,8 +201,8 @@ pub fn policy_and_filter(
             "--allow-destination-host needs --destination-override (or DESTINATION_OVERRIDE_URL)",
         ));
     }
-    let filter = a.filter.event_filter(now)?;
-    Ok((policy, filter))
+    let selection = a.filter.selection(now)?;
+    Ok((policy, selection))
 }
 
 /// Builds the webhook monitor of `--monitoring-webhook` (needs a Tokio runtime).
@@ -269,7 +282,7 @@ pub async fn execute(spec: RunSpec) -> Result<Finished, CliError> {
     let mut b = Replayer::builder()
         .topics(spec.topics.iter().cloned())
         .policy(spec.policy)
-        .filter(spec.filter)
+        .filter(spec.selection.filter)
         .concurrency(spec.concurrency)
         .page_size(spec.page_size)
         .dry_run(spec.dry_run)
@@ -277,6 +290,9 @@ pub async fn execute(spec: RunSpec) -> Result<Finished, CliError> {
         .audit(log)
         .resume(spec.resume)
         .cancel_token(cancel);
+    if let Some(only) = spec.selection.only {
+        b = b.only_events(only);
+    }
     if let Some(target) = spec.target.filter(|_| !spec.dry_run) {
         b = b.target(target);
     }

@@ -1,10 +1,12 @@
 //! `TopicsArgs` and `FilterArgs`: which DLQ events a command looks at, shared by `replay` and
 //! the `dlq` commands.
 
-use crate::error::CliError;
+use crate::error::{CliError, chain};
 use chrono::{DateTime, Utc};
 use clap::Args;
-use cxone_replay_domain::EventFilter;
+use cxone_dlq_replay::{AuditLog, EngineError, EventSet, Selection};
+use cxone_replay_domain::{EventFilter, FailureClass};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The topics of a command that reads one or more DLQs.
@@ -100,14 +102,30 @@ pub struct FilterArgs {
     /// Only these event ids (repeatable).
     #[arg(long = "event-id", value_name = "ID")]
     pub event_ids: Vec<String>,
+
+    /// Only the event ids listed in FILE, one per line (blank lines and `#` comments ignored);
+    /// joins --event-id.
+    #[arg(long, value_name = "FILE")]
+    pub event_ids_file: Option<PathBuf>,
+
+    /// Only the events whose final outcome in this audit log is FAILED (re-drive failures).
+    #[arg(long, value_name = "AUDIT_LOG")]
+    pub only_failed: Option<PathBuf>,
+
+    /// With --only-failed: only those that failed with this class (e.g. MAX_RETRIES_EXCEEDED).
+    #[arg(long, value_name = "CLASS", requires = "only_failed", value_parser = parse_class)]
+    pub only_failed_class: Option<FailureClass>,
 }
 
 impl FilterArgs {
-    /// The domain filter, relative times resolved against `now`.
+    /// The selection: the domain filter (relative times resolved against `now`, the ids of
+    /// --event-id and --event-ids-file together) and, with --only-failed, the failed events of
+    /// that audit log.
     ///
     /// # Errors
-    /// Exit 2 when `--since` is not before `--until`.
-    pub fn event_filter(&self, now: DateTime<Utc>) -> Result<EventFilter, CliError> {
+    /// Exit 2 when `--since` is not before `--until`, or a file is missing or lists no id;
+    /// exit 1 when a file cannot be read.
+    pub fn selection(&self, now: DateTime<Utc>) -> Result<Selection, CliError> {
         let mut filter = EventFilter::default();
         if let Some(s) = self.since {
             filter = filter.since(s.resolve(now));
@@ -121,14 +139,84 @@ impl FilterArgs {
         for t in &self.event_types {
             filter = filter.event_type(t.clone());
         }
-        if !self.event_ids.is_empty() {
-            filter = filter.event_ids(self.event_ids.iter().cloned());
+        let mut ids = self.event_ids.clone();
+        if let Some(path) = &self.event_ids_file {
+            let listed = read_ids_file(path)?;
+            if listed.is_empty() {
+                return Err(CliError::usage(format!(
+                    "{} lists no event ids (--event-ids-file)",
+                    path.display()
+                )));
+            }
+            ids.extend(listed);
+        }
+        if !ids.is_empty() {
+            filter = filter.event_ids(ids);
         }
         filter
             .check()
             .map_err(|e| CliError::usage(format!("invalid --since/--until: {e}")))?;
-        Ok(filter)
+        let only = match &self.only_failed {
+            Some(log) => Some(failed_events(log, self.only_failed_class)?),
+            None => None,
+        };
+        Ok(Selection { filter, only })
     }
+}
+
+/// The events of `log` whose final outcome is FAILED (with `class`, if given).
+fn failed_events(log: &Path, class: Option<FailureClass>) -> Result<EventSet, CliError> {
+    let report = AuditLog::failed(log).map_err(|e| match &e {
+        EngineError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+            CliError::usage(format!("no audit log at {} (--only-failed)", log.display()))
+        }
+        _ => CliError::failed(chain(&e)),
+    })?;
+    if report.records == 0 && report.lines > 0 {
+        return Err(CliError::failed(format!(
+            "{} is not an audit log: none of its {} line(s) is an audit record (--only-failed)",
+            log.display(),
+            report.lines
+        )));
+    }
+    Ok(report.event_set(class))
+}
+
+/// The ids of an ids file: one per line, trimmed; blank lines and lines starting with `#`
+/// are skipped.
+pub(crate) fn parse_ids(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Reads an `--event-ids-file`.
+fn read_ids_file(path: &Path) -> Result<Vec<String>, CliError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(parse_ids(&text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(CliError::usage(format!(
+            "no file at {} (--event-ids-file)",
+            path.display()
+        ))),
+        Err(e) => Err(CliError::failed(format!(
+            "cannot read {} (--event-ids-file): {e}",
+            path.display()
+        ))),
+    }
+}
+
+/// A failure class by its audit-log name, any case.
+pub(crate) fn parse_class(s: &str) -> Result<FailureClass, String> {
+    FailureClass::ALL
+        .iter()
+        .copied()
+        .find(|c| c.as_str().eq_ignore_ascii_case(s.trim()))
+        .ok_or_else(|| {
+            let names: Vec<&str> = FailureClass::ALL.iter().map(|c| c.as_str()).collect();
+            format!("`{s}` is not a failure class; one of {}", names.join(", "))
+        })
 }
 
 /// `--since`/`--until`: an RFC 3339 time, or a duration before now (`2h`, `2d`, `1h30m`).
@@ -184,7 +272,7 @@ mod tests {
             until: Some(TimeArg::Ago(Duration::from_secs(3600))),
             ..FilterArgs::default()
         };
-        let filter = f.event_filter(now).unwrap();
+        let filter = f.selection(now).unwrap().filter;
         let at = |ts: &str| {
             cxone_replay_domain::DlqEvent::from_slice(
                 format!(r#"{{"eventId":"e","payload":{{}},"lastFailureTimestamp":"{ts}"}}"#)
@@ -208,15 +296,66 @@ mod tests {
             until: Some(TimeArg::Ago(Duration::from_secs(3600))),
             ..FilterArgs::default()
         };
-        assert_eq!(
-            f.event_filter(now).unwrap_err().code,
-            crate::error::EXIT_USAGE
-        );
+        assert_eq!(f.selection(now).unwrap_err().code, crate::error::EXIT_USAGE);
         // an absurd duration does not overflow
         assert_eq!(
             TimeArg::Ago(Duration::from_secs(u64::MAX)).resolve(now),
             DateTime::<Utc>::MIN_UTC
         );
+    }
+
+    #[test]
+    fn ids_files_skip_blanks_and_comments() {
+        let text = "# failed on 2024-05-10\n evt_1 \n\n\tevt_2\r\n  # evt_3 is fine\nevt_4 # not a comment\n";
+        assert_eq!(parse_ids(text), ["evt_1", "evt_2", "evt_4 # not a comment"]);
+        assert!(parse_ids("\n# only comments\n   \n").is_empty());
+        assert!(parse_ids("").is_empty());
+    }
+
+    #[test]
+    fn ids_of_the_file_join_the_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ids.txt");
+        std::fs::write(&path, "evt_2\n").unwrap();
+        let f = FilterArgs {
+            event_ids: vec!["evt_1".into()],
+            event_ids_file: Some(path.clone()),
+            ..FilterArgs::default()
+        };
+        let sel = f.selection(Utc::now()).unwrap();
+        let e = |id: &str| {
+            cxone_replay_domain::DlqEvent::from_slice(
+                format!(r#"{{"eventId":"{id}","payload":{{}}}}"#).as_bytes(),
+            )
+            .unwrap()
+        };
+        assert!(sel.matches("t", &e("evt_1")) && sel.matches("t", &e("evt_2")));
+        assert!(!sel.matches("t", &e("evt_3")));
+        std::fs::write(&path, "# nothing\n").unwrap();
+        assert_eq!(
+            f.selection(Utc::now()).unwrap_err().code,
+            crate::error::EXIT_USAGE
+        );
+        let missing = FilterArgs {
+            event_ids_file: Some(dir.path().join("nope.txt")),
+            ..FilterArgs::default()
+        };
+        let e = missing.selection(Utc::now()).unwrap_err();
+        assert!(e.to_string().contains("--event-ids-file"), "{e}");
+    }
+
+    #[test]
+    fn classes_by_their_audit_names() {
+        assert_eq!(
+            parse_class("MAX_RETRIES_EXCEEDED"),
+            Ok(FailureClass::MaxRetriesExceeded)
+        );
+        assert_eq!(
+            parse_class("server_transient"),
+            Ok(FailureClass::ServerTransient)
+        );
+        let e = parse_class("BAD").unwrap_err();
+        assert!(e.contains("SCHEMA_VIOLATION"), "{e}");
     }
 
     #[test]

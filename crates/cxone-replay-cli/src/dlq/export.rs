@@ -4,9 +4,8 @@ use crate::cli::DlqExportArgs;
 use crate::error::{CliError, EXIT_USAGE, chain};
 use crate::output::{out, out_json};
 use crate::progress::Bar;
-use cxone_dlq_replay::{DEFAULT_PAGE_SIZE, EngineError, ExportSummary, export};
+use cxone_dlq_replay::{DEFAULT_PAGE_SIZE, EngineError, ExportSummary, Selection, export};
 use cxone_eventbridge::Client;
-use cxone_replay_domain::EventFilter;
 use std::path::Path;
 use tokio::io::AsyncWriteExt;
 
@@ -23,7 +22,7 @@ pub async fn run(
     a: &DlqExportArgs,
     client: &Client,
     topics: &[String],
-    filter: &EventFilter,
+    selection: &Selection,
     progress: bool,
 ) -> Result<(), CliError> {
     let to_stdout = a.out.as_os_str() == "-";
@@ -37,14 +36,14 @@ pub async fn run(
             client,
             topics,
             DEFAULT_PAGE_SIZE,
-            filter,
+            selection,
             &mut stdout,
             on_page,
         )
         .await
         .map_err(|e| export_error(&e, None))
     } else {
-        to_file(&a.out, a.force, client, topics, filter, on_page).await
+        to_file(&a.out, a.force, client, topics, selection, on_page).await
     };
     bar.finish();
     let summary = result?;
@@ -100,7 +99,7 @@ async fn to_file(
     force: bool,
     client: &Client,
     topics: &[String],
-    filter: &EventFilter,
+    selection: &Selection,
     on_page: impl FnMut(&ExportSummary),
 ) -> Result<ExportSummary, CliError> {
     let dir = match path.parent() {
@@ -130,7 +129,7 @@ async fn to_file(
         client,
         topics,
         DEFAULT_PAGE_SIZE,
-        filter,
+        selection,
         &mut file,
         on_page,
     )

@@ -18,8 +18,9 @@ use crate::output::{out, out_json};
 use crate::table::{Align, Table, age, truncate};
 use chrono::{DateTime, Utc};
 use cxone_dlq_replay::DEFAULT_PAGE_SIZE;
+use cxone_dlq_replay::Selection;
 use cxone_eventbridge::Client;
-use cxone_replay_domain::{DlqEvent, DlqPage, EventFilter};
+use cxone_replay_domain::{DlqEvent, DlqPage};
 use futures::StreamExt;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
@@ -38,32 +39,32 @@ pub async fn run(cmd: DlqCommand, progress: bool, now: DateTime<Utc>) -> Result<
                     "--page-token continues one topic's DLQ: pass a single --topic with it",
                 ));
             }
-            let filter = a.filter.event_filter(now)?;
+            let selection = a.filter.selection(now)?;
             let client = connect(&a.connection).await?;
-            let listing = list(&client, &topics, &filter, a.limit, a.page_token, now).await?;
+            let listing = list(&client, &topics, &selection, a.limit, a.page_token, now).await?;
             if a.json {
                 out_json(&listing)?;
             } else {
-                out(&render_list(&listing, !filter.is_empty()));
+                out(&render_list(&listing, !selection.is_empty()));
             }
         }
         DlqCommand::Stats(a) => {
             let topics = a.topics.required()?;
-            let filter = a.filter.event_filter(now)?;
+            let selection = a.filter.selection(now)?;
             let client = connect(&a.connection).await?;
-            let s = stats(&client, &topics, &filter).await?;
+            let s = stats(&client, &topics, &selection).await?;
             if a.json {
                 out_json(&s)?;
             } else {
-                out(&render_stats(&s, !filter.is_empty()));
+                out(&render_stats(&s, !selection.is_empty()));
             }
         }
         DlqCommand::Export(a) => {
             export::check(&a)?;
             let topics = a.topics.required()?;
-            let filter = a.filter.event_filter(now)?;
+            let selection = a.filter.selection(now)?;
             let client = connect(&a.connection).await?;
-            export::run(&a, &client, &topics, &filter, progress).await?;
+            export::run(&a, &client, &topics, &selection, progress).await?;
         }
         DlqCommand::Show(a) => {
             let topic = single_topic(a.topic.as_deref())?;
@@ -190,7 +191,7 @@ async fn page(
 }
 
 /// Reads up to `limit` DLQ events of each topic (from `start` for a single topic), page by
-/// page, and keeps those that match `filter`. Stops on a page boundary, so the next page token
+/// page, and keeps those that `selection` admits. Stops on a page boundary, so the next page token
 /// continues exactly after what was read.
 ///
 /// # Errors
@@ -199,7 +200,7 @@ async fn page(
 pub async fn list(
     client: &Client,
     topics: &[String],
-    filter: &EventFilter,
+    selection: &Selection,
     limit: u64,
     start: Option<String>,
     now: DateTime<Utc>,
@@ -225,7 +226,7 @@ pub async fn list(
             listing.events.extend(
                 p.events
                     .into_iter()
-                    .filter(|e| filter.matches(e))
+                    .filter(|e| selection.matches(topic, e))
                     .map(|e| listed(topic, e, now)),
             );
             token = p.next_page_token;

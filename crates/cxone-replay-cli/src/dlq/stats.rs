@@ -5,9 +5,9 @@ use crate::config::api_error;
 use crate::error::CliError;
 use crate::table::{Align, Table, truncate};
 use chrono::{DateTime, Utc};
-use cxone_dlq_replay::DEFAULT_PAGE_SIZE;
+use cxone_dlq_replay::{DEFAULT_PAGE_SIZE, Selection};
 use cxone_eventbridge::Client;
-use cxone_replay_domain::{DlqEvent, EventFilter};
+use cxone_replay_domain::DlqEvent;
 use futures::TryStreamExt;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -65,15 +65,15 @@ impl Stats {
     }
 }
 
-/// Reads the whole DLQ of each topic, one page at a time, and counts the events that match
-/// `filter`.
+/// Reads the whole DLQ of each topic, one page at a time, and counts the events `selection`
+/// admits.
 ///
 /// # Errors
 /// The API error that stopped the reading.
 pub async fn stats(
     client: &Client,
     topics: &[String],
-    filter: &EventFilter,
+    selection: &Selection,
 ) -> Result<Stats, CliError> {
     let mut s = Stats {
         topics: topics.to_vec(),
@@ -87,7 +87,7 @@ pub async fn stats(
             .map_err(|e| api_error("reading the DLQ", &e))?
         {
             s.read += 1;
-            if filter.matches(&e) {
+            if selection.matches(topic, &e) {
                 s.add(topic, &e);
             }
         }

@@ -10,5 +10,6 @@ mod file;
 #[cfg(not(feature = "demo"))]
 mod no_demo;
 mod options;
+mod redrive;
 mod replay;
 mod support;
