@@ -111,6 +111,11 @@ pub struct RunSummary {
     /// When the run started.
     #[serde(default)]
     pub started_at: Option<DateTime<Utc>>,
+    /// Whether the run stopped because it had sent as many events as its limit allows
+    /// ([`ReplayerBuilder::limit`](crate::ReplayerBuilder::limit)); a resumed run continues
+    /// with the events not reached. Not an interruption: `interrupted` stays `false`.
+    #[serde(default)]
+    pub limit_reached: bool,
 }
 
 /// Progress so far, given to the progress callback after every record.
@@ -266,6 +271,7 @@ impl Tally {
             already_replayed: self.already_replayed,
             dry_run,
             started_at: Some(self.started),
+            limit_reached: false,
         }
     }
 }

@@ -11,6 +11,7 @@ use crate::runtime::{Clock, Sleeper, SystemClock, TokioSleeper};
 use crate::selection::EventSet;
 use crate::summary::Progress;
 use cxone_replay_domain::{DestinationOverride, EventFilter, ReplayPolicy};
+use std::num::NonZeroU64;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -22,6 +23,7 @@ pub struct ReplayerBuilder {
     policy: ReplayPolicy,
     filter: EventFilter,
     only: Option<EventSet>,
+    limit: Option<NonZeroU64>,
     concurrency: usize,
     pace: Option<f64>,
     page_size: u32,
@@ -60,6 +62,7 @@ impl ReplayerBuilder {
             policy: ReplayPolicy::default(),
             filter: EventFilter::default(),
             only: None,
+            limit: None,
             concurrency: DEFAULT_CONCURRENCY,
             pace: None,
             page_size: DEFAULT_PAGE_SIZE,
@@ -119,6 +122,17 @@ impl ReplayerBuilder {
     /// for the events a log says failed.
     pub fn only_events(mut self, events: EventSet) -> Self {
         self.only = Some(events);
+        self
+    }
+
+    /// Sends at most `n` replays (in a dry run: plans at most `n` `DRY_RUN` records), then stops
+    /// cleanly: nothing more is taken off the DLQ, the sends in flight finish and are recorded,
+    /// and the summary says [`limit_reached`](crate::RunSummary::limit_reached). The events
+    /// not reached have no record, so a resumed run continues with them. Skips, and events a
+    /// resumed run finds already delivered, do not count. For a canary: `limit(10)`, look, then
+    /// resume.
+    pub fn limit(mut self, n: NonZeroU64) -> Self {
+        self.limit = Some(n);
         self
     }
 
@@ -296,6 +310,7 @@ impl ReplayerBuilder {
             policy: self.policy,
             filter: self.filter,
             only: self.only,
+            limit: self.limit,
             concurrency: self.concurrency,
             pacer,
             page_size: self.page_size,

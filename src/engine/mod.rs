@@ -23,6 +23,7 @@ use crate::selection::EventSet;
 use crate::summary::Progress;
 use cxone_replay_domain::{EventFilter, ReplayPolicy};
 use pacer::Pacer;
+use std::num::NonZeroU64;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -66,6 +67,7 @@ pub struct Replayer {
     policy: ReplayPolicy,
     filter: EventFilter,
     only: Option<EventSet>,
+    limit: Option<NonZeroU64>,
     concurrency: usize,
     pacer: Option<Pacer>,
     page_size: u32,

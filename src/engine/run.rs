@@ -9,6 +9,7 @@ use crate::error::EngineError;
 use crate::ports::{MonitorEvent, RunStarted};
 use crate::resume::DeliveredKeys;
 use crate::summary::RunSummary;
+use cxone_replay_domain::ReplayStatus;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -40,6 +41,8 @@ struct Dispatch<'a> {
     stop: CancellationToken,
     /// Whether events were left (unseen, or planned but not sent) when the run stopped.
     interrupted: bool,
+    /// Replays planned for sending (or `DRY_RUN` records), counted against the limit.
+    planned: u64,
 }
 
 impl Replayer {
@@ -90,6 +93,7 @@ impl Replayer {
             recorder: Recorder::new(&self, started, stop.clone()),
             stop,
             interrupted: false,
+            planned: 0,
         };
         let mut phase = Phase::Running;
         loop {
@@ -99,6 +103,7 @@ impl Replayer {
                 Phase::Done => break,
             };
         }
+        let limit_reached = run.limit_reached();
         let Dispatch {
             feed,
             recorder,
@@ -106,7 +111,8 @@ impl Replayer {
             ..
         } = run;
         let fetch_error = feed.close();
-        let (summary, audit_error) = recorder.finish(interrupted).await;
+        let (mut summary, audit_error) = recorder.finish(interrupted).await;
+        summary.limit_reached = limit_reached;
         tracing::info!(run_id = %self.run_id, seen = summary.seen, interrupted, "replay finished");
         if let Some(source) = audit_error {
             return Err(EngineError::Audit {
@@ -126,29 +132,44 @@ impl Replayer {
 }
 
 impl Dispatch<'_> {
+    /// Whether the run's limit of sends (or dry-run records) is used up: then no more events
+    /// are taken, and the run ends once what is in flight is recorded.
+    fn limit_reached(&self) -> bool {
+        self.replayer.limit.is_some_and(|n| self.planned >= n.get())
+    }
+
     /// One step of a running run: plan events until one needs sending, then do whichever comes
     /// first of: the stop, a free slot and the pace for the planned send, a send finishing, the
     /// next page.
     async fn running(&mut self) -> Phase {
-        while self.pending.is_none() && !self.stop.is_cancelled() {
+        while self.pending.is_none() && !self.stop.is_cancelled() && !self.limit_reached() {
             let Some((topic, event)) = self.feed.next_event() else {
                 break;
             };
             let now = self.replayer.clock.now();
             match self.replayer.plan(&topic, event, &self.delivered, now) {
-                Planned::Record(rec) => self.recorder.record(rec).await,
+                Planned::Record(rec) => {
+                    if rec.status == ReplayStatus::DryRun {
+                        self.planned += 1;
+                    }
+                    self.recorder.record(rec).await;
+                }
                 Planned::AlreadyDelivered => self.recorder.already_delivered(now),
-                Planned::Send(out) => self.pending = Some(out),
+                Planned::Send(out) => {
+                    self.planned += 1;
+                    self.pending = Some(out);
+                }
             }
         }
         if self.stop.is_cancelled() {
             return self.drain();
         }
-        if self.pending.is_none() && self.sends.is_empty() && !self.feed.has_more() {
+        let more = self.feed.has_more() && !self.limit_reached();
+        if self.pending.is_none() && self.sends.is_empty() && !more {
             return Phase::Done;
         }
         let can_send = self.pending.is_some() && self.sends.len() < self.replayer.concurrency;
-        let want_page = self.pending.is_none() && self.feed.wants_page();
+        let want_page = self.pending.is_none() && more && self.feed.wants_page();
         let pacer = self.replayer.pacer.as_ref();
         let sleeper = self.replayer.sleeper.as_ref();
         tokio::select! {

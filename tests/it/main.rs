@@ -5,4 +5,5 @@ mod emulator;
 mod engine;
 mod fakes;
 mod file;
+mod limit;
 mod webhook;

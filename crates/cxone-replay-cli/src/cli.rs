@@ -4,7 +4,7 @@ mod connection;
 mod filter;
 
 pub use connection::{AuthMode, ConnectionArgs, Sources};
-pub use filter::{FilterArgs, TopicsArgs};
+pub use filter::{FilterArgs, TimeArg, TopicsArgs};
 
 use clap::builder::RangedU64ValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -282,6 +282,15 @@ pub struct ReplayArgs {
     /// Plan, validate and audit every event as DRY_RUN; send nothing.
     #[arg(long)]
     pub dry_run: bool,
+
+    /// Send at most N events, then stop cleanly (a canary; --resume continues). Skips do not
+    /// count; in a dry run, DRY_RUN records do.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub limit: Option<u64>,
+
+    /// Do not ask before a live replay (needed when stdin or stderr is not a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 
     /// The audit log (JSON Lines, appended).
     #[arg(long, value_name = "PATH", default_value = DEFAULT_AUDIT_LOG)]

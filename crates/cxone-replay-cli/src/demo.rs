@@ -111,6 +111,7 @@ pub async fn run(args: &DemoArgs, progress: bool) -> Result<DemoOutcome, CliErro
             pace: None,
             page_size: DEFAULT_PAGE_SIZE,
             dry_run: false,
+            limit: None,
             audit_log: audit_log.clone(),
             resume: false,
             monitor: Some(monitor),

@@ -10,6 +10,7 @@
 mod audit;
 mod cli;
 mod config;
+mod confirm;
 #[cfg(feature = "demo")]
 mod demo;
 mod dlq;

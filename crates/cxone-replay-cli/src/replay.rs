@@ -2,6 +2,7 @@
 
 use crate::cli::ReplayArgs;
 use crate::config;
+use crate::confirm;
 use crate::error::{CliError, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, chain};
 use crate::output::{out, out_json};
 use crate::progress::Bar;
@@ -13,6 +14,7 @@ use cxone_dlq_replay::{
 };
 use cxone_eventbridge::Client;
 use cxone_replay_domain::{DestinationAllowList, DestinationOverride, ReplayPolicy};
+use std::num::NonZeroU64;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -37,6 +39,8 @@ pub struct RunSpec {
     pub page_size: u32,
     /// Send nothing.
     pub dry_run: bool,
+    /// Stop after this many sends.
+    pub limit: Option<NonZeroU64>,
     /// The audit log.
     pub audit_log: PathBuf,
     /// Skip what the audit log says is delivered.
@@ -78,6 +82,7 @@ pub async fn run(a: ReplayArgs, progress: bool, now: DateTime<Utc>) -> Result<u8
         },
     };
     let monitor = monitor(&a)?;
+    let interactive = confirm::can_ask();
     // A dry run of a file needs no API at all.
     let client = if a.dry_run && file.is_some() {
         None
@@ -86,9 +91,14 @@ pub async fn run(a: ReplayArgs, progress: bool, now: DateTime<Utc>) -> Result<u8
             .retry_policy(config::retry_policy(a.max_attempts)?)
             .max_connections(a.concurrency);
         let client = config::build(builder)?;
+        // refused before anything goes over the network
+        confirm::check(&a, interactive)?;
         config::authenticate(&client, a.connection.auth).await?;
         Some(client)
     };
+    if !a.dry_run && !a.yes {
+        confirm::ask(confirm::plan(&a, &topics, &selection, &policy)).await?;
+    }
     let source: Arc<dyn DlqSource> = match (file, &client) {
         (Some(f), _) => Arc::new(f),
         (None, Some(c)) => Arc::new(c.clone()),
@@ -104,6 +114,7 @@ pub async fn run(a: ReplayArgs, progress: bool, now: DateTime<Utc>) -> Result<u8
         pace: a.rate,
         page_size: a.page_size,
         dry_run: a.dry_run,
+        limit: a.limit.and_then(NonZeroU64::new),
         audit_log: a.audit_log.clone(),
         resume: a.resume,
         monitor,
@@ -299,6 +310,9 @@ pub async fn execute(spec: RunSpec) -> Result<Finished, CliError> {
     if let Some(p) = spec.pace {
         b = b.pace(p);
     }
+    if let Some(n) = spec.limit {
+        b = b.limit(n);
+    }
     if let Some(m) = spec.monitor {
         b = b.monitor(m);
     }
@@ -438,6 +452,8 @@ pub fn render_summary(s: &RunSummary, audit_log: &Path, stopped_early: bool) -> 
         "interrupted"
     } else if stopped_early {
         "stopped early"
+    } else if s.limit_reached {
+        "stopped at its limit"
     } else {
         "finished"
     };
@@ -494,6 +510,21 @@ pub fn render_summary(s: &RunSummary, audit_log: &Path, stopped_early: bool) -> 
     out.push_str(&kv.render_rows(2));
     if s.interrupted || stopped_early {
         out.push_str("\nNot every event was handled: run again with --resume to finish.\n");
+    } else if s.limit_reached {
+        out.push_str(&format!(
+            "\nStopped after {} {} (--limit){}: run again with --resume to continue.\n",
+            s.counts.success + s.counts.duplicate + s.counts.failed + s.counts.dry_run,
+            if s.dry_run {
+                "planned replays"
+            } else {
+                "sends"
+            },
+            if s.counts.failed > 0 {
+                format!("; {} failed", s.counts.failed)
+            } else {
+                String::new()
+            }
+        ));
     } else if s.counts.failed > 0 {
         out.push_str(&format!(
             "\n{} event(s) failed; see the audit log (status FAILED). Re-run with --resume to retry them.\n",

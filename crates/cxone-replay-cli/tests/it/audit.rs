@@ -8,7 +8,7 @@ async fn summary_of_a_run_and_of_a_torn_log() {
     let emu = emulator(20).exhausted_fraction(0.1).start().await.unwrap();
     let sb = Sandbox::new();
     let mut c = sb.cmd_for(&emu);
-    c.args(["replay", "--json", "--audit-log", "run.jsonl"]);
+    c.args(["replay", "--yes", "--json", "--audit-log", "run.jsonl"]);
     let o = run(c).await;
     o.expect_code(0);
     let run_summary = o.json();

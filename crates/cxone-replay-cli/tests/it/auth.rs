@@ -39,7 +39,7 @@ async fn access_key_login_works_for_dlq_and_replay() {
     assert_eq!(l.tokens_issued, 1, "the password grant issued the token");
 
     let mut c = access_key_cmd(&sb, &emu, KEY_SECRET);
-    c.args(["-vv", "replay", "--json"]);
+    c.args(["-vv", "replay", "--yes", "--json"]);
     let o = run(c).await;
     o.expect_code(0);
     let s = o.json();
@@ -73,7 +73,7 @@ async fn a_wrong_access_key_secret_exits_2_and_is_never_echoed() {
     let sb = Sandbox::new();
     let wrong = "AK-wr0ng-SECRET-31337-do-not-echo";
     for args in [
-        vec!["-vv", "replay", "--topic", TOPIC, "--json"],
+        vec!["-vv", "replay", "--yes", "--topic", TOPIC, "--json"],
         vec!["-vv", "dlq", "list"],
     ] {
         let mut c = access_key_cmd(&sb, &emu, wrong);

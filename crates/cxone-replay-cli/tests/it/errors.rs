@@ -100,7 +100,7 @@ async fn wrong_secret_is_an_authentication_error() {
     let wrong = "Wr0ng-s3cret-XYZZY-also-never-printed";
     let mut c = sb.cmd_for(&emu);
     c.env("CXONE_CLIENT_SECRET", wrong)
-        .args(["replay", "--json"]);
+        .args(["replay", "--yes", "--json"]);
     let o = run(c).await;
     o.expect_code(2);
     assert!(o.stdout.is_empty(), "{}", o.stdout);

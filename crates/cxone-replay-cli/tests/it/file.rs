@@ -166,8 +166,13 @@ async fn replay_from_file_delivers_exactly_the_exported_events() {
 
     // live, every topic of the file: the emulator accepts exactly the eligible events, once
     let mut c = sb.cmd_for(&emu);
-    c.env_remove("CXONE_TOPIC_ID")
-        .args(["replay", "--from-file", "backup.jsonl", "--json"]);
+    c.env_remove("CXONE_TOPIC_ID").args([
+        "replay",
+        "--from-file",
+        "backup.jsonl",
+        "--json",
+        "--yes",
+    ]);
     let o = run(c).await;
     o.expect_code(0);
     let s = o.json();
@@ -186,7 +191,7 @@ async fn replay_from_file_delivers_exactly_the_exported_events() {
     // --topic filters the file's topics; --resume skips what was delivered
     let mut c = sb.cmd_for(&emu);
     c.args(["replay", "--from-file", "backup.jsonl", "--topic", OTHER])
-        .args(["--resume", "--json"]);
+        .args(["--resume", "--json", "--yes"]);
     let o = run(c).await;
     o.expect_code(0);
     let s = o.json();

@@ -2,6 +2,7 @@
 
 mod audit;
 mod auth;
+mod canary;
 #[cfg(feature = "demo")]
 mod demo;
 mod dlq;

@@ -15,7 +15,7 @@ async fn event_id_filter_and_json_logs() {
         .collect();
     let sb = Sandbox::new();
     let mut c = sb.cmd_for(&emu);
-    c.args(["-vv", "--log-format", "json", "replay", "--json"])
+    c.args(["-vv", "--log-format", "json", "replay", "--yes", "--json"])
         .args(["--event-id", &ids[0], "--event-id", &ids[1]]);
     let o = run(c).await;
     o.expect_code(0);
@@ -52,6 +52,7 @@ async fn destination_override_and_signed_webhook() {
     .args([
         "-vv",
         "replay",
+        "--yes",
         "--json",
         "--allow-destination-host",
         "hooks.example.com",

@@ -33,7 +33,7 @@ async fn only_failed_re_sends_exactly_the_failed_events() {
     std::fs::write(sb.file("dlq.jsonl"), text).unwrap();
 
     let mut c = sb.cmd_for(&emu);
-    c.args(["replay", "--from-file", "dlq.jsonl", "--json"]);
+    c.args(["replay", "--yes", "--from-file", "dlq.jsonl", "--json"]);
     let o = run(c).await;
     o.expect_code(1);
     let s = o.json();
@@ -44,7 +44,7 @@ async fn only_failed_re_sends_exactly_the_failed_events() {
 
     // a class that did not fail: nothing to re-drive, nothing sent
     let mut c = sb.cmd_for(&emu);
-    c.args(["replay", "--only-failed", "replay_audit_log.jsonl"])
+    c.args(["replay", "--yes", "--only-failed", "replay_audit_log.jsonl"])
         .args(["--only-failed-class", "NETWORK"]);
     let o = run(c).await;
     o.expect_code(0);
@@ -53,7 +53,7 @@ async fn only_failed_re_sends_exactly_the_failed_events() {
 
     // re-drive from the DLQ itself: exactly the three, once each
     let mut c = sb.cmd_for(&emu);
-    c.args(["replay", "--json", "--audit-log", "redrive.jsonl"])
+    c.args(["replay", "--yes", "--json", "--audit-log", "redrive.jsonl"])
         .args(["--only-failed", "replay_audit_log.jsonl"])
         .args(["--only-failed-class", "schema_violation"]);
     let o = run(c).await;
