@@ -33,7 +33,7 @@ mod failed;
 mod summary;
 
 pub use failed::{FailedEvent, FailedReport};
-pub use summary::LogSummary;
+pub use summary::{LogSummary, RunRow};
 
 use crate::error::{EngineError, Setting};
 use crate::ports::{AuditSink, BoxError};
@@ -49,7 +49,6 @@ use std::sync::mpsc::{RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
-use summary::SummaryAcc;
 
 /// How a [`JsonlAuditLog`] batches its `fsync`s.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -354,6 +353,13 @@ impl AuditSink for JsonlAuditLog {
     }
 }
 
+/// Whether a file with `records` records and these unreadable lines is an audit log: some line
+/// is a record, or no line is anything else (an empty log, only blank lines).
+fn is_audit_log(records: u64, torn_tail: Option<&BadLine>, malformed: &[BadLine]) -> bool {
+    let torn = torn_tail.is_some_and(|t| t.error.as_deref().is_some_and(|e| e != "blank"));
+    records > 0 || (malformed.is_empty() && !torn)
+}
+
 /// A line of an audit log that is not a record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BadLine {
@@ -396,16 +402,6 @@ impl AuditLog {
         let mut report = Self::scan(path, |r| records.push(r))?;
         report.records = records;
         Ok(report)
-    }
-
-    /// Summarizes the log at `path` without holding its records in memory.
-    ///
-    /// # Errors
-    /// As [`AuditLog::read`].
-    pub fn summary(path: impl AsRef<Path>) -> Result<LogSummary, EngineError> {
-        let mut acc = SummaryAcc::default();
-        let report = Self::scan(path, |r| acc.add(&r))?;
-        Ok(acc.finish(report.lines, report.torn_tail, report.malformed))
     }
 
     /// Streams the records of the log at `path` to `f`; the returned report has no `records`.
@@ -560,7 +556,8 @@ mod tests {
         assert_eq!(s.final_counts.duplicate, 1);
         assert_eq!(s.failures.get(&FailureClass::Forbidden), Some(&1));
         assert_eq!(s.events_with_several_records, 1);
-        assert_eq!(s.runs, vec!["run-1".to_string()]);
+        assert_eq!(s.runs.len(), 1);
+        assert_eq!(s.runs[0].run_id, "run-1");
         assert_eq!(s, AuditLog::read(&p).unwrap().summary());
     }
 

@@ -19,7 +19,8 @@ pub mod source;
 mod summary;
 
 pub use audit_log::{
-    AuditLog, BadLine, JsonlAuditLog, JsonlOptions, LogReport, LogSummary, lock_path,
+    AuditLog, BadLine, FailedEvent, FailedReport, JsonlAuditLog, JsonlOptions, LogReport,
+    LogSummary, RunRow, lock_path,
 };
 pub use engine::{
     DEFAULT_CONCURRENCY, DEFAULT_DRAIN_TIMEOUT, DEFAULT_PAGE_SIZE, MAX_CONCURRENCY, MAX_PACE,

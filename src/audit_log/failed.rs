@@ -77,6 +77,12 @@ pub struct FailedReport {
 }
 
 impl FailedReport {
+    /// Whether the file reads as an audit log (as [`LogSummary::is_audit_log`](crate::LogSummary::is_audit_log)).
+    #[must_use]
+    pub fn is_audit_log(&self) -> bool {
+        super::is_audit_log(self.records, self.torn_tail.as_ref(), &self.malformed)
+    }
+
     /// The failed events by class.
     #[must_use]
     pub fn by_class(&self) -> BTreeMap<FailureClass, u64> {

@@ -132,8 +132,10 @@ pub enum DlqCommand {
 /// `audit` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// What the runs recorded in an audit log did.
+    /// What the runs recorded in an audit log did: final outcomes, and a row per run.
     Summary(AuditSummaryArgs),
+    /// The events whose final outcome in an audit log is FAILED, with class, status, message.
+    Failed(AuditFailedArgs),
 }
 
 /// `dlq list`.
@@ -223,6 +225,23 @@ pub struct AuditSummaryArgs {
     /// The audit log (JSON Lines).
     #[arg(value_name = "PATH")]
     pub path: PathBuf,
+    /// Only the records of this run.
+    #[arg(long = "run", value_name = "RUN_ID")]
+    pub run: Option<String>,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `audit failed`.
+#[derive(Debug, Args)]
+pub struct AuditFailedArgs {
+    /// The audit log (JSON Lines).
+    #[arg(value_name = "AUDIT_LOG")]
+    pub path: PathBuf,
+    /// Only the events that failed with this class (e.g. MAX_RETRIES_EXCEEDED).
+    #[arg(long, value_name = "CLASS", value_parser = filter::parse_class)]
+    pub class: Option<cxone_replay_domain::FailureClass>,
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,

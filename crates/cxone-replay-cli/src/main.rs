@@ -15,7 +15,6 @@ mod confirm;
 mod demo;
 mod dlq;
 mod error;
-#[cfg(feature = "demo")]
 mod invocation;
 mod logging;
 mod output;

@@ -42,6 +42,59 @@ async fn only_failed_re_sends_exactly_the_failed_events() {
     assert_eq!(s["counts"]["SUCCESS"], 17, "{s}");
     let puts_before = emu.ledger().requests_on(ROUTE_PUT);
 
+    // audit failed lists them, with class, status and message
+    let mut c = sb.cmd();
+    c.args(["audit", "failed", "replay_audit_log.jsonl", "--json"]);
+    let o = run(c).await;
+    o.expect_code(0);
+    let j = o.json();
+    assert_eq!(j["count"], 3);
+    assert_eq!(j["by_class"]["SCHEMA_VIOLATION"], 3);
+    assert_eq!(j["log_events"], 20);
+    let listed: BTreeSet<String> = j["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            assert_eq!(e["topic_id"], TOPIC);
+            assert_eq!(e["error_classification"], "SCHEMA_VIOLATION");
+            assert_eq!(e["http_status"], 422);
+            assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()), "{e}");
+            e["event_id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(listed, broken);
+    let mut c = sb.cmd();
+    c.args(["audit", "failed", "replay_audit_log.jsonl"]);
+    let o = run(c).await;
+    o.expect_code(0);
+    assert!(o.stdout.starts_with("TOPIC"), "{}", o.stdout);
+    for h in ["EVENT ID", "CLASS", "HTTP", "MESSAGE"] {
+        assert!(o.stdout.lines().next().unwrap().contains(h), "{}", o.stdout);
+    }
+    assert!(
+        o.stdout.contains(&format!(
+            " replay --topic {TOPIC} --only-failed replay_audit_log.jsonl\n"
+        )),
+        "{}",
+        o.stdout
+    );
+    let mut c = sb.cmd();
+    c.args([
+        "audit",
+        "failed",
+        "replay_audit_log.jsonl",
+        "--class",
+        "NETWORK",
+    ]);
+    let o = run(c).await;
+    o.expect_code(0);
+    assert!(
+        o.stdout.starts_with("No event's final outcome"),
+        "{}",
+        o.stdout
+    );
+
     // a class that did not fail: nothing to re-drive, nothing sent
     let mut c = sb.cmd_for(&emu);
     c.args(["replay", "--yes", "--only-failed", "replay_audit_log.jsonl"])
