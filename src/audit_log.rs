@@ -27,7 +27,9 @@
 //! [`AuditLog::read`] and [`AuditLog::scan`] read the lines; [`AuditLog::summary`] and
 //! [`AuditLog::failed`] aggregate them by event without holding the records (`summary`,
 //! `failed`): each event's final outcome is its last record, except that a delivered outcome
-//! (`SUCCESS`, `DUPLICATE`) is never overridden by a later one that is not (say, a dry run).
+//! (`SUCCESS`, `DUPLICATE`) is never overridden by a later one that is not, and a dry run or a
+//! `FILTERED` skip (records that say nothing about the event's delivery) never overrides an
+//! earlier outcome.
 
 mod failed;
 mod summary;

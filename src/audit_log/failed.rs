@@ -136,7 +136,7 @@ impl AuditLog {
             seq += 1;
             match finals.entry(event_key(&r.topic_id, &r.event_id)) {
                 Entry::Occupied(mut o) => {
-                    if supersedes(r.status, o.get().status) {
+                    if supersedes(&r, o.get().status) {
                         o.insert(Final::of(seq, r));
                     }
                 }
@@ -192,6 +192,23 @@ mod tests {
         )
     }
 
+    fn filtered(topic: &str, event: &str) -> AuditRecord {
+        let ctx = AuditContext {
+            run_id: "run-2",
+            topic_id: topic,
+            event_id: event,
+            destination: topic,
+        };
+        let skip = cxone_replay_domain::Skip {
+            reason: cxone_replay_domain::SkipReason::Filtered,
+            detail: "excluded by the event filter".into(),
+            idempotency_key: None,
+            attempt: Some(1),
+        };
+        let at = DateTime::<Utc>::from_timestamp(1_700_000_100, 0).unwrap_or_default();
+        AuditRecord::skipped(&ctx, &skip, at)
+    }
+
     #[test]
     fn the_final_outcome_decides() {
         let dir = tempfile::tempdir().unwrap();
@@ -207,6 +224,9 @@ mod tests {
             rec("t", "e3", transient, false), // a failed re-send
             rec("t", "e4", transient, false), // failed, then a dry run
             rec("t", "e4", None, true),
+            rec("t", "e5", transient, false), // failed, then filtered out
+            filtered("t", "e5"),
+            filtered("t", "e6"), // only filtered
         ] {
             log.append(&r).unwrap();
         }
@@ -217,16 +237,17 @@ mod tests {
             .iter()
             .map(|e| (e.topic_id.as_str(), e.event_id.as_str()))
             .collect();
-        // in the order of their final records; e3 stays delivered; e4's last record is a dry run
-        assert_eq!(got, [("t", "e2"), ("u", "e1")]);
-        assert_eq!(f.log_events, 5);
-        assert_eq!(f.records, 8);
+        // in the order of their final records; e3 stays delivered; a dry run or a FILTERED
+        // skip says nothing about delivery: e4 and e5 are still failed
+        assert_eq!(got, [("t", "e2"), ("u", "e1"), ("t", "e4"), ("t", "e5")]);
+        assert_eq!(f.log_events, 7);
+        assert_eq!(f.records, 11);
         assert_eq!(f.events[0].http_status, Some(503));
         assert_eq!(
             f.events[0].message.as_deref(),
             Some("SCHEMA_VIOLATION after 3 attempts")
         );
-        assert_eq!(f.by_class()[&FailureClass::MaxRetriesExceeded], 1);
+        assert_eq!(f.by_class()[&FailureClass::MaxRetriesExceeded], 3);
         let all = f.event_set(None);
         assert!(all.contains("u", "e1") && all.contains("t", "e2"));
         assert!(!all.contains("t", "e1"));

@@ -10,10 +10,14 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-/// Whether a record with status `new` replaces an event's final outcome `old`: a delivered
-/// outcome is never overridden by one that is not. The one rule of "final outcome".
-pub(super) fn supersedes(new: ReplayStatus, old: ReplayStatus) -> bool {
-    new.is_delivered() || !old.is_delivered()
+/// Whether the record `new` replaces an event's final outcome `old`. The one rule of "final
+/// outcome": a record that says nothing about the event's delivery (a dry run, or a skip
+/// because the run's filter left the event out) never replaces an earlier outcome, and a
+/// delivered outcome is never replaced by one that is not.
+pub(super) fn supersedes(new: &AuditRecord, old: ReplayStatus) -> bool {
+    let says_nothing =
+        new.status == ReplayStatus::DryRun || new.skip_reason == Some(SkipReason::Filtered);
+    !says_nothing && (new.status.is_delivered() || !old.is_delivered())
 }
 
 impl LogReport {
@@ -32,7 +36,8 @@ impl LogReport {
 /// what the CLI's `audit summary` prints. Its JSON names are stable.
 ///
 /// Each event's final outcome is its last record, except that a delivered outcome (`SUCCESS`
-/// or `DUPLICATE`) is never overridden by a later non-delivered one (say, a dry run).
+/// or `DUPLICATE`) is never overridden by a later one that is not, and a dry run or a
+/// `FILTERED` skip (records that say nothing about delivery) never overrides an earlier one.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct LogSummary {
@@ -134,7 +139,7 @@ impl SummaryAcc {
             .entry(event_key(&r.topic_id, &r.event_id))
             .and_modify(|e| {
                 e.3 += 1;
-                if supersedes(r.status, e.0) {
+                if supersedes(r, e.0) {
                     (e.0, e.1, e.2) = (r.status, r.error_classification, r.skip_reason);
                 }
             })

@@ -55,8 +55,9 @@ pub async fn run(
         out_json(&v)?;
     } else {
         let line = format!(
-            "exported {} event(s) of {} to {} ({} read)\n",
+            "exported {} event(s) of topic{} {} to {} ({} read)\n",
             summary.written,
+            if topics.len() > 1 { "s" } else { "" },
             topics.join(", "),
             if to_stdout {
                 "stdout".to_string()

@@ -255,7 +255,11 @@ pub async fn list(
 /// topic with more events, how to continue.
 pub fn render_list(l: &Listing, filtered: bool) -> String {
     let several = l.topics.len() > 1;
-    let topics = l.topics.join(", ");
+    let topics = format!(
+        "topic{} {}",
+        if several { "s" } else { "" },
+        l.topics.join(", ")
+    );
     let mut out = String::new();
     if l.events.is_empty() {
         out.push_str(&format!(
@@ -348,7 +352,7 @@ mod tests {
         assert!(text.contains("e1"), "{text}");
         assert!(text.contains("3d 1h"), "{text}");
         assert!(
-            text.contains("1 event(s) of t matching the filters, of 5 read"),
+            text.contains("1 event(s) of topic t matching the filters, of 5 read"),
             "{text}"
         );
         assert!(

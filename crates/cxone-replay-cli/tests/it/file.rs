@@ -44,7 +44,7 @@ async fn export_writes_every_event_with_its_payload_bytes() {
     o.expect_code(0);
     assert_eq!(
         o.stdout,
-        format!("exported 250 event(s) of {TOPIC}, {OTHER} to dlq.jsonl (250 read)\n")
+        format!("exported 250 event(s) of topics {TOPIC}, {OTHER} to dlq.jsonl (250 read)\n")
     );
     let got = read_export(&sb.file("dlq.jsonl"));
     let want: Vec<(String, DlqEvent)> = [TOPIC, OTHER]

@@ -40,6 +40,12 @@ async fn only_failed_re_sends_exactly_the_failed_events() {
     assert_eq!(s["counts"]["FAILED"], 3, "{s}");
     assert_eq!(s["failures"]["SCHEMA_VIOLATION"], 3, "{s}");
     assert_eq!(s["counts"]["SUCCESS"], 17, "{s}");
+    // a later dry run that filters them out says nothing about their delivery: still failed
+    let mut c = sb.cmd_for(&emu);
+    c.args(["replay", "--dry-run", "--json", "--event-id", &ids[0]]);
+    let o = run(c).await;
+    o.expect_code(0);
+    assert_eq!(o.json()["skips"]["FILTERED"], 19);
     let puts_before = emu.ledger().requests_on(ROUTE_PUT);
 
     // audit failed lists them, with class, status and message
