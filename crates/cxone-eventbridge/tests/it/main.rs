@@ -5,6 +5,8 @@
 mod auth;
 mod dlq;
 mod errors;
+mod hostile;
 mod requests;
 mod retry;
 mod support;
+mod tls;
