@@ -3,7 +3,7 @@
 //! only as far as an error keeps them. Whatever is not read is never drained: dropping the
 //! response closes the connection.
 
-use crate::error::MAX_ERROR_BODY;
+use crate::error::ERROR_SCAN;
 use crate::setting::Setting;
 use bytes::Bytes;
 
@@ -13,10 +13,6 @@ pub const DEFAULT_MAX_PAGE_BODY: usize = 32 * 1024 * 1024;
 pub const DEFAULT_MAX_TOKEN_BODY: usize = 64 * 1024;
 /// The default cap of any other response body (a PUT's answer): 1 MiB.
 pub const DEFAULT_MAX_RESPONSE_BODY: usize = 1024 * 1024;
-
-/// How much of an error body is read: what an error keeps, and a little more so that a
-/// credential straddling the cut is still recognised (and redacted) whole.
-const ERROR_READ: usize = MAX_ERROR_BODY + 1024;
 
 /// The cap of one call's success body, and the setting that sets it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,9 +62,9 @@ pub(crate) async fn read_capped(
 pub(crate) async fn read_error_start(mut response: reqwest::Response) -> Bytes {
     let mut buf = Vec::new();
     while let Ok(Some(chunk)) = response.chunk().await {
-        let room = ERROR_READ - buf.len();
+        let room = ERROR_SCAN - buf.len();
         buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if buf.len() >= ERROR_READ {
+        if buf.len() >= ERROR_SCAN {
             break;
         }
     }

@@ -9,6 +9,10 @@ use std::sync::Arc;
 /// An error body is never read much past it: the connection is dropped instead.
 pub const MAX_ERROR_BODY: usize = 4096;
 
+/// How much of a body is looked at to make the text an error keeps: [`MAX_ERROR_BODY`] and a
+/// little more, so that a credential straddling the cut is still recognised (and redacted).
+pub(crate) const ERROR_SCAN: usize = MAX_ERROR_BODY + 1024;
+
 /// Why a call stopped retrying.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]

@@ -2,7 +2,7 @@
 //! back (an error body that echoes the request), and refusing a request id that carries one.
 
 use crate::auth::Auth;
-use crate::error::MAX_ERROR_BODY;
+use crate::error::{ERROR_SCAN, MAX_ERROR_BODY};
 use base64::Engine;
 use reqwest::header::HeaderMap;
 use secrecy::{ExposeSecret, SecretString};
@@ -92,6 +92,7 @@ impl Secrets {
         if raw.is_empty() {
             return None;
         }
+        let raw = &raw[..raw.len().min(ERROR_SCAN)];
         let mut text = self.redact(&String::from_utf8_lossy(raw));
         if text.len() > MAX_ERROR_BODY {
             let mut end = MAX_ERROR_BODY;

@@ -6,6 +6,7 @@ mod auth;
 mod dlq;
 mod errors;
 mod hostile;
+mod memory;
 mod requests;
 mod retry;
 mod support;
