@@ -19,7 +19,7 @@ pub enum Auth {
     /// A real CXone tenant's access key: the password grant with the access key id and secret
     /// as `username`/`password`, and the OAuth2 client (application) id and secret as HTTP Basic
     /// client authentication. The token endpoint is the builder's
-    /// [`token_url`](ClientBuilder::token_url) if set, else discovered from
+    /// [`token_url`](crate::ClientBuilder::token_url) if set, else discovered from
     /// `{issuer}/.well-known/openid-configuration` (`token_endpoint`) if `issuer` is set, else
     /// `{base}/oauth2/token`.
     CxoneAccessKey {

@@ -7,7 +7,8 @@ use base64::Engine;
 use reqwest::header::HeaderMap;
 use secrecy::{ExposeSecret, SecretString};
 
-/// The most characters of a request id that is kept (see [`request_id`]).
+/// The most characters of a server request id that is kept (see
+/// [`Error::request_id`](crate::Error::request_id)).
 pub const MAX_REQUEST_ID_LEN: usize = 128;
 
 /// What replaces a credential in a server's text.

@@ -273,6 +273,10 @@ pub fn engine_error(e: &EngineError) -> CliError {
             {
                 api_error(&e.to_string(), api)
             }
+            Some(api) if api.last_class() == FailureClass::BodyTooLarge => CliError::failed(chain(
+                e,
+            ))
+            .hint("a DLQ page must fit in 32 MiB: pass a smaller --page-size, then --resume"),
             _ => CliError::failed(chain(e)),
         },
         other => CliError::failed(chain(other)),

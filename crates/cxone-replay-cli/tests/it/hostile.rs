@@ -4,7 +4,8 @@
 
 use crate::support::{CLIENT_ID, Output, SECRET, Sandbox, run};
 use cxone_hostile_server::{
-    HostileServer, Mode, Route, SERVER_REASON, ServerCert, TOPIC, TestCa, Validity, issued_token,
+    HostileServer, Huge, Mode, Route, SERVER_REASON, ServerCert, TOPIC, TestCa, Validity,
+    issued_token,
 };
 use std::process::Command;
 
@@ -196,4 +197,26 @@ async fn the_servers_reason_reaches_the_audit_log_and_the_vv_log_but_no_credenti
             "{m}"
         );
     }
+}
+
+#[tokio::test]
+async fn an_oversized_dlq_page_exits_1_and_says_to_lower_the_page_size() {
+    let server = HostileServer::builder()
+        .mode(Mode::HugeBody(Huge {
+            route: Route::Dlq,
+            status: 200,
+            len: Some(64 * 1024 * 1024),
+            declare_length: true,
+        }))
+        .start()
+        .await
+        .unwrap();
+    let sb = Sandbox::new();
+    let mut c = cmd(&sb, &server);
+    c.args(["replay", "--audit-log", "a.jsonl"]);
+    let o = run(c).await;
+    o.expect_code(1);
+    assert!(o.stderr.contains("max_page_body"), "{}", o.stderr);
+    assert!(o.stderr.contains("--page-size"), "{}", o.stderr);
+    assert_eq!(server.count(Route::Dlq), 1, "not retried");
 }
