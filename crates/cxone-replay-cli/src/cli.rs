@@ -24,7 +24,7 @@ macro_rules! after_help {
     () => {
         "\
 Environment: CXONE_CLIENT_ID, CXONE_CLIENT_SECRET, CXONE_REGION, CXONE_BASE_URL, CXONE_TOKEN_URL,
-CXONE_TOPIC_ID, DESTINATION_OVERRIDE_URL, MONITORING_WEBHOOK_URL, MONITORING_WEBHOOK_SECRET, and a
+CXONE_CA_CERT, CXONE_TOPIC_ID, DESTINATION_OVERRIDE_URL, MONITORING_WEBHOOK_URL, MONITORING_WEBHOOK_SECRET, and a
 .env file in the working directory. A flag wins over the environment, the environment over .env.
 
 Exit codes: 0 every eligible event delivered (or already delivered), 1 some events failed or the
@@ -81,6 +81,11 @@ pub struct Global {
     /// OAuth2 token endpoint [default: BASE/oauth2/token].
     #[arg(long, env = "CXONE_TOKEN_URL", global = true, value_name = "URL")]
     pub token_url: Option<String>,
+
+    /// Also trust the CA certificates of this PEM file, for this command only (a corporate
+    /// proxy's or a private CA's); SSL_CERT_FILE instead replaces the system's CAs.
+    #[arg(long, env = "CXONE_CA_CERT", global = true, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
 
     /// More log output on stderr (-v info, -vv debug, -vvv trace); without -v/-q, RUST_LOG applies.
     #[arg(short, long, action = clap::ArgAction::Count, global = true, conflicts_with = "quiet")]

@@ -1,12 +1,15 @@
 //! `replay` (and the run part of `demo`): flags → engine configuration, progress, summary.
 
 use crate::cli::ReplayArgs;
+use crate::config::api_error;
 use crate::error::{CliError, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, chain};
 use crate::progress::Bar;
 use crate::table::{Align, Table, push_breakdown, status_table};
 use cxone_dlq_replay::{EngineError, JsonlAuditLog, Replayer, RunSummary, Setting, WebhookMonitor};
-use cxone_eventbridge::Client;
-use cxone_replay_domain::{DestinationAllowList, DestinationOverride, EventFilter, ReplayPolicy};
+use cxone_eventbridge::{Client, Error as ApiError};
+use cxone_replay_domain::{
+    DestinationAllowList, DestinationOverride, EventFilter, FailureClass, ReplayPolicy,
+};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -259,6 +262,23 @@ pub fn engine_error(e: &EngineError) -> CliError {
             "wait for that run to finish, or pass another --audit-log (lock file: {})",
             lock.display()
         )),
+        EngineError::Fetch { source, .. } => match source.downcast_ref::<ApiError>() {
+            // No later run can read the DLQ either until the credentials, the scopes or the
+            // trusted CAs change: a configuration error (exit 2), as for `dlq list`.
+            Some(api)
+                if matches!(
+                    api.last_class(),
+                    FailureClass::Unauthorized | FailureClass::Forbidden | FailureClass::Tls
+                ) =>
+            {
+                api_error(&e.to_string(), api)
+            }
+            Some(api) if api.last_class() == FailureClass::BodyTooLarge => CliError::failed(chain(
+                e,
+            ))
+            .hint("a DLQ page must fit in 32 MiB: pass a smaller --page-size, then --resume"),
+            _ => CliError::failed(chain(e)),
+        },
         other => CliError::failed(chain(other)),
     }
 }

@@ -5,6 +5,7 @@
 mod audit;
 mod endpoint;
 mod error;
+mod excerpt;
 mod failure;
 mod filter;
 mod ids;
@@ -19,6 +20,7 @@ pub use endpoint::{
     TransportError, check_credential_url, is_loopback_host, is_secure_transport, redact_userinfo,
 };
 pub use error::DomainError;
+pub use excerpt::{MAX_MESSAGE_EXCERPT, excerpt};
 pub use failure::{Disposition, FailureClass, classify};
 pub use filter::EventFilter;
 pub use ids::{DestinationAllowList, DestinationOverride, IdempotencyKey, MAX_IDEMPOTENCY_KEY_LEN};

@@ -111,7 +111,7 @@ async fn put_body_sends_the_bytes_with_json_type_and_idempotency_key() {
     assert_eq!(report.status, 201);
     assert_eq!(report.attempts, 1);
     match report.outcome {
-        PutOutcome::Accepted(r) => {
+        PutOutcome::Accepted(Some(r)) => {
             assert_eq!(r.event_id, "e1");
             assert_eq!(r.status, "queued");
             assert_eq!(r.routing_status.as_deref(), Some("delivered"));

@@ -68,6 +68,8 @@ fn disposition_table() {
         (ServerTransient, Retry),
         (Network, Retry),
         (Timeout, Retry),
+        (BodyTooLarge, Permanent),
+        (Tls, Permanent),
         (MaxRetriesExceeded, Permanent),
         (UnknownFailure, Permanent),
     ];
@@ -97,6 +99,8 @@ fn audit_names_are_stable() {
             "\"SERVER_TRANSIENT\"",
             "\"NETWORK\"",
             "\"TIMEOUT\"",
+            "\"BODY_TOO_LARGE\"",
+            "\"TLS\"",
             "\"MAX_RETRIES_EXCEEDED\"",
             "\"UNKNOWN_FAILURE\""
         ]
