@@ -9,7 +9,7 @@ use crate::error::{EngineError, Setting};
 use crate::ports::{AuditSink, DlqSource, MonitorSink, ReplayTarget};
 use crate::runtime::{Clock, Sleeper, SystemClock, TokioSleeper};
 use crate::summary::Progress;
-use cxone_replay_domain::{DestinationOverride, EventFilter, ReplayPolicy};
+use cxone_replay_domain::{DestinationOverride, DomainError, EventFilter, ReplayPolicy};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -92,7 +92,9 @@ impl ReplayerBuilder {
         self
     }
 
-    /// The replay policy (retry window, maximum age, body limit, destination override).
+    /// The replay policy (retry window, maximum age, body limit, destination override, key
+    /// scheme). With [`KeyScheme::TopicScoped`](cxone_replay_domain::KeyScheme::TopicScoped)
+    /// every topic must fit in a key ([`build`](Self::build) checks it).
     pub fn policy(mut self, policy: ReplayPolicy) -> Self {
         self.policy = policy;
         self
@@ -223,9 +225,19 @@ impl ReplayerBuilder {
     /// Validates the settings.
     ///
     /// # Errors
-    /// [`EngineError::Setting`] naming the first missing or invalid [`Setting`].
+    /// [`EngineError::Setting`] naming the first missing or invalid [`Setting`] (a topic that
+    /// cannot be part of the policy's topic-scoped keys is [`Setting::Topics`]).
     pub fn build(self) -> Result<Replayer, EngineError> {
         check_topics(&self.topics)?;
+        for t in &self.topics {
+            if let Err(e) = self.policy.get_key_scheme().check_topic(t) {
+                let problem = match e {
+                    DomainError::InvalidSetting { problem, .. } => problem,
+                    other => other.to_string(),
+                };
+                return Err(EngineError::invalid(Setting::Topics, problem));
+            }
+        }
         if self.concurrency == 0 || self.concurrency > MAX_CONCURRENCY {
             return Err(EngineError::invalid(
                 Setting::Concurrency,

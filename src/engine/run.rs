@@ -2,12 +2,12 @@
 
 use super::Replayer;
 use super::feed::Feed;
-use super::plan::Planned;
+use super::plan::{Known, Planned};
 use super::record::Recorder;
 use super::send::{Outgoing, Sends};
 use crate::error::EngineError;
 use crate::ports::{MonitorEvent, RunStarted};
-use crate::resume::DeliveredKeys;
+use crate::resume::{DeliveredKeys, SeenInRun};
 use crate::summary::RunSummary;
 use std::future::Future;
 use std::pin::Pin;
@@ -31,7 +31,7 @@ enum Phase {
 /// The state of a run, owned by the dispatcher.
 struct Dispatch<'a> {
     replayer: &'a Replayer,
-    delivered: DeliveredKeys,
+    known: Known,
     feed: Feed,
     /// A planned replay waiting for a free slot and the pace.
     pending: Option<Outgoing>,
@@ -77,7 +77,10 @@ impl Replayer {
         let stop = self.cancel.child_token();
         let mut run = Dispatch {
             replayer: &self,
-            delivered,
+            known: Known {
+                delivered,
+                seen: SeenInRun::default(),
+            },
             feed: Feed::start(
                 Arc::clone(&self.source),
                 self.topics.clone(),
@@ -135,7 +138,7 @@ impl Dispatch<'_> {
                 break;
             };
             let now = self.replayer.clock.now();
-            match self.replayer.plan(&topic, event, &self.delivered, now) {
+            match self.replayer.plan(&topic, event, &mut self.known, now) {
                 Planned::Record(rec) => self.recorder.record(rec).await,
                 Planned::AlreadyDelivered => self.recorder.already_delivered(now),
                 Planned::Send(out) => self.pending = Some(out),

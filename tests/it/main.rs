@@ -4,4 +4,5 @@
 mod emulator;
 mod engine;
 mod fakes;
+mod identity;
 mod webhook;

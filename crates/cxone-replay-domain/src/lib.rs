@@ -21,7 +21,9 @@ pub use endpoint::{
 pub use error::DomainError;
 pub use failure::{Disposition, FailureClass, classify};
 pub use filter::EventFilter;
-pub use ids::{DestinationAllowList, DestinationOverride, IdempotencyKey, MAX_IDEMPOTENCY_KEY_LEN};
+pub use ids::{
+    DestinationAllowList, DestinationOverride, IdempotencyKey, KeyScheme, MAX_IDEMPOTENCY_KEY_LEN,
+};
 pub use payload::{CLIENT_VERSION, ReplayMetadata, ReplayPayload, RetryMatrix, RoutingDirective};
 pub use plan::{DEFAULT_BODY_LIMIT, Decision, PlannedReplay, ReplayPolicy, Skip, SkipReason, plan};
 pub use retry::{RetryBudget, RetryDecision, RetryPolicy, parse_retry_after};
