@@ -11,6 +11,7 @@ mod ids;
 mod payload;
 mod plan;
 mod retry;
+mod split;
 pub mod time;
 mod wire;
 
@@ -28,4 +29,6 @@ pub use payload::{CLIENT_VERSION, ReplayMetadata, ReplayPayload, RetryMatrix, Ro
 pub use plan::{DEFAULT_BODY_LIMIT, Decision, PlannedReplay, ReplayPolicy, Skip, SkipReason, plan};
 pub use retry::{RetryBudget, RetryDecision, RetryPolicy, parse_retry_after};
 pub use time::{Clock, Jitter, NoJitter, Sleeper};
-pub use wire::{DlqEvent, DlqPage, EventDefect, PutEventResponse, TokenResponse};
+pub use wire::{
+    DlqEvent, DlqPage, EventDefect, PutEventResponse, TokenResponse, UNDECODABLE_EXCERPT,
+};
