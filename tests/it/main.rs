@@ -5,4 +5,5 @@ mod emulator;
 mod engine;
 mod fakes;
 mod identity;
+mod undecodable;
 mod webhook;
