@@ -37,6 +37,7 @@ pub const DEFAULT_PAGE_SIZE: u32 = 100;
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// The largest concurrency accepted.
 pub const MAX_CONCURRENCY: usize = 1024;
+pub use cxone_replay_domain::DEFAULT_STOP_AFTER_FAILURES;
 
 /// What a run does with the replays it plans.
 pub(crate) enum Mode {
@@ -77,6 +78,7 @@ pub struct Replayer {
     clock: Arc<dyn Clock>,
     sleeper: Arc<dyn Sleeper>,
     drain_timeout: Duration,
+    stop_after_failures: u32,
     run_id: String,
     start_token: Option<String>,
 }

@@ -1,6 +1,7 @@
 //! Integration tests of the replay engine: with in-memory fakes, and end to end against the
 //! emulator over real sockets.
 
+mod breaker;
 mod emulator;
 mod engine;
 mod fakes;

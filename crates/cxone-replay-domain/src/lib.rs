@@ -3,6 +3,7 @@
 #![deny(missing_docs)]
 
 mod audit;
+mod breaker;
 mod endpoint;
 mod error;
 mod failure;
@@ -16,6 +17,7 @@ pub mod time;
 mod wire;
 
 pub use audit::{AuditAction, AuditContext, AuditRecord, ReplayStatus, SentOutcome};
+pub use breaker::{CircuitBreaker, DEFAULT_STOP_AFTER_FAILURES, StopReason};
 pub use endpoint::{
     TransportError, check_credential_url, is_loopback_host, is_secure_transport, redact_userinfo,
 };
