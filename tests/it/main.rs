@@ -5,6 +5,7 @@ mod breaker;
 mod emulator;
 mod engine;
 mod fakes;
+mod hostile;
 mod identity;
 mod undecodable;
 mod webhook;

@@ -376,7 +376,11 @@ mod tests {
         let spread = generate(&cfg);
         let fanned = generate(&cfg.fan_out(true));
         let ids = |d: &Dataset, t: &str| -> Vec<String> {
-            d.topics[t].entries.iter().map(|e| e.event.event_id.clone()).collect()
+            d.topics[t]
+                .entries
+                .iter()
+                .map(|e| e.event.event_id.clone())
+                .collect()
         };
         assert_eq!(ids(&fanned, "a").len(), 20);
         assert_eq!(ids(&fanned, "a"), ids(&fanned, "b"));

@@ -78,7 +78,8 @@ impl AppState {
 
     /// Sets (or, with `None`, clears) the status every PUT is answered with.
     pub(crate) fn set_put_status(&self, status: Option<u16>) {
-        self.put_status.store(status.unwrap_or(0), Ordering::Relaxed);
+        self.put_status
+            .store(status.unwrap_or(0), Ordering::Relaxed);
     }
 
     /// How `originalPayload` numbers are compared with the DLQ payload's.

@@ -505,7 +505,12 @@ async fn put_status_answers_every_put_after_the_gate_and_can_be_changed() {
     }
     // The gate comes first: no token, a 401 of the gate (not of put_status).
     let r = k
-        .send(put(TOPIC, "not-a-token", Some(&key_of(&event)), "{}".into()))
+        .send(put(
+            TOPIC,
+            "not-a-token",
+            Some(&key_of(&event)),
+            "{}".into(),
+        ))
         .await;
     assert_eq!(r.expect_error(401, None)["error"], "invalid_token");
     k.state.set_put_status(Some(401));
@@ -522,7 +527,11 @@ async fn put_status_answers_every_put_after_the_gate_and_can_be_changed() {
     assert_eq!(l.rejections.get(&503), Some(&3));
     assert_eq!(l.rejections.get(&401), Some(&2));
     assert_eq!(l.rejections.get(&403), Some(&1));
-    assert!(l.violations.is_empty(), "not the client's fault: {:?}", l.violations);
+    assert!(
+        l.violations.is_empty(),
+        "not the client's fault: {:?}",
+        l.violations
+    );
     assert_eq!(l.accepted.get(&event.event_id), Some(&1));
     assert_eq!(l.requests_on(ROUTE_PUT), 7);
 }
