@@ -5,6 +5,7 @@ mod audit;
 mod demo;
 mod dlq;
 mod errors;
+mod hostile;
 #[cfg(not(feature = "demo"))]
 mod no_demo;
 mod options;
