@@ -4,9 +4,8 @@
 //!
 //! Targets: peak RSS at 1M ≤ 64 MiB, and within 20% of the peak at 100k. Since issue 15 the
 //! second is not met by design: a run holds a 16-byte digest of every event it takes for replay
-//! (to send an event that comes up twice only once), about 35 bytes per event in its hash table
-//! and up to about 55 while the table doubles; the final RSS, with the set freed, shows that
-//! the rest stays flat.
+//! (to send an event that comes up twice only once), about 35 bytes per event in its sharded
+//! hash table.
 //!
 //! Run: `cargo bench --bench memory`.
 
