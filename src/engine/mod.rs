@@ -16,6 +16,7 @@ mod run;
 mod send;
 
 pub use builder::ReplayerBuilder;
+pub use cxone_replay_domain::DEFAULT_STOP_AFTER_FAILURES;
 pub use pacer::{MAX_PACE, check_pace};
 
 use crate::ports::{AuditSink, DlqSource, MonitorSink, ReplayTarget};
@@ -38,7 +39,6 @@ pub const DEFAULT_PAGE_SIZE: u32 = 100;
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// The largest concurrency accepted.
 pub const MAX_CONCURRENCY: usize = 1024;
-pub use cxone_replay_domain::DEFAULT_STOP_AFTER_FAILURES;
 
 /// What a run does with the replays it plans.
 pub(crate) enum Mode {

@@ -83,7 +83,15 @@ impl fmt::Display for StopReason {
     }
 }
 
-/// The circuit breaker of a run; see the [module documentation](self).
+/// The circuit breaker of a run: when it should stop because more sends cannot succeed.
+///
+/// Fed with the final audit record of every event, in the order they are recorded, it trips,
+/// once, on an authentication or permission failure of a send
+/// ([`FailureClass::Unauthorized`]: a 401 that a token refresh did not cure;
+/// [`FailureClass::Forbidden`]: a 403), at once; or, when its limit is not 0, on that many
+/// events in a row ending `FAILED` with a transient class (429, 5xx, network, time-out, or
+/// retried until the retries ran out). A delivered event or a permanent failure of one event
+/// ends a streak; skips, dry runs and sends that made no request change nothing.
 ///
 /// ```
 /// use cxone_replay_domain::{CircuitBreaker, FailureClass, StopReason};
