@@ -111,6 +111,10 @@ pub struct RunSummary {
     /// When the run started.
     #[serde(default)]
     pub started_at: Option<DateTime<Utc>>,
+    /// Why the circuit breaker stopped the run before it ran out of events (a sentence), or
+    /// `null`: events not sent have no record, and a resume continues with them.
+    #[serde(default)]
+    pub stopped: Option<String>,
 }
 
 /// Progress so far, given to the progress callback after every record.
@@ -266,6 +270,7 @@ impl Tally {
             already_replayed: self.already_replayed,
             dry_run,
             started_at: Some(self.started),
+            stopped: None,
         }
     }
 }
@@ -300,6 +305,7 @@ mod tests {
             "elapsed_ms",
             "interrupted",
             "monitor_dropped",
+            "stopped",
         ] {
             assert!(v.get(k).is_some(), "missing {k}");
         }

@@ -128,6 +128,7 @@ async fn put_event_header_key_equals_body_key() {
     let dlq_event = DlqEvent::from_slice(&raw).unwrap();
     let Decision::Replay(planned) = plan(
         &dlq_event,
+        TOPIC,
         &ReplayPolicy::default(),
         &EventFilter::default(),
         t0(),

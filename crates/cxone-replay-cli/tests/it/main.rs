@@ -1,6 +1,7 @@
 //! Process-level tests of the `cxone-replay` binary against an emulator running in the test.
 
 mod audit;
+mod breaker;
 #[cfg(feature = "demo")]
 mod demo;
 mod dlq;
