@@ -340,11 +340,7 @@ impl AuditSink for JsonlAuditLog {
     async fn delivered_keys(&self) -> Result<Option<DeliveredKeys>, BoxError> {
         let mut keys = DeliveredKeys::new();
         AuditLog::scan(&self.path, |rec| {
-            if rec.status.is_delivered()
-                && let Some(k) = &rec.idempotency_key
-            {
-                keys.insert(k);
-            }
+            keys.insert_record(&rec);
         })
         .map_err(|e| Box::new(e) as BoxError)?;
         Ok(Some(keys))

@@ -7,6 +7,7 @@ pub use cxone_replay_domain as domain;
 
 pub mod audit_log;
 mod cxone;
+mod digest;
 mod engine;
 mod error;
 mod export;
@@ -23,8 +24,8 @@ pub use audit_log::{
     LogSummary, RunRow, lock_path,
 };
 pub use engine::{
-    DEFAULT_CONCURRENCY, DEFAULT_DRAIN_TIMEOUT, DEFAULT_PAGE_SIZE, MAX_CONCURRENCY, MAX_PACE,
-    ProgressFn, Replayer, ReplayerBuilder, check_pace,
+    DEFAULT_CONCURRENCY, DEFAULT_DRAIN_TIMEOUT, DEFAULT_PAGE_SIZE, DEFAULT_STOP_AFTER_FAILURES,
+    MAX_CONCURRENCY, MAX_PACE, ProgressFn, Replayer, ReplayerBuilder, check_pace,
 };
 pub use error::{EngineError, Setting};
 pub use export::{ExportSummary, export};

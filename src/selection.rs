@@ -1,28 +1,17 @@
 //! [`EventSet`] and [`Selection`]: which events a run, an export or a listing takes, by
 //! (topic, event id) on top of the domain's [`EventFilter`].
 
+use crate::digest::{DigestSet, event_key};
 use cxone_replay_domain::{DlqEvent, EventFilter};
-use sha2::{Digest, Sha256};
-use std::collections::HashSet;
 
-/// The identity of an event: its topic and its id (the same id may exist in several topics),
-/// as a 128-bit SHA-256 prefix of both, length-prefixed so that no two pairs share a text.
-pub(crate) fn event_key(topic: &str, event_id: &str) -> [u8; 16] {
-    let mut h = Sha256::new();
-    h.update((topic.len() as u64).to_le_bytes());
-    h.update(topic.as_bytes());
-    h.update(event_id.as_bytes());
-    let full = h.finalize();
-    let mut out = [0u8; 16];
-    out.copy_from_slice(&full[..16]);
-    out
-}
-
-/// A set of events by topic and event id, such as those an audit log says failed
-/// ([`FailedReport::event_set`](crate::audit_log::FailedReport::event_set)).
+/// A set of events by topic and event id (the same id may exist in several topics), such as
+/// those an audit log says failed
+/// ([`FailedReport::event_set`](crate::audit_log::FailedReport::event_set)). A run also keeps
+/// one of the events it took for replay, to tell a repeat within the run (`DUPLICATE_IN_RUN`).
 ///
-/// Held as 128-bit hashes: about 16 bytes per event plus the hash set's overhead (some 35
-/// bytes per event in all), whatever the length of the ids.
+/// Held as 128-bit SHA-256 digests: about 16 bytes per event plus the hash table's overhead
+/// (some 35 bytes per event in all), whatever the length of the ids; a hostile DLQ cannot
+/// make one event pass for another.
 ///
 /// ```
 /// use cxone_dlq_replay::EventSet;
@@ -32,7 +21,7 @@ pub(crate) fn event_key(topic: &str, event_id: &str) -> [u8; 16] {
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EventSet {
-    keys: HashSet<[u8; 16]>,
+    keys: DigestSet,
 }
 
 impl EventSet {
@@ -42,9 +31,9 @@ impl EventSet {
         Self::default()
     }
 
-    /// Adds an event.
-    pub fn insert(&mut self, topic: &str, event_id: &str) {
-        self.keys.insert(event_key(topic, event_id));
+    /// Adds an event; true if it was not in the set yet.
+    pub fn insert(&mut self, topic: &str, event_id: &str) -> bool {
+        self.keys.insert(event_key(topic, event_id))
     }
 
     /// Whether the set holds this event.
@@ -127,5 +116,16 @@ mod tests {
         assert!(!sel.matches("u", &e));
         assert!(Selection::default().matches("u", &e));
         assert!(Selection::default().is_empty() && !sel.is_empty());
+    }
+
+    #[test]
+    fn insert_tells_a_repeat() {
+        let mut set = EventSet::new();
+        assert!(set.insert("t", "e1"));
+        assert!(!set.insert("t", "e1"), "already there");
+        assert!(set.insert("u", "e1"), "the same id in another topic");
+        assert_eq!(set.len(), 2);
+        let same: EventSet = [("u", "e1"), ("t", "e1")].into_iter().collect();
+        assert_eq!(set, same, "equal by content, whatever the order");
     }
 }

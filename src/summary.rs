@@ -113,9 +113,14 @@ pub struct RunSummary {
     pub started_at: Option<DateTime<Utc>>,
     /// Whether the run stopped because it had sent as many events as its limit allows
     /// ([`ReplayerBuilder::limit`](crate::ReplayerBuilder::limit)); a resumed run continues
-    /// with the events not reached. Not an interruption: `interrupted` stays `false`.
+    /// with the events not reached. Not an interruption: `interrupted` stays `false`, and
+    /// `stopped` stays `None` (a limit is a clean stop, the breaker an abnormal one).
     #[serde(default)]
     pub limit_reached: bool,
+    /// Why the circuit breaker stopped the run before it ran out of events (a sentence), or
+    /// `null`: events not sent have no record, and a resume continues with them.
+    #[serde(default)]
+    pub stopped: Option<String>,
 }
 
 /// Progress so far, given to the progress callback after every record.
@@ -272,6 +277,7 @@ impl Tally {
             dry_run,
             started_at: Some(self.started),
             limit_reached: false,
+            stopped: None,
         }
     }
 }
@@ -306,6 +312,7 @@ mod tests {
             "elapsed_ms",
             "interrupted",
             "monitor_dropped",
+            "stopped",
         ] {
             assert!(v.get(k).is_some(), "missing {k}");
         }

@@ -3,8 +3,9 @@
 
 use super::summary::supersedes;
 use super::{AuditLog, BadLine};
+use crate::digest::event_key;
 use crate::error::EngineError;
-use crate::selection::{EventSet, event_key};
+use crate::selection::EventSet;
 use chrono::{DateTime, Utc};
 use cxone_replay_domain::{AuditRecord, FailureClass, ReplayStatus};
 use serde::{Deserialize, Serialize};
@@ -164,7 +165,7 @@ impl AuditLog {
 mod tests {
     use super::*;
     use crate::JsonlAuditLog;
-    use cxone_replay_domain::{AuditContext, SentOutcome};
+    use cxone_replay_domain::{AuditContext, SentOutcome, SkipReason};
 
     fn rec(topic: &str, event: &str, class: Option<FailureClass>, dry: bool) -> AuditRecord {
         let ctx = AuditContext {
@@ -192,7 +193,7 @@ mod tests {
         )
     }
 
-    fn filtered(topic: &str, event: &str) -> AuditRecord {
+    fn skipped(topic: &str, event: &str, reason: SkipReason) -> AuditRecord {
         let ctx = AuditContext {
             run_id: "run-2",
             topic_id: topic,
@@ -200,8 +201,8 @@ mod tests {
             destination: topic,
         };
         let skip = cxone_replay_domain::Skip {
-            reason: cxone_replay_domain::SkipReason::Filtered,
-            detail: "excluded by the event filter".into(),
+            reason,
+            detail: reason.to_string(),
             idempotency_key: None,
             attempt: Some(1),
         };
@@ -225,8 +226,10 @@ mod tests {
             rec("t", "e4", transient, false), // failed, then a dry run
             rec("t", "e4", None, true),
             rec("t", "e5", transient, false), // failed, then filtered out
-            filtered("t", "e5"),
-            filtered("t", "e6"), // only filtered
+            skipped("t", "e5", SkipReason::Filtered),
+            skipped("t", "e6", SkipReason::Filtered), // only filtered
+            rec("t", "e7", transient, false),         // failed, then came up again in the run
+            skipped("t", "e7", SkipReason::DuplicateInRun),
         ] {
             log.append(&r).unwrap();
         }
@@ -237,17 +240,26 @@ mod tests {
             .iter()
             .map(|e| (e.topic_id.as_str(), e.event_id.as_str()))
             .collect();
-        // in the order of their final records; e3 stays delivered; a dry run or a FILTERED
-        // skip says nothing about delivery: e4 and e5 are still failed
-        assert_eq!(got, [("t", "e2"), ("u", "e1"), ("t", "e4"), ("t", "e5")]);
-        assert_eq!(f.log_events, 7);
-        assert_eq!(f.records, 11);
+        // in the order of their final records; e3 stays delivered; a dry run, a FILTERED skip
+        // or a DUPLICATE_IN_RUN skip says nothing about delivery: e4, e5 and e7 are still failed
+        assert_eq!(
+            got,
+            [
+                ("t", "e2"),
+                ("u", "e1"),
+                ("t", "e4"),
+                ("t", "e5"),
+                ("t", "e7")
+            ]
+        );
+        assert_eq!(f.log_events, 8);
+        assert_eq!(f.records, 13);
         assert_eq!(f.events[0].http_status, Some(503));
         assert_eq!(
             f.events[0].message.as_deref(),
             Some("SCHEMA_VIOLATION after 3 attempts")
         );
-        assert_eq!(f.by_class()[&FailureClass::MaxRetriesExceeded], 3);
+        assert_eq!(f.by_class()[&FailureClass::MaxRetriesExceeded], 4);
         let all = f.event_set(None);
         assert!(all.contains("u", "e1") && all.contains("t", "e2"));
         assert!(!all.contains("t", "e1"));

@@ -1,8 +1,8 @@
 //! [`LogSummary`]: what an audit log says happened, per event and per run.
 
 use super::{AuditLog, BadLine, LogReport};
+use crate::digest::event_key;
 use crate::error::EngineError;
-use crate::selection::event_key;
 use crate::summary::StatusCounts;
 use chrono::{DateTime, Utc};
 use cxone_replay_domain::{AuditRecord, FailureClass, ReplayStatus, SkipReason};
@@ -11,12 +11,16 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 /// Whether the record `new` replaces an event's final outcome `old`. The one rule of "final
-/// outcome": a record that says nothing about the event's delivery (a dry run, or a skip
-/// because the run's filter left the event out) never replaces an earlier outcome, and a
-/// delivered outcome is never replaced by one that is not.
+/// outcome": a record that says nothing about the event's delivery (a dry run, a skip because
+/// the run's filter left the event out, or a `DUPLICATE_IN_RUN` skip because the event came up
+/// again in the same run) never replaces an earlier outcome, and a delivered outcome is never
+/// replaced by one that is not.
 pub(super) fn supersedes(new: &AuditRecord, old: ReplayStatus) -> bool {
-    let says_nothing =
-        new.status == ReplayStatus::DryRun || new.skip_reason == Some(SkipReason::Filtered);
+    let says_nothing = new.status == ReplayStatus::DryRun
+        || matches!(
+            new.skip_reason,
+            Some(SkipReason::Filtered | SkipReason::DuplicateInRun)
+        );
     !says_nothing && (new.status.is_delivered() || !old.is_delivered())
 }
 
@@ -36,8 +40,9 @@ impl LogReport {
 /// what the CLI's `audit summary` prints. Its JSON names are stable.
 ///
 /// Each event's final outcome is its last record, except that a delivered outcome (`SUCCESS`
-/// or `DUPLICATE`) is never overridden by a later one that is not, and a dry run or a
-/// `FILTERED` skip (records that say nothing about delivery) never overrides an earlier one.
+/// or `DUPLICATE`) is never overridden by a later one that is not, and a dry run, a `FILTERED`
+/// skip or a `DUPLICATE_IN_RUN` skip (records that say nothing about delivery) never overrides
+/// an earlier one.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct LogSummary {

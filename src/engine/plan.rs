@@ -3,6 +3,7 @@
 use super::send::{InFlight, Outgoing};
 use super::{Mode, Replayer};
 use crate::resume::DeliveredKeys;
+use crate::selection::EventSet;
 use chrono::{DateTime, Utc};
 use cxone_replay_domain::{
     AuditContext, AuditRecord, Decision, DestinationOverride, DlqEvent, Skip, SkipReason,
@@ -14,7 +15,7 @@ const NOT_SELECTED: &str = "not among the events selected for this run";
 
 /// What the plan of one event says to do.
 pub(super) enum Planned {
-    /// Record it at once: a skip, or a dry run's `DRY_RUN`.
+    /// Record it at once: a skip (a repeat within the run included), or a dry run's `DRY_RUN`.
     Record(AuditRecord),
     /// Resume: an earlier run delivered it; count it, neither send nor record it.
     AlreadyDelivered,
@@ -22,13 +23,23 @@ pub(super) enum Planned {
     Send(Outgoing),
 }
 
+/// What the run knows while planning: what earlier runs delivered, what this run took.
+pub(super) struct Known {
+    pub(super) delivered: DeliveredKeys,
+    /// The events this run took for replay (not every event it saw: skips are not kept), to
+    /// tell a repeat within the run; it grows like `delivered`, about 35 bytes per event.
+    pub(super) seen: EventSet,
+}
+
 impl Replayer {
-    /// Plans `event` of `topic` at `now`.
+    /// Plans `event` of `topic` at `now`: the domain's decision, then resume (delivered by an
+    /// earlier run: not sent, not recorded), then a repeat within this run (recorded
+    /// `DUPLICATE_IN_RUN`, not sent).
     pub(super) fn plan(
         &self,
         topic: &Arc<str>,
         event: DlqEvent,
-        delivered: &DeliveredKeys,
+        known: &mut Known,
         now: DateTime<Utc>,
     ) -> Planned {
         let ctx = AuditContext {
@@ -37,15 +48,29 @@ impl Replayer {
             event_id: &event.event_id,
             destination: self.destination(topic),
         };
-        let decision = cxone_replay_domain::plan(&event, &self.policy, &self.filter, now);
+        let decision = cxone_replay_domain::plan(&event, topic, &self.policy, &self.filter, now);
         let planned = match self.select(topic, &event.event_id, decision) {
             Decision::Skip(skip) => return Planned::Record(AuditRecord::skipped(&ctx, &skip, now)),
             Decision::Replay(planned) => planned,
         };
         let key = planned.idempotency_key();
         let attempt = planned.payload.retry_matrix.current_attempt;
-        if !delivered.is_empty() && delivered.contains(key.as_str()) {
+        if !known.delivered.is_empty() && known.delivered.contains(topic, &event.event_id, attempt)
+        {
             return Planned::AlreadyDelivered;
+        }
+        if !known.seen.insert(topic, &event.event_id) {
+            let skip = Skip {
+                reason: SkipReason::DuplicateInRun,
+                detail: format!(
+                    "eventId `{}` came up again in the DLQ of topic `{topic}` in this run; \
+                     it is replayed once",
+                    event.event_id
+                ),
+                idempotency_key: Some(key.clone()),
+                attempt: Some(attempt),
+            };
+            return Planned::Record(AuditRecord::skipped(&ctx, &skip, now));
         }
         match &self.mode {
             Mode::DryRun => Planned::Record(AuditRecord::dry_run(

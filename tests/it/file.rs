@@ -118,3 +118,58 @@ async fn only_events_filters_by_topic_and_id() {
         "the key it would have had"
     );
 }
+
+#[tokio::test]
+async fn unparsable_lines_are_each_invalid_and_never_a_repeat_in_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dlq.jsonl");
+    // Two lines that do not parse: both come under the empty topic with no eventId, so the
+    // same (topic, eventId) twice; neither is taken for replay, so neither is a repeat.
+    let lines = [
+        "{oops".to_string(),
+        line("a", "e1"),
+        "not json".to_string(),
+        line("a", "e1"), // a real repeat
+    ];
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let target = FakeTarget::default();
+    let audit = MemoryAudit::default();
+    let summary = Replayer::builder()
+        .topics(["a"])
+        .source(FileSource::new(&path))
+        .target(target.clone())
+        .audit(audit.clone())
+        .page_size(1)
+        .build()
+        .unwrap()
+        .run()
+        .await
+        .unwrap();
+    let records = audit.records();
+    assert_eq!(records.len(), 4, "{records:?}");
+    let invalid: Vec<_> = records
+        .iter()
+        .filter(|r| r.skip_reason == Some(SkipReason::InvalidEvent))
+        .collect();
+    assert_eq!(invalid.len(), 2, "{records:?}");
+    for (r, line) in invalid.iter().zip(["(line 1)", "(line 3)"]) {
+        assert_eq!((r.topic_id.as_str(), r.event_id.as_str()), ("", ""));
+        assert!(
+            r.message.as_deref().unwrap_or_default().contains(line),
+            "{r:?}"
+        );
+    }
+    let repeats: Vec<_> = records
+        .iter()
+        .filter(|r| r.skip_reason == Some(SkipReason::DuplicateInRun))
+        .collect();
+    assert_eq!(repeats.len(), 1, "only the real repeat: {records:?}");
+    assert_eq!(
+        (repeats[0].topic_id.as_str(), repeats[0].event_id.as_str()),
+        ("a", "e1")
+    );
+    assert_eq!(summary.counts.success, 1);
+    assert_eq!(summary.skips[&SkipReason::InvalidEvent], 2);
+    assert_eq!(summary.skips[&SkipReason::DuplicateInRun], 1);
+    assert_eq!(target.total_sends(), 1);
+}

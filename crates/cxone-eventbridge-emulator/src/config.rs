@@ -76,6 +76,8 @@ pub struct EmulatorBuilder {
     pub(crate) epoch: DateTime<Utc>,
     pub(crate) webhook_status: u16,
     pub(crate) strict_payload: bool,
+    pub(crate) fan_out: bool,
+    pub(crate) put_status: Option<u16>,
 }
 
 impl Default for EmulatorBuilder {
@@ -106,6 +108,8 @@ impl Default for EmulatorBuilder {
                 .unwrap_or(DateTime::<Utc>::UNIX_EPOCH),
             webhook_status: 200,
             strict_payload: false,
+            fan_out: false,
+            put_status: None,
         }
     }
 }
@@ -136,6 +140,8 @@ impl fmt::Debug for EmulatorBuilder {
             .field("epoch", &self.epoch)
             .field("webhook_status", &self.webhook_status)
             .field("strict_payload", &self.strict_payload)
+            .field("fan_out", &self.fan_out)
+            .field("put_status", &self.put_status)
             .finish()
     }
 }
@@ -297,6 +303,28 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Seeds every topic with the same events (the same eventIds and payloads, `topicId` set to
+    /// each topic): a fan-out, as when one event failed on several topics (default `false`:
+    /// the events are spread round-robin over the topics). With it, `events(n)` is the count
+    /// per topic.
+    #[must_use]
+    pub fn fan_out(mut self, yes: bool) -> Self {
+        self.fan_out = yes;
+        self
+    }
+
+    /// Answers every replay PUT with this status (400 to 599) once it has passed the API gate
+    /// (faults, token): a replay endpoint that is down (503), refuses the client (401, with
+    /// `WWW-Authenticate`, after any number of token refreshes; 403), ... (default: none).
+    /// Such answers are counted in `rejections`, never as accepted; the DLQ still reads.
+    /// [`EmulatorHandle::set_put_status`](crate::EmulatorHandle::set_put_status) changes it
+    /// while the emulator runs.
+    #[must_use]
+    pub fn put_status(mut self, status: u16) -> Self {
+        self.put_status = Some(status);
+        self
+    }
+
     /// Validates the settings, seeds the data, binds the socket and starts serving on the
     /// current tokio runtime.
     ///
@@ -389,6 +417,9 @@ impl EmulatorBuilder {
                 format!("{} is more than 4 MiB", self.payload_bytes),
             );
         }
+        if let Some(status) = self.put_status {
+            check_put_status(status)?;
+        }
         if !(200..=599).contains(&self.webhook_status) {
             return bad(
                 "webhook_status",
@@ -399,6 +430,18 @@ impl EmulatorBuilder {
             );
         }
         Ok(())
+    }
+}
+
+/// A status `put_status` may answer: an error, 400 to 599.
+pub(crate) fn check_put_status(status: u16) -> Result<(), EmulatorError> {
+    if (400..=599).contains(&status) {
+        Ok(())
+    } else {
+        Err(EmulatorError::InvalidConfig {
+            setting: "put_status",
+            problem: format!("{status} is not an HTTP error status from 400 to 599"),
+        })
     }
 }
 
@@ -438,6 +481,7 @@ mod tests {
             (Emulator::builder().page_max(0), "page_max"),
             (Emulator::builder().payload_bytes(5 << 20), "payload_bytes"),
             (Emulator::builder().webhook_status(99), "webhook_status"),
+            (Emulator::builder().put_status(201), "put_status"),
             (
                 Emulator::builder().latency(Duration::from_secs(4000), Duration::ZERO),
                 "latency",

@@ -2,7 +2,9 @@
 
 use crate::cli::{AuthMode, ConnectionArgs};
 use crate::error::{CliError, chain};
-use cxone_eventbridge::{Auth, BuildError, Client, ClientBuilder, Error as ApiError, Setting};
+use cxone_eventbridge::{
+    Auth, BuildError, Client, ClientBuilder, Error as ApiError, Setting, TlsReason,
+};
 use cxone_replay_domain::{FailureClass, RetryPolicy};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -18,11 +20,16 @@ fn knob(setting: Setting) -> Option<(&'static str, &'static str)> {
         Setting::AccessKeyId => Some(("--access-key-id", "CXONE_ACCESS_KEY_ID")),
         Setting::AccessKeySecret => Some(("--access-key-secret", "CXONE_ACCESS_KEY_SECRET")),
         Setting::Issuer => Some(("--issuer", "CXONE_ISSUER")),
+        Setting::RootCertificate => Some(("--ca-cert", "CXONE_CA_CERT")),
         Setting::Credentials
         | Setting::ApiPrefix
         | Setting::ConnectTimeout
         | Setting::RequestTimeout
-        | Setting::MaxConnections => None,
+        | Setting::MaxConnections
+        | Setting::MaxPageBody
+        | Setting::MaxTokenBody
+        | Setting::MaxResponseBody
+        | Setting::MaxEmptyPages => None,
         // A setting added to the client after this was written.
         _ => None,
     }
@@ -60,6 +67,16 @@ pub fn client_builder(g: &ConnectionArgs) -> Result<ClientBuilder, CliError> {
     }
     if let Some(t) = g.token_url.as_deref().filter(|s| !s.trim().is_empty()) {
         b = b.token_url(t);
+    }
+    if let Some(path) = g.ca_cert.as_deref().filter(|p| !p.as_os_str().is_empty()) {
+        let pem = std::fs::read(path).map_err(|e| {
+            CliError::usage(format!(
+                "cannot read {} {}: {e}",
+                described(Setting::RootCertificate),
+                path.display()
+            ))
+        })?;
+        b = b.add_root_certificate(pem);
     }
     Ok(b)
 }
@@ -166,6 +183,9 @@ pub fn build_error(e: &BuildError) -> CliError {
             "invalid {}: `{url}` is not a URL",
             described(*setting)
         )),
+        BuildError::Certificate {
+            setting, problem, ..
+        } => CliError::usage(format!("invalid {}: {problem}", described(*setting))),
         other => CliError::usage(format!("invalid configuration: {}", chain(other))),
     }
 }
@@ -184,6 +204,9 @@ pub async fn authenticate(client: &Client, mode: AuthMode) -> Result<(), CliErro
 
 /// A plain message for a failed authentication with `mode`.
 pub fn auth_error(e: &ApiError, mode: AuthMode) -> CliError {
+    if let Some(tls) = tls_error("cannot obtain an access token", e) {
+        return tls;
+    }
     let status = e
         .status()
         .map(|s| format!(" (HTTP {s})"))
@@ -219,8 +242,43 @@ pub fn auth_error(e: &ApiError, mode: AuthMode) -> CliError {
     }
 }
 
-/// A plain message for a failed API call while reading the DLQ.
+/// Exit 2 with what to do for a refused server certificate: a permanent failure that only a
+/// change of configuration (or of the server) can fix.
+fn tls_error(context: &str, e: &ApiError) -> Option<CliError> {
+    let ApiError::Tls { reason, .. } = e else {
+        return None;
+    };
+    let hint = match reason {
+        TlsReason::UnknownIssuer => {
+            "if a corporate proxy or a private CA signs the API's certificate, pass its CA \
+             certificate (PEM) with --ca-cert FILE (CXONE_CA_CERT); SSL_CERT_FILE instead \
+             replaces the system's CAs"
+        }
+        TlsReason::Expired => {
+            "the server's certificate has expired: its operator must renew it (or this \
+             machine's clock is wrong)"
+        }
+        TlsReason::NotValidYet => {
+            "the server's certificate is not valid yet: check this machine's clock"
+        }
+        TlsReason::NameMismatch => {
+            "the certificate is for another host name: check --region/--base-url/--token-url/\
+             --issuer (CXONE_REGION/CXONE_BASE_URL/CXONE_TOKEN_URL/CXONE_ISSUER)"
+        }
+        _ => {
+            "check the server's certificate; a private CA's certificate can be passed with \
+             --ca-cert FILE (CXONE_CA_CERT)"
+        }
+    };
+    Some(CliError::usage(format!("{context}: {e}")).hint(hint))
+}
+
+/// A plain message for a failed API call while reading the DLQ: exit 2 for what only a change
+/// of configuration can fix (credentials, scopes, certificate, topic), exit 1 otherwise.
 pub fn api_error(context: &str, e: &ApiError) -> CliError {
+    if let Some(tls) = tls_error(context, e) {
+        return tls;
+    }
     match e.last_class() {
         FailureClass::Unauthorized | FailureClass::Forbidden => {
             CliError::usage(format!("{context}: {}", chain(e))).hint(
@@ -250,6 +308,7 @@ mod tests {
             region: region.map(Into::into),
             base_url: base_url.map(Into::into),
             token_url: None,
+            ca_cert: None,
             sources: Sources::default(),
         }
     }
@@ -339,6 +398,30 @@ mod tests {
         g.client_id = None;
         let e = client_builder(&g).unwrap_err();
         assert!(e.to_string().contains("--client-id"), "{e}");
+    }
+
+    #[test]
+    fn the_ca_cert_applies_in_either_auth_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.pem");
+        for mode in [AuthMode::ClientCredentials, AuthMode::AccessKey] {
+            let mut g = global(None, None);
+            g.auth = mode;
+            if mode == AuthMode::AccessKey {
+                g.access_key_id = Some("key-1".into());
+                g.access_key_secret = Some(SecretString::from("AK-unit-secret-77"));
+            }
+            g.ca_cert = Some(missing.clone());
+            let e = client_builder(&g).unwrap_err();
+            assert_eq!(e.code, crate::error::EXIT_USAGE);
+            let text = e.to_string();
+            assert!(
+                text.contains("--ca-cert (CXONE_CA_CERT)") && text.contains("missing.pem"),
+                "{text}"
+            );
+            g.ca_cert = Some(std::path::PathBuf::new());
+            assert!(client_builder(&g).is_ok(), "an empty value is no CA file");
+        }
     }
 
     #[test]

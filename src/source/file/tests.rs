@@ -159,6 +159,7 @@ async fn invalid_lines_become_defects_with_their_line_numbers() {
     // the domain audits them INVALID_EVENT, the line number in the message
     let plan = cxone_replay_domain::plan(
         flat[1].1,
+        flat[1].0,
         &cxone_replay_domain::ReplayPolicy::default(),
         &cxone_replay_domain::EventFilter::default(),
         chrono::DateTime::UNIX_EPOCH,

@@ -7,7 +7,7 @@ use crate::json_eq::Numbers;
 use crate::ledger::LedgerState;
 use crate::server::clock::ServerClock;
 use crate::server::tokens::TokenStore;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 /// Locks a mutex, keeping on after a panic in another holder.
@@ -26,6 +26,8 @@ pub(crate) struct AppState {
     pub(crate) tokens: TokenStore,
     api_seq: AtomicU64,
     request_seq: AtomicU64,
+    /// The status every PUT is answered with after the gate; 0: none.
+    put_status: AtomicU16,
     ledger: Mutex<LedgerState>,
 }
 
@@ -41,6 +43,7 @@ impl AppState {
         AppState {
             faults: FaultPlan::from_config(&cfg),
             tokens: TokenStore::new(cfg.seed, token_nonce, cfg.token_ttl, cfg.token_max_uses),
+            put_status: AtomicU16::new(cfg.put_status.unwrap_or(0)),
             cfg,
             data,
             clock,
@@ -66,6 +69,17 @@ impl AppState {
     /// The number of the next API request, from 0: its key into the fault schedule.
     pub(crate) fn next_api_request(&self) -> u64 {
         self.api_seq.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The status every PUT is answered with after the gate, if one is set.
+    pub(crate) fn put_status(&self) -> Option<u16> {
+        Some(self.put_status.load(Ordering::Relaxed)).filter(|s| *s != 0)
+    }
+
+    /// Sets (or, with `None`, clears) the status every PUT is answered with.
+    pub(crate) fn set_put_status(&self, status: Option<u16>) {
+        self.put_status
+            .store(status.unwrap_or(0), Ordering::Relaxed);
     }
 
     /// How `originalPayload` numbers are compared with the DLQ payload's.

@@ -4,6 +4,7 @@ use super::parse_secret;
 use clap::parser::ValueSource;
 use clap::{Args, ValueEnum};
 use secrecy::SecretString;
+use std::path::PathBuf;
 
 /// Where `--region` and `--base-url` came from (a flag wins over the environment).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -108,6 +109,11 @@ pub struct ConnectionArgs {
     /// OAuth2 token endpoint [default: BASE/oauth2/token].
     #[arg(long, env = "CXONE_TOKEN_URL", value_name = "URL")]
     pub token_url: Option<String>,
+
+    /// Also trust the CA certificates of this PEM file, for this command only (a corporate
+    /// proxy's or a private CA's); SSL_CERT_FILE instead replaces the system's CAs.
+    #[arg(long, env = "CXONE_CA_CERT", value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
 
     /// Where `--region` and `--base-url` came from; set after parsing.
     #[arg(skip)]

@@ -1,11 +1,12 @@
 //! `dlq export`: the DLQ streamed to a JSON Lines file (or stdout), complete or not at all.
 
 use crate::cli::DlqExportArgs;
-use crate::error::{CliError, EXIT_USAGE, chain};
+use crate::config::api_error;
+use crate::error::{CliError, chain};
 use crate::output::{out, out_json};
 use crate::progress::Bar;
 use cxone_dlq_replay::{DEFAULT_PAGE_SIZE, EngineError, ExportSummary, Selection, export};
-use cxone_eventbridge::Client;
+use cxone_eventbridge::{Client, Error as ApiError};
 use std::path::Path;
 use tokio::io::AsyncWriteExt;
 
@@ -154,16 +155,13 @@ fn export_error(e: &EngineError, path: Option<&Path>) -> CliError {
         Some(p) => format!("{}; {} was not written", chain(e), p.display()),
         None => format!("{}; the output is incomplete", chain(e)),
     };
-    // Refused credentials or an unknown topic are configuration errors, as for `dlq list`.
-    let usage = match e {
-        EngineError::ExportRead { source, .. } => source
-            .downcast_ref::<cxone_eventbridge::Error>()
-            .is_some_and(|api| crate::config::api_error("", api).code == EXIT_USAGE),
-        _ => false,
-    };
-    if usage {
-        CliError::usage(what)
-    } else {
-        CliError::failed(what)
+    // Refused credentials, an untrusted certificate or an unknown topic are configuration
+    // errors with their hint, as for `dlq list`.
+    match e {
+        EngineError::ExportRead { source, .. } => match source.downcast_ref::<ApiError>() {
+            Some(api) => api_error("", api).reworded(what),
+            None => CliError::failed(what),
+        },
+        _ => CliError::failed(what),
     }
 }

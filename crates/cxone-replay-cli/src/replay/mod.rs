@@ -6,7 +6,7 @@ mod report;
 pub use report::Finished;
 
 use crate::cli::ReplayArgs;
-use crate::config;
+use crate::config::{self, api_error};
 use crate::confirm;
 use crate::error::{CliError, EXIT_INTERRUPTED, EXIT_OK, chain};
 use crate::output::{out, out_json};
@@ -15,8 +15,8 @@ use chrono::{DateTime, Utc};
 use cxone_dlq_replay::{
     DlqSource, EngineError, FileSource, JsonlAuditLog, Replayer, Selection, Setting, WebhookMonitor,
 };
-use cxone_eventbridge::Client;
-use cxone_replay_domain::{DestinationAllowList, DestinationOverride, ReplayPolicy};
+use cxone_eventbridge::{Client, Error as ApiError};
+use cxone_replay_domain::{DestinationAllowList, DestinationOverride, FailureClass, ReplayPolicy};
 use std::num::NonZeroU64;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -48,6 +48,8 @@ pub struct RunSpec {
     pub audit_log: PathBuf,
     /// Skip what the audit log says is delivered.
     pub resume: bool,
+    /// The circuit breaker's consecutive transient failures (0: never).
+    pub stop_after_failures: u32,
     /// Webhook URL and secret.
     pub monitor: Option<WebhookMonitor>,
     /// How many events the DLQ holds, if known (for the bar's length).
@@ -120,6 +122,7 @@ pub async fn run(a: ReplayArgs, progress: bool, now: DateTime<Utc>) -> Result<u8
         limit: a.limit.and_then(NonZeroU64::new),
         audit_log: a.audit_log.clone(),
         resume: a.resume,
+        stop_after_failures: a.stop_after_failures,
         monitor,
         expected_total: None,
         progress,
@@ -194,7 +197,8 @@ pub fn policy_and_filter(
 ) -> Result<(ReplayPolicy, Selection), CliError> {
     let mut policy = ReplayPolicy::default()
         .max_retries(a.max_retries)
-        .map_err(|e| CliError::usage(format!("invalid --max-retries: {e}")))?;
+        .map_err(|e| CliError::usage(format!("invalid --max-retries: {e}")))?
+        .key_scheme(a.key_scope.scheme());
     if let Some(age) = a.max_age {
         policy = policy.max_age(age);
     }
@@ -271,6 +275,7 @@ pub async fn execute(spec: RunSpec) -> Result<Finished, CliError> {
         .source(spec.source)
         .audit(log)
         .resume(spec.resume)
+        .stop_after_failures(spec.stop_after_failures)
         .cancel_token(cancel);
     if let Some(only) = spec.selection.only {
         b = b.only_events(only);
@@ -361,6 +366,33 @@ pub fn engine_error(e: &EngineError) -> CliError {
             "wait for that run to finish, or pass another --audit-log (lock file: {})",
             lock.display()
         )),
+        EngineError::Fetch { source, .. } => match source.downcast_ref::<ApiError>() {
+            // No later run can read the DLQ either until the credentials, the scopes or the
+            // trusted CAs change: a configuration error (exit 2), as for `dlq list`.
+            Some(api)
+                if matches!(
+                    api.last_class(),
+                    FailureClass::Unauthorized | FailureClass::Forbidden | FailureClass::Tls
+                ) =>
+            {
+                api_error(&e.to_string(), api)
+            }
+            Some(api) if api.last_class() == FailureClass::BodyTooLarge => {
+                CliError::failed(chain(e)).hint(format!(
+                    "a DLQ page must fit in {} MiB: pass a smaller --page-size, then --resume",
+                    cxone_eventbridge::DEFAULT_MAX_PAGE_BODY / (1024 * 1024)
+                ))
+            }
+            _ => CliError::failed(chain(e)),
+        },
+        EngineError::Stopped { reason, .. } if reason.is_auth() => CliError::usage(chain(e)).hint(
+            "check the credentials and that the client may write to the topic \
+                 (scope eventbridge:write); then run again with --resume",
+        ),
+        EngineError::Stopped { .. } => CliError::failed(chain(e)).hint(
+            "run again with --resume once the API answers again \
+             (--stop-after-failures 0 never stops)",
+        ),
         other => CliError::failed(chain(other)),
     }
 }
@@ -395,6 +427,55 @@ fn flag_of(setting: Setting) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stopped_run_says_why_and_how_to_go_on() {
+        use cxone_dlq_replay::RunSummary;
+        use cxone_replay_domain::StopReason;
+        use std::path::Path;
+        let mut s = RunSummary {
+            run_id: "run-2".into(),
+            seen: 50,
+            ..RunSummary::default()
+        };
+        s.counts.failed = 50;
+        let reason = StopReason::ConsecutiveFailures {
+            count: 50,
+            last_class: FailureClass::MaxRetriesExceeded,
+            http_status: Some(503),
+        };
+        s.stopped = Some(reason.to_string());
+        let e = engine_error(&EngineError::Stopped {
+            reason: reason.clone(),
+            summary: Box::new(s.clone()),
+        });
+        assert_eq!(e.code, crate::error::EXIT_FAILED);
+        assert!(e.to_string().contains("--resume"), "{e}");
+        let finished = Finished {
+            summary: s.clone(),
+            error: Some(e),
+        };
+        assert_eq!(finished.exit_code(), crate::error::EXIT_FAILED);
+        let text = finished.text(Path::new("log.jsonl"));
+        assert!(text.starts_with("REPLAY run-2 stopped\n"), "{text}");
+        assert!(
+            text.contains(&format!("  stopped     {reason}\n")),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("\nNot every event was handled: run again with --resume to finish.\n"),
+            "{text}"
+        );
+        let e = engine_error(&EngineError::Stopped {
+            reason: StopReason::AuthFailed {
+                class: FailureClass::Forbidden,
+                http_status: Some(403),
+            },
+            summary: Box::new(s),
+        });
+        assert_eq!(e.code, crate::error::EXIT_USAGE);
+        assert!(e.to_string().contains("eventbridge:write"), "{e}");
+    }
 
     #[test]
     fn engine_settings_name_their_flag_or_the_setting() {

@@ -66,6 +66,8 @@ pub fn render_summary(s: &RunSummary, audit_log: &Path, stopped_early: bool) -> 
     let title = if s.dry_run { "DRY RUN" } else { "REPLAY" };
     let state = if s.interrupted {
         "interrupted"
+    } else if s.stopped.is_some() {
+        "stopped"
     } else if stopped_early {
         "stopped early"
     } else if s.limit_reached {
@@ -123,8 +125,11 @@ pub fn render_summary(s: &RunSummary, audit_log: &Path, stopped_early: bool) -> 
         ]);
     }
     kv.row(["audit log".to_string(), audit_log.display().to_string()]);
+    if let Some(reason) = &s.stopped {
+        kv.row(["stopped".to_string(), reason.clone()]);
+    }
     out.push_str(&kv.render_rows(2));
-    if s.interrupted || stopped_early {
+    if s.interrupted || stopped_early || s.stopped.is_some() {
         out.push_str("\nNot every event was handled: run again with --resume to finish.\n");
     } else if s.limit_reached {
         out.push_str(&format!(
@@ -203,5 +208,42 @@ mod tests {
             text.ends_with("\nNot every event was handled: run again with --resume to finish.\n"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_limit_is_a_clean_stop_and_the_breaker_an_abnormal_one() {
+        let mut s = RunSummary {
+            run_id: "run-3".into(),
+            seen: 10,
+            limit_reached: true,
+            ..RunSummary::default()
+        };
+        s.counts.success = 10;
+        let text = render_summary(&s, Path::new("log.jsonl"), false);
+        assert!(
+            text.starts_with("REPLAY run-3 stopped at its limit\n"),
+            "{text}"
+        );
+        assert!(!text.contains("  stopped  "), "{text}");
+        assert!(
+            text.ends_with("(--limit): run again with --resume to continue.\n"),
+            "{text}"
+        );
+        assert_eq!(exit_code(&s), EXIT_OK);
+        // the breaker tripped on the run's last sends: its reason wins over the limit
+        s.stopped = Some("10 events in a row failed".into());
+        let text = render_summary(&s, Path::new("log.jsonl"), true);
+        assert!(text.starts_with("REPLAY run-3 stopped\n"), "{text}");
+        assert!(
+            text.contains("  stopped     10 events in a row failed\n"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("\nNot every event was handled: run again with --resume to finish.\n"),
+            "{text}"
+        );
+        let j = summary_json(&s, Path::new("log.jsonl"));
+        assert_eq!(j["limit_reached"], true);
+        assert_eq!(j["stopped"], "10 events in a row failed");
     }
 }

@@ -128,14 +128,14 @@ async fn replay_from_file_delivers_exactly_the_exported_events() {
     let now = chrono::Utc::now();
     let eligible: BTreeSet<String> = [TOPIC, OTHER]
         .iter()
-        .flat_map(|t| emu.events(t))
-        .filter(|e| {
+        .flat_map(|t| emu.events(t).into_iter().map(move |e| (*t, e)))
+        .filter(|(t, e)| {
             matches!(
-                plan(e, &ReplayPolicy::default(), &EventFilter::default(), now),
+                plan(e, t, &ReplayPolicy::default(), &EventFilter::default(), now),
                 Decision::Replay(_)
             )
         })
-        .map(|e| e.event_id)
+        .map(|(_, e)| e.event_id)
         .collect();
     let sb = Sandbox::new();
     let mut c = sb.cmd_for(&emu);
@@ -245,5 +245,76 @@ async fn a_line_that_does_not_parse_is_audited_with_its_number() {
     let o = run(c).await;
     o.expect_code(2);
     assert!(o.stderr.contains("no file at nope.jsonl"), "{}", o.stderr);
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_from_a_file_honours_the_key_scope_and_the_breaker() {
+    let emu = emulator(12).put_status(503).start().await.unwrap();
+    let sb = Sandbox::new();
+    let mut c = sb.cmd_for(&emu);
+    c.args(["dlq", "export", "--out", "dlq.jsonl"]);
+    run(c).await.expect_code(0);
+    let replay = |extra: &[&str]| {
+        let mut c = sb.cmd_for(&emu);
+        c.env_remove("CXONE_TOPIC_ID")
+            .args(["replay", "--from-file", "dlq.jsonl", "--yes", "--json"])
+            .args(["--max-attempts", "1", "--concurrency", "1"])
+            .args(["--key-scope", "topic"])
+            .args(extra);
+        c
+    };
+    // the breaker stops a file's replay as it stops the API's
+    let o = run(replay(&["--stop-after-failures", "2"])).await;
+    o.expect_code(1);
+    let s = o.json();
+    assert_eq!(
+        (s["counts"]["FAILED"].as_u64(), s["seen"].as_u64()),
+        (Some(2), Some(2)),
+        "{s}"
+    );
+    assert!(
+        s["stopped"]
+            .as_str()
+            .unwrap()
+            .starts_with("2 events in a row failed"),
+        "{s}"
+    );
+    assert_eq!(s["limit_reached"], false);
+    assert_eq!(emu.ledger().requests_on(ROUTE_PUT), 2);
+
+    // the endpoint is back: the resume delivers the rest under topic-scoped keys
+    emu.set_put_status(None).unwrap();
+    let o = run(replay(&["--resume"])).await;
+    o.expect_code(0);
+    assert_eq!(o.json()["counts"]["SUCCESS"], 12);
+    let ledger = emu.ledger();
+    assert_eq!(ledger.accepted.len(), 12);
+    assert!(ledger.accepted.values().all(|&n| n == 1));
+    let prefix = format!("replay-{TOPIC}-");
+    assert!(
+        ledger.accepted_keys.keys().all(|k| k.starts_with(&prefix)),
+        "{:?}",
+        ledger.accepted_keys.keys().take(3).collect::<Vec<_>>()
+    );
+
+    // two lines that do not parse are two INVALID_EVENTs, never a repeat within the run;
+    // a line given twice is one
+    let mut text = std::fs::read_to_string(sb.file("dlq.jsonl")).unwrap();
+    let first = text.lines().next().unwrap().to_string();
+    text.push_str("{oops\nnot json\n");
+    text.push_str(&first);
+    text.push('\n');
+    std::fs::write(sb.file("dlq.jsonl"), text).unwrap();
+    let mut c = sb.cmd();
+    c.args(["replay", "--from-file", "dlq.jsonl", "--dry-run", "--json"])
+        .args(["--audit-log", "dry.jsonl"]);
+    let o = run(c).await;
+    o.expect_code(0);
+    let s = o.json();
+    assert_eq!(s["seen"], 15, "{s}");
+    assert_eq!(s["skips"]["INVALID_EVENT"], 2, "{s}");
+    assert_eq!(s["skips"]["DUPLICATE_IN_RUN"], 1, "{s}");
+    assert_eq!(s["counts"]["DRY_RUN"], 12, "{s}");
     emu.shutdown().await;
 }

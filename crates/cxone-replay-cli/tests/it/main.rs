@@ -2,12 +2,14 @@
 
 mod audit;
 mod auth;
+mod breaker;
 mod canary;
 #[cfg(feature = "demo")]
 mod demo;
 mod dlq;
 mod errors;
 mod file;
+mod hostile;
 #[cfg(not(feature = "demo"))]
 mod no_demo;
 mod options;

@@ -55,9 +55,23 @@ pub(crate) async fn replay(
         "PUT topics/{topic}/events [{}]",
         key_header.unwrap_or("no Idempotency-Key")
     );
+    if let Some(status) = state.put_status() {
+        return put_status_answer(status).respond(&state, &context);
+    }
     match accept(&state, &parts.headers, &topic, key_header, bytes) {
         Ok(resp) => resp,
         Err(r) => r.respond(&state, &context),
+    }
+}
+
+/// The answer of the `put_status` setting (not a contract violation of the client).
+fn put_status_answer(status: u16) -> Reject {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+    let reject = Reject::new(status, "put_status", "injected answer to every replay PUT");
+    if status == StatusCode::UNAUTHORIZED {
+        reject.header(header::WWW_AUTHENTICATE, "Bearer error=\"invalid_token\"")
+    } else {
+        reject
     }
 }
 
