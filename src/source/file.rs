@@ -7,10 +7,10 @@
 //! audited `INVALID_EVENT`), whatever the size of the file. See the crate README ("Replaying
 //! from a file") for how the engine runs several topics out of one file.
 
-use super::line::{defective, read_line};
+use super::line::read_line;
 use crate::error::EngineError;
 use crate::ports::{BoxError, DlqSource, PageStream, TopicPageStream};
-use cxone_replay_domain::{DlqEvent, DlqPage};
+use cxone_replay_domain::{DlqEvent, DlqPage, EventDefect};
 use futures::{StreamExt, stream};
 use serde::Deserialize;
 use std::num::NonZeroUsize;
@@ -319,13 +319,13 @@ impl<R: AsyncBufRead + Unpin> Pages<R> {
                 LineKind::Text => read_line(&self.lines.buf, number),
                 LineKind::TooLong(len) => (
                     None,
-                    defective(
+                    DlqEvent::defective(EventDefect::new(
                         "event",
                         format!(
                             "is {len} bytes long, over the limit of {} (line {number})",
                             self.lines.max
                         ),
-                    ),
+                    )),
                 ),
             };
             let t = match name {

@@ -112,7 +112,10 @@ pub(crate) fn read_line(line: &[u8], number: u64) -> (Option<String>, DlqEvent) 
                 cxone_replay_domain::DomainError::InvalidEvent { problem, .. } => problem.clone(),
                 other => other.to_string(),
             };
-            return (None, defective("event", at(&problem)));
+            return (
+                None,
+                DlqEvent::defective(EventDefect::new("event", at(&problem))),
+            );
         }
     };
     // A defect recorded by the export (the event was malformed in the DLQ).
@@ -141,20 +144,6 @@ pub(crate) fn read_line(line: &[u8], number: u64) -> (Option<String>, DlqEvent) 
         None => {}
     }
     (topic, event)
-}
-
-/// An event that is only its defect.
-pub(crate) fn defective(field: &'static str, problem: String) -> DlqEvent {
-    DlqEvent {
-        event_id: String::new(),
-        topic_id: None,
-        payload: None,
-        failure_reason: None,
-        retry_count: None,
-        first_failure_timestamp: None,
-        last_failure_timestamp: None,
-        defect: Some(EventDefect { field, problem }),
-    }
 }
 
 #[cfg(test)]
