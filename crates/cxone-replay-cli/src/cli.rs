@@ -323,8 +323,8 @@ pub struct ReplayArgs {
     #[arg(long)]
     pub resume: bool,
 
-    /// Idempotency keys: `event` is replay-{eventId}-v{n} (the tutorial's); `topic` is
-    /// replay-{topicId}-{eventId}-v{n}, for servers that dedupe keys across topics when the same
+    /// Idempotency keys: `event` is `replay-<eventId>-v<N>` (the tutorial's); `topic` is
+    /// `replay-<topicId>-<eventId>-v<N>`, for servers that dedupe keys across topics when the same
     /// event is replayed to several topics.
     #[arg(long, value_enum, default_value_t = KeyScope::Event, value_name = "SCOPE")]
     pub key_scope: KeyScope,
@@ -356,9 +356,9 @@ pub struct ReplayArgs {
 /// `--key-scope`: how idempotency keys are made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum KeyScope {
-    /// `replay-{eventId}-v{n}`.
+    /// `replay-<eventId>-v<N>`.
     Event,
-    /// `replay-{topicId}-{eventId}-v{n}`.
+    /// `replay-<topicId>-<eventId>-v<N>`.
     Topic,
 }
 
