@@ -32,10 +32,17 @@
 //! earlier outcome.
 
 mod failed;
+mod report;
 mod summary;
+mod timeline;
 
 pub use failed::{FailedEvent, FailedReport};
+pub use report::{
+    ClassBreakdown, ExampleEvent, LatencyReport, MAX_TOPICS, ReasonBreakdown, ReportOptions,
+    RunReport, TopicCount,
+};
 pub use summary::{LogSummary, RunRow};
+pub use timeline::{TimeBin, Timeline};
 
 use crate::error::{EngineError, Setting};
 use crate::ports::{AuditSink, BoxError};
@@ -410,7 +417,15 @@ impl AuditLog {
         path: impl AsRef<Path>,
         mut f: impl FnMut(AuditRecord),
     ) -> Result<LogReport, EngineError> {
-        let path = path.as_ref();
+        Self::scan_at(path.as_ref(), |_, r| f(r))
+    }
+
+    /// [`AuditLog::scan`], giving `f` each record's byte offset in the file too (for
+    /// [`AuditLog::record_at`]).
+    pub(crate) fn scan_at(
+        path: &Path,
+        mut f: impl FnMut(u64, AuditRecord),
+    ) -> Result<LogReport, EngineError> {
         let file = File::open(path).map_err(|e| EngineError::io("open", path, e))?;
         let mut reader = BufReader::with_capacity(64 * 1024, file);
         let mut report = LogReport::default();
@@ -441,18 +456,52 @@ impl AuditLog {
             };
             match (complete, parsed) {
                 (true, None) => {}
-                (true, Some(Ok(r))) => f(r),
+                (true, Some(Ok(r))) => f(offset, r),
                 (true, Some(Err(e))) => report.malformed.push(bad(Some(e.to_string()))),
                 (false, None) => report.torn_tail = Some(bad(Some("blank".into()))),
                 (false, Some(Ok(r))) => {
                     report.torn_tail = Some(bad(None));
-                    f(r);
+                    f(offset, r);
                 }
                 (false, Some(Err(e))) => report.torn_tail = Some(bad(Some(e.to_string()))),
             }
             offset += n as u64;
         }
         Ok(report)
+    }
+
+    /// The records of the log at `path` that start at `offsets`, as
+    /// [`AuditLog::scan_at`] gave them, in the order of `offsets`. The log is append-only: a
+    /// line read again is the line read before.
+    ///
+    /// # Errors
+    /// [`EngineError::Io`] if the file cannot be read, or (`InvalidData`) if a line at one of
+    /// the offsets is no longer a record: the file was replaced or rewritten meanwhile.
+    pub(crate) fn records_at(
+        path: &Path,
+        offsets: &[u64],
+    ) -> Result<Vec<AuditRecord>, EngineError> {
+        let file = File::open(path).map_err(|e| EngineError::io("open", path, e))?;
+        let mut reader = BufReader::with_capacity(8 * 1024, file);
+        let mut buf = Vec::with_capacity(1024);
+        let mut out = Vec::with_capacity(offsets.len());
+        for &offset in offsets {
+            buf.clear();
+            reader
+                .seek(SeekFrom::Start(offset))
+                .and_then(|_| reader.read_until(b'\n', &mut buf))
+                .map_err(|e| EngineError::io("read", path, e))?;
+            let body = buf.strip_suffix(b"\n").unwrap_or(&buf);
+            let record = serde_json::from_slice::<AuditRecord>(body).map_err(|e| {
+                let changed = std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("the line at byte {offset} is no longer a record ({e}): the file changed while it was read"),
+                );
+                EngineError::io("read again", path, changed)
+            })?;
+            out.push(record);
+        }
+        Ok(out)
     }
 }
 

@@ -12,7 +12,8 @@
 //! [`EventSet`]: crate::EventSet
 
 use sha2::{Digest, Sha256};
-use std::collections::HashSet;
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 
 /// A 128-bit digest.
 pub(crate) type Digest128 = [u8; 16];
@@ -37,6 +38,14 @@ pub(crate) fn event_key(topic: &str, event_id: &str) -> Digest128 {
     digest(b"event\0", &[topic.as_bytes(), event_id.as_bytes()])
 }
 
+/// Shards of a [`DigestSet`] or a [`DigestMap`].
+const SHARDS: usize = 256;
+
+/// The shard of `d`: its first byte (a digest's bytes are uniform).
+fn shard(d: &Digest128) -> usize {
+    usize::from(d[0])
+}
+
 /// A set of 128-bit digests, in 256 shards by the first byte: a shard's table doubles on its
 /// own, so growing never holds two copies of the whole set (one big table would briefly need
 /// about 1.5 times its memory while it doubles).
@@ -50,18 +59,16 @@ impl DigestSet {
     /// Adds `d`; true if it was not there yet.
     pub(crate) fn insert(&mut self, d: Digest128) -> bool {
         if self.shards.is_empty() {
-            self.shards = vec![HashSet::new(); 256];
+            self.shards = vec![HashSet::new(); SHARDS];
         }
-        let added = self.shards[usize::from(d[0])].insert(d);
+        let added = self.shards[shard(&d)].insert(d);
         self.len += usize::from(added);
         added
     }
 
     /// Whether `d` is in the set.
     pub(crate) fn contains(&self, d: &Digest128) -> bool {
-        self.shards
-            .get(usize::from(d[0]))
-            .is_some_and(|s| s.contains(d))
+        self.shards.get(shard(d)).is_some_and(|s| s.contains(d))
     }
 
     /// How many digests.
@@ -72,6 +79,44 @@ impl DigestSet {
     /// Whether there are none.
     pub(crate) fn is_empty(&self) -> bool {
         self.len == 0
+    }
+}
+
+/// A map from 128-bit digests to `V`, sharded as a [`DigestSet`] is, so that growing never
+/// holds two copies of the whole table: the audit-log readers' per-event tables.
+#[derive(Debug, Clone)]
+pub(crate) struct DigestMap<V> {
+    shards: Vec<HashMap<Digest128, V>>,
+}
+
+impl<V> Default for DigestMap<V> {
+    fn default() -> Self {
+        DigestMap { shards: Vec::new() }
+    }
+}
+
+impl<V> DigestMap<V> {
+    /// The entry of `d`.
+    pub(crate) fn entry(&mut self, d: Digest128) -> Entry<'_, Digest128, V> {
+        if self.shards.is_empty() {
+            self.shards = std::iter::repeat_with(HashMap::new).take(SHARDS).collect();
+        }
+        self.shards[shard(&d)].entry(d)
+    }
+
+    /// Removes `d`.
+    pub(crate) fn remove(&mut self, d: &Digest128) -> Option<V> {
+        self.shards.get_mut(shard(d)).and_then(|s| s.remove(d))
+    }
+
+    /// How many digests (a sum over the shards: not for a hot path).
+    pub(crate) fn len(&self) -> usize {
+        self.shards.iter().map(HashMap::len).sum()
+    }
+
+    /// The values, consumed, in no particular order.
+    pub(crate) fn into_values(self) -> impl Iterator<Item = V> {
+        self.shards.into_iter().flat_map(HashMap::into_values)
     }
 }
 
@@ -113,5 +158,19 @@ mod tests {
         b.insert(event_key("t", "e"));
         assert_eq!(a, b);
         assert_eq!(DigestSet::default(), DigestSet::default());
+    }
+
+    #[test]
+    fn a_map_holds_one_value_per_digest() {
+        let mut m: DigestMap<u32> = DigestMap::default();
+        assert_eq!(m.len(), 0);
+        assert_eq!(m.remove(&event_key("t", "e")), None);
+        *m.entry(event_key("t", "e")).or_default() += 1;
+        *m.entry(event_key("t", "e")).or_default() += 1;
+        *m.entry(event_key("t", "f")).or_default() += 5;
+        assert_eq!(m.len(), 2);
+        assert_eq!(m.remove(&event_key("t", "f")), Some(5));
+        assert_eq!(m.remove(&event_key("t", "f")), None);
+        assert_eq!(m.into_values().collect::<Vec<_>>(), [2]);
     }
 }

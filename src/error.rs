@@ -52,11 +52,17 @@ pub enum Setting {
     WebhookBackoff,
     /// The webhook monitor as a whole (its HTTP client): `webhook`.
     Webhook,
+    /// [`ReportOptions::max_bins`](crate::ReportOptions::max_bins): `max_bins`.
+    ReportBins,
+    /// [`ReportOptions::failed_rows`](crate::ReportOptions::failed_rows): `failed_rows`.
+    ReportFailedRows,
+    /// [`ReportOptions::examples`](crate::ReportOptions::examples): `examples`.
+    ReportExamples,
 }
 
 impl Setting {
     /// Every setting, in declaration order.
-    pub const ALL: [Setting; 18] = [
+    pub const ALL: [Setting; 21] = [
         Setting::Topics,
         Setting::Concurrency,
         Setting::Pace,
@@ -75,6 +81,9 @@ impl Setting {
         Setting::WebhookAttempts,
         Setting::WebhookBackoff,
         Setting::Webhook,
+        Setting::ReportBins,
+        Setting::ReportFailedRows,
+        Setting::ReportExamples,
     ];
 
     /// The setting's name (the builder method's, in `snake_case`).
@@ -99,6 +108,9 @@ impl Setting {
             Setting::WebhookAttempts => "webhook_attempts",
             Setting::WebhookBackoff => "webhook_backoff",
             Setting::Webhook => "webhook",
+            Setting::ReportBins => "max_bins",
+            Setting::ReportFailedRows => "failed_rows",
+            Setting::ReportExamples => "examples",
         }
     }
 }

@@ -11,6 +11,7 @@ mod digest;
 mod engine;
 mod error;
 mod export;
+mod latency;
 pub mod monitor;
 pub mod ports;
 mod resume;
@@ -20,8 +21,9 @@ pub mod source;
 mod summary;
 
 pub use audit_log::{
-    AuditLog, BadLine, FailedEvent, FailedReport, JsonlAuditLog, JsonlOptions, LogReport,
-    LogSummary, RunRow, lock_path,
+    AuditLog, BadLine, ClassBreakdown, ExampleEvent, FailedEvent, FailedReport, JsonlAuditLog,
+    JsonlOptions, LatencyReport, LogReport, LogSummary, ReasonBreakdown, ReportOptions, RunReport,
+    RunRow, TimeBin, Timeline, TopicCount, lock_path,
 };
 pub use engine::{
     DEFAULT_CONCURRENCY, DEFAULT_DRAIN_TIMEOUT, DEFAULT_PAGE_SIZE, DEFAULT_STOP_AFTER_FAILURES,
@@ -29,6 +31,7 @@ pub use engine::{
 };
 pub use error::{EngineError, Setting};
 pub use export::{ExportSummary, export};
+pub use latency::LatencyBucket;
 pub use monitor::{WebhookMonitor, WebhookMonitorBuilder};
 pub use ports::{
     AuditSink, BoxError, DlqSource, MonitorEvent, MonitorSink, PageStream, ReplayTarget,

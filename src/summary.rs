@@ -1,8 +1,8 @@
 //! What a run did: [`RunSummary`] (the end) and [`Progress`] (along the way).
 
+use crate::latency::{Latency, is_measured_send};
 use chrono::{DateTime, Utc};
 use cxone_replay_domain::{AuditRecord, FailureClass, ReplayStatus, SkipReason};
-use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -51,6 +51,15 @@ impl StatusCounts {
             ReplayStatus::DryRun => self.dry_run += 1,
             _ => {}
         }
+    }
+
+    /// Adds `other`'s counts to these.
+    pub(crate) fn merge(&mut self, other: &StatusCounts) {
+        self.success += other.success;
+        self.duplicate += other.duplicate;
+        self.failed += other.failed;
+        self.skipped += other.skipped;
+        self.dry_run += other.dry_run;
     }
 
     /// The sum of all counts.
@@ -147,7 +156,7 @@ pub(crate) struct Tally {
     pub(crate) counts: StatusCounts,
     failures: BTreeMap<FailureClass, u64>,
     skips: BTreeMap<SkipReason, u64>,
-    latency_us: Option<Histogram<u64>>,
+    latency: Latency,
     pub(crate) already_replayed: u64,
     window_start: DateTime<Utc>,
     window_count: u64,
@@ -164,8 +173,7 @@ impl Tally {
             counts: StatusCounts::default(),
             failures: BTreeMap::new(),
             skips: BTreeMap::new(),
-            // 1 µs .. 1 h at 3 significant figures; `new_with_bounds` only fails on bad bounds.
-            latency_us: Histogram::new_with_bounds(1, 3_600_000_000, 3).ok(),
+            latency: Latency::default(),
             already_replayed: 0,
             window_start: started,
             window_count: 0,
@@ -190,13 +198,8 @@ impl Tally {
             }
             _ => {}
         }
-        // Sends that made at least one request (not those abandoned at cancellation).
-        if matches!(rec.action, cxone_replay_domain::AuditAction::ReplayPut)
-            && rec.http_attempts > 0
-            && let Some(h) = self.latency_us.as_mut()
-        {
-            let us = (rec.latency_ms * 1000.0).round().max(1.0) as u64;
-            h.saturating_record(us);
+        if is_measured_send(rec) {
+            self.latency.record_ms(rec.latency_ms);
         }
         self.tick(now);
     }
@@ -243,28 +246,13 @@ impl Tally {
         dry_run: bool,
     ) -> RunSummary {
         let el = elapsed(self.started, now);
-        let ms = |q: f64| -> f64 {
-            match &self.latency_us {
-                Some(h) if !h.is_empty() => h.value_at_quantile(q) as f64 / 1000.0,
-                _ => 0.0,
-            }
-        };
-        let max = match &self.latency_us {
-            Some(h) if !h.is_empty() => h.max() as f64 / 1000.0,
-            _ => 0.0,
-        };
         RunSummary {
             run_id: run_id.to_string(),
             seen: self.seen,
             counts: self.counts,
             failures: self.failures.clone(),
             skips: self.skips.clone(),
-            latency_ms: LatencySummary {
-                p50: ms(0.50),
-                p95: ms(0.95),
-                p99: ms(0.99),
-                max,
-            },
+            latency_ms: self.latency.summary(),
             events_per_second: if el.is_zero() {
                 0.0
             } else {

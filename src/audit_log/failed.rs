@@ -41,7 +41,7 @@ pub struct FailedEvent {
 }
 
 impl FailedEvent {
-    fn from_record(r: AuditRecord) -> Self {
+    pub(super) fn from_record(r: AuditRecord) -> Self {
         FailedEvent {
             error_classification: r
                 .error_classification

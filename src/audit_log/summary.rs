@@ -1,12 +1,13 @@
 //! [`LogSummary`]: what an audit log says happened, per event and per run.
 
 use super::{AuditLog, BadLine, LogReport};
-use crate::digest::event_key;
+use crate::digest::{Digest128, DigestMap, event_key};
 use crate::error::EngineError;
 use crate::summary::StatusCounts;
 use chrono::{DateTime, Utc};
 use cxone_replay_domain::{AuditRecord, FailureClass, ReplayStatus, SkipReason};
 use serde::{Deserialize, Serialize};
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
@@ -99,23 +100,45 @@ pub struct RunRow {
     pub records: u64,
     /// Its records by status (one per event the run saw).
     pub counts: StatusCounts,
+    /// Of its records, those of events that an earlier run of the log had recorded first
+    /// (failures sent again by a resumed run, or events sent again without `--resume`): how
+    /// this run continued the runs before it. 0 for the first run.
+    #[serde(default)]
+    pub prior_events: u64,
 }
 
-/// (status, class, skip reason, records seen) of one event.
-type FinalOutcome = (ReplayStatus, Option<FailureClass>, Option<SkipReason>, u32);
+/// An event's final outcome so far (see [`supersedes`]), and what the summary needs besides.
+#[derive(Debug, Clone, Copy)]
+struct EventState {
+    /// The final status.
+    status: ReplayStatus,
+    /// Its failure class.
+    class: Option<FailureClass>,
+    /// Its skip reason.
+    reason: Option<SkipReason>,
+    /// Whether the event has more than one record.
+    several: bool,
+    /// The index (in `runs`) of the run that first recorded it.
+    first_run: u32,
+}
 
 #[derive(Default)]
 pub(super) struct SummaryAcc {
     records: u64,
     runs: Vec<RunRow>,
     run_index: HashMap<String, usize>,
-    finals: HashMap<[u8; 16], FinalOutcome>,
+    finals: DigestMap<EventState>,
     first: Option<DateTime<Utc>>,
     last: Option<DateTime<Utc>>,
 }
 
 impl SummaryAcc {
     pub(super) fn add(&mut self, r: &AuditRecord) {
+        self.add_keyed(event_key(&r.topic_id, &r.event_id), r);
+    }
+
+    /// Adds `r`, whose event's key is `key`; true if `r` is now its event's final outcome.
+    pub(super) fn add_keyed(&mut self, key: Digest128, r: &AuditRecord) -> bool {
         self.records += 1;
         let i = match self.run_index.get(&r.run_id) {
             Some(i) => *i,
@@ -127,6 +150,7 @@ impl SummaryAcc {
                     duration_ms: 0,
                     records: 0,
                     counts: StatusCounts::default(),
+                    prior_events: 0,
                 });
                 self.run_index.insert(r.run_id.clone(), self.runs.len() - 1);
                 self.runs.len() - 1
@@ -139,16 +163,32 @@ impl SummaryAcc {
         run.ended = run.ended.max(r.timestamp);
         self.first = Some(self.first.map_or(r.timestamp, |f| f.min(r.timestamp)));
         self.last = Some(self.last.map_or(r.timestamp, |l| l.max(r.timestamp)));
-        let entry = (r.status, r.error_classification, r.skip_reason, 1);
-        self.finals
-            .entry(event_key(&r.topic_id, &r.event_id))
-            .and_modify(|e| {
-                e.3 += 1;
-                if supersedes(r, e.0) {
-                    (e.0, e.1, e.2) = (r.status, r.error_classification, r.skip_reason);
+        let this_run = u32::try_from(i).unwrap_or(u32::MAX);
+        match self.finals.entry(key) {
+            Entry::Occupied(mut o) => {
+                let e = o.get_mut();
+                e.several = true;
+                if e.first_run < this_run {
+                    run.prior_events += 1;
                 }
-            })
-            .or_insert(entry);
+                let new = supersedes(r, e.status);
+                if new {
+                    (e.status, e.class, e.reason) =
+                        (r.status, r.error_classification, r.skip_reason);
+                }
+                new
+            }
+            Entry::Vacant(v) => {
+                v.insert(EventState {
+                    status: r.status,
+                    class: r.error_classification,
+                    reason: r.skip_reason,
+                    several: false,
+                    first_run: this_run,
+                });
+                true
+            }
+        }
     }
 
     pub(super) fn finish(
@@ -177,11 +217,16 @@ impl SummaryAcc {
             malformed,
             ..LogSummary::default()
         };
-        for (status, class, reason, n) in self.finals.into_values() {
+        for e in self.finals.into_values() {
+            let EventState {
+                status,
+                class,
+                reason,
+                several,
+                ..
+            } = e;
             s.final_counts.add(status);
-            if n > 1 {
-                s.events_with_several_records += 1;
-            }
+            s.events_with_several_records += u64::from(several);
             match status {
                 ReplayStatus::Failed => {
                     *s.failures
@@ -281,6 +326,8 @@ mod tests {
         assert_eq!((r1.records, r1.counts.success, r1.counts.failed), (3, 1, 2));
         assert_eq!(r1.duration_ms, 5_000);
         assert_eq!(s.runs[1].duration_ms, 1_000);
+        // run-2 sent again the two events run-1 recorded first
+        assert_eq!((r1.prior_events, s.runs[1].prior_events), (0, 2));
         assert_eq!((s.final_counts.success, s.final_counts.failed), (2, 1));
         assert!(s.is_audit_log());
         let one = AuditLog::summary_of(&p, Some("run-2")).unwrap();
@@ -294,6 +341,7 @@ mod tests {
         assert_eq!(v["runs"][0]["run_id"], "run-1");
         assert_eq!(v["runs"][0]["counts"]["FAILED"], 2);
         assert_eq!(v["runs"][0]["duration_ms"], 5000);
+        assert_eq!(v["runs"][1]["prior_events"], 2);
         assert!(v["runs"][0]["started"].is_string());
     }
 
