@@ -18,6 +18,7 @@ pub fn run(cmd: AuditCommand) -> Result<u8, CliError> {
     match cmd {
         AuditCommand::Summary(a) => summary(&a)?,
         AuditCommand::Failed(a) => failed(&a)?,
+        AuditCommand::Report(a) => crate::report::run(&a)?,
     }
     Ok(EXIT_OK)
 }
@@ -57,7 +58,7 @@ fn failed(a: &AuditFailedArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-fn read_error(path: &Path, e: &EngineError) -> CliError {
+pub(crate) fn read_error(path: &Path, e: &EngineError) -> CliError {
     match e {
         EngineError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
             CliError::usage(format!("no audit log at {}", path.display()))
@@ -67,7 +68,7 @@ fn read_error(path: &Path, e: &EngineError) -> CliError {
     }
 }
 
-fn not_an_audit_log(path: &Path, is_log: bool, lines: u64) -> Result<(), CliError> {
+pub(crate) fn not_an_audit_log(path: &Path, is_log: bool, lines: u64) -> Result<(), CliError> {
     if is_log {
         return Ok(());
     }

@@ -2,9 +2,11 @@
 
 mod connection;
 mod filter;
+mod report;
 
 pub use connection::{AuthMode, ConnectionArgs, Sources};
 pub use filter::{FilterArgs, TimeArg, TopicsArgs};
+pub use report::{AuditReportArgs, ReportFormat};
 
 use clap::builder::RangedU64ValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -139,6 +141,8 @@ pub enum AuditCommand {
     Summary(AuditSummaryArgs),
     /// The events whose final outcome in an audit log is FAILED, with class, status, message.
     Failed(AuditFailedArgs),
+    /// A report of the runs in an audit log: one self-contained HTML page with charts (or JSON).
+    Report(Box<AuditReportArgs>),
 }
 
 /// `dlq list`.
@@ -397,6 +401,9 @@ pub struct DemoArgs {
     /// The audit log [default: a new file in the system temp directory].
     #[arg(long, value_name = "PATH")]
     pub audit_log: Option<PathBuf>,
+    /// Also write the HTML report of the run to FILE (as `audit report --out FILE`).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
     /// Print the run summary as one JSON object on stdout.
     #[arg(long)]
     pub json: bool,

@@ -72,6 +72,8 @@ pub struct DemoOutcome {
     pub ledger: Ledger,
     /// The emulator's base URL.
     pub base_url: String,
+    /// The HTML report written (`--report`).
+    pub report: Option<PathBuf>,
 }
 
 /// The default audit log: a new file in the system temp directory.
@@ -131,6 +133,7 @@ pub async fn run(args: &DemoArgs, progress: bool) -> Result<DemoOutcome, CliErro
         audit_log,
         ledger,
         base_url,
+        report: None,
     })
 }
 
@@ -139,13 +142,31 @@ pub async fn run(args: &DemoArgs, progress: bool) -> Result<DemoOutcome, CliErro
 /// # Errors
 /// Exit 1 when the emulator cannot start or the run cannot start.
 pub async fn run_command(args: &DemoArgs, progress: bool) -> Result<u8, CliError> {
-    let outcome = run(args, progress).await?;
+    let mut outcome = run(args, progress).await?;
+    // The run's summary is printed even when its report cannot be written.
+    let mut report_error = None;
+    if let Some(path) = &args.report {
+        match crate::report::write(
+            &outcome.audit_log,
+            None,
+            path,
+            crate::cli::ReportFormat::Html,
+            &cxone_dlq_replay::ReportOptions::default(),
+        ) {
+            Ok(_) => outcome.report = Some(path.clone()),
+            Err(e) => report_error = Some(e),
+        }
+    }
     if args.json {
         out_json(&to_json(&outcome))?;
     } else {
         out(&render(args, &outcome));
     }
-    let code = outcome.run.exit_code();
+    let mut code = outcome.run.exit_code();
+    if let Some(e) = report_error {
+        let _ = e.report();
+        code = code.max(crate::error::EXIT_FAILED);
+    }
     crate::finish(outcome.run.error, code)
 }
 
@@ -178,10 +199,17 @@ pub fn render(args: &DemoArgs, o: &DemoOutcome) -> String {
         l.dropped,
         l.requests_on(ROUTE_TOKEN),
     ));
+    let log = crate::invocation::shell_quote(&o.audit_log.to_string_lossy());
+    match &o.report {
+        Some(r) => out.push_str(&format!("\nReport: {}\n", r.display())),
+        None => out.push_str(&format!(
+            "\nSee it as a page: {} audit report {log} --out report.html\n",
+            crate::invocation::self_command(),
+        )),
+    }
     out.push_str(&format!(
-        "\nNext: {} audit summary {}\n",
+        "Next: {} audit summary {log}\n",
         crate::invocation::self_command(),
-        crate::invocation::shell_quote(&o.audit_log.to_string_lossy())
     ));
     out
 }
@@ -191,6 +219,9 @@ pub fn to_json(o: &DemoOutcome) -> serde_json::Value {
     let mut v = o.run.json(&o.audit_log);
     let l = &o.ledger;
     if let Some(obj) = v.as_object_mut() {
+        if let Some(r) = &o.report {
+            obj.insert("report".into(), r.display().to_string().into());
+        }
         obj.insert(
             "emulator".into(),
             serde_json::json!({

@@ -18,9 +18,11 @@ mod error;
 mod invocation;
 mod logging;
 mod output;
+mod partial;
 mod pretty;
 mod progress;
 mod replay;
+mod report;
 mod table;
 
 use clap::{CommandFactory, FromArgMatches};

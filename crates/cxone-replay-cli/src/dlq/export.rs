@@ -4,6 +4,7 @@ use crate::cli::DlqExportArgs;
 use crate::config::api_error;
 use crate::error::{CliError, chain};
 use crate::output::{out, out_json};
+use crate::partial::PartialFile;
 use crate::progress::Bar;
 use cxone_dlq_replay::{DEFAULT_PAGE_SIZE, EngineError, ExportSummary, Selection, export};
 use cxone_eventbridge::{Client, Error as ApiError};
@@ -104,27 +105,12 @@ async fn to_file(
     selection: &Selection,
     on_page: impl FnMut(&ExportSummary),
 ) -> Result<ExportSummary, CliError> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "export".into());
-    let io_error = |what: &str, e: std::io::Error| {
-        CliError::failed(format!("cannot {what} {}: {e}", path.display()))
-    };
     // Removed when dropped: an error leaves nothing behind.
-    let tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".partial")
-        .tempfile_in(dir)
-        .map_err(|e| io_error("create a temporary file beside", e))?;
-    let handle = tmp
-        .as_file()
+    let partial = PartialFile::create(path)?;
+    let handle = partial
+        .file()
         .try_clone()
-        .map_err(|e| io_error("write", e))?;
+        .map_err(|e| partial.write_error(&e))?;
     let mut file =
         tokio::io::BufWriter::with_capacity(256 * 1024, tokio::fs::File::from_std(handle));
     let summary = export(
@@ -137,16 +123,12 @@ async fn to_file(
     )
     .await
     .map_err(|e| export_error(&e, Some(path)))?;
-    file.flush().await.map_err(|e| io_error("write", e))?;
-    let file = file.into_inner();
-    file.sync_all().await.map_err(|e| io_error("sync", e))?;
+    file.flush().await.map_err(|e| partial.write_error(&e))?;
     drop(file);
-    let persisted = if force {
-        tmp.persist(path)
-    } else {
-        tmp.persist_noclobber(path)
-    };
-    persisted.map_err(|e| io_error("rename the finished export to", e.error))?;
+    // fsync and rename: blocking calls, off the async workers.
+    tokio::task::spawn_blocking(move || partial.commit(force))
+        .await
+        .map_err(|e| CliError::failed(format!("cannot finish {}: {e}", path.display())))??;
     Ok(summary)
 }
 
