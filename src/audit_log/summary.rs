@@ -17,12 +17,17 @@ use std::path::Path;
 /// again in the same run) never replaces an earlier outcome, and a delivered outcome is never
 /// replaced by one that is not.
 pub(super) fn supersedes(new: &AuditRecord, old: ReplayStatus) -> bool {
-    let says_nothing = new.status == ReplayStatus::DryRun
+    !says_nothing(new) && (new.status.is_delivered() || !old.is_delivered())
+}
+
+/// Whether `r` says nothing about its event's delivery: a dry run, a `FILTERED` skip or a
+/// `DUPLICATE_IN_RUN` skip.
+fn says_nothing(r: &AuditRecord) -> bool {
+    r.status == ReplayStatus::DryRun
         || matches!(
-            new.skip_reason,
+            r.skip_reason,
             Some(SkipReason::Filtered | SkipReason::DuplicateInRun)
-        );
-    !says_nothing && (new.status.is_delivered() || !old.is_delivered())
+        )
 }
 
 impl LogReport {
@@ -101,8 +106,10 @@ pub struct RunRow {
     /// Its records by status (one per event the run saw).
     pub counts: StatusCounts,
     /// Of its records, those of events that an earlier run of the log had recorded first
-    /// (failures sent again by a resumed run, or events sent again without `--resume`): how
-    /// this run continued the runs before it. 0 for the first run.
+    /// (failures sent again by a resumed run, skips skipped again, events sent again without
+    /// `--resume`): how this run continued the runs before it. Records that say nothing about
+    /// delivery (dry runs, `FILTERED` and `DUPLICATE_IN_RUN` skips) are not counted. 0 for the
+    /// first run.
     #[serde(default)]
     pub prior_events: u64,
 }
@@ -168,7 +175,7 @@ impl SummaryAcc {
             Entry::Occupied(mut o) => {
                 let e = o.get_mut();
                 e.several = true;
-                if e.first_run < this_run {
+                if e.first_run < this_run && !says_nothing(r) {
                     run.prior_events += 1;
                 }
                 let new = supersedes(r, e.status);

@@ -15,4 +15,5 @@ mod no_demo;
 mod options;
 mod redrive;
 mod replay;
+mod report;
 mod support;
