@@ -661,9 +661,9 @@ mod tests {
             r.skips[0].examples[0].message.as_deref(),
             Some("TOO_OLD detail")
         );
-        // the runs: run-2 continued run-1 with two of its events
+        // the runs: run-2 continued run-1 with e1 (its filter skip of e10 says nothing)
         assert_eq!(r.summary.runs.len(), 2);
-        assert_eq!(r.summary.runs[1].prior_events, 2);
+        assert_eq!(r.summary.runs[1].prior_events, 1);
         // bins: 0..4 s, then a gap to 600 s: 605 one-second spans fit in 240 bins of 4 s
         let t = &r.timeline;
         assert_eq!(t.bin_seconds, 4);
