@@ -35,15 +35,23 @@ fn assert_self_contained(html: &str, doc: &Html) {
         !html.to_ascii_lowercase().contains("<script"),
         "a script in the page"
     );
-    for e in doc.select(&sel("[src], link, iframe, object, embed, img")) {
-        panic!("the page fetches something: {:?}", e.value());
-    }
+    let fetching: Vec<String> = doc
+        .select(&sel("[src], link, iframe, object, embed, img"))
+        .map(|e| format!("{:?}", e.value()))
+        .collect();
+    assert!(
+        fetching.is_empty(),
+        "the page fetches something: {fetching:?}"
+    );
     for e in doc.select(&sel("[href]")) {
         let href = e.value().attr("href").unwrap_or_default();
         assert!(href.starts_with('#'), "a link out of the page: {href}");
     }
     let lower = html.to_ascii_lowercase();
-    assert!(!lower.contains("@import") && !lower.contains("url("), "CSS fetches something");
+    assert!(
+        !lower.contains("@import") && !lower.contains("url("),
+        "CSS fetches something"
+    );
     assert!(lower.contains("@media print"), "no print stylesheet");
 }
 
@@ -107,7 +115,15 @@ async fn report_of_a_run_with_injected_faults() {
     o.expect_code(0);
     assert!(o.stdout.contains("report.html"), "{}", o.stdout);
     let mut c = sb.cmd();
-    c.args(["audit", "report", "run.jsonl", "--format", "json", "--out", "-"]);
+    c.args([
+        "audit",
+        "report",
+        "run.jsonl",
+        "--format",
+        "json",
+        "--out",
+        "-",
+    ]);
     let o = run(c).await;
     o.expect_code(0);
     let j = o.json();
@@ -170,7 +186,11 @@ async fn report_of_a_run_with_injected_faults() {
     let cmd = texts(&doc, "code.redrive");
     assert_eq!(cmd.len(), 1);
     assert!(cmd[0].contains(" replay --topic topic_cli_tests --only-failed run.jsonl"));
-    assert!(cmd[0].starts_with(env!("CARGO_BIN_EXE_cxone-replay")), "{}", cmd[0]);
+    assert!(
+        cmd[0].starts_with(env!("CARGO_BIN_EXE_cxone-replay")),
+        "{}",
+        cmd[0]
+    );
 
     // the resume chain
     let chain = texts(&doc, "table.runs tbody tr td:last-child");
@@ -284,8 +304,16 @@ async fn empty_missing_and_foreign_files_are_refused() {
         (&["notes.txt"], 1, "notes.txt is not an audit log"),
         (&["blank.jsonl"], 1, "holds no audit record"),
         (&["missing.jsonl"], 2, "no audit log at missing.jsonl"),
-        (&["one.jsonl", "--run", "run-x"], 1, "no run run-x in one.jsonl"),
-        (&["one.jsonl", "--failed-rows", "100001"], 2, "--failed-rows"),
+        (
+            &["one.jsonl", "--run", "run-x"],
+            1,
+            "no run run-x in one.jsonl",
+        ),
+        (
+            &["one.jsonl", "--failed-rows", "100001"],
+            2,
+            "--failed-rows",
+        ),
         (&["one.jsonl", "--max-bins", "1"], 2, "--max-bins"),
         (&["one.jsonl", "--out-is-log"], 2, "is the audit log itself"),
     ];
@@ -391,11 +419,7 @@ fn probe(log: &str) {
         .expect("run cxone-replay");
     let usage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN)
         .expect("getrusage");
-    println!(
-        "probe: {} {}",
-        status.code().unwrap_or(-1),
-        usage.max_rss()
-    );
+    println!("probe: {} {}", status.code().unwrap_or(-1), usage.max_rss());
 }
 
 #[test]
@@ -439,7 +463,10 @@ fn a_1m_record_log_is_reported_in_bounded_memory() {
         texts(&doc, ".total[data-status=FAILED] .n"),
         [(RECORDS / 100).to_string()]
     );
-    assert_eq!(doc.select(&sel("table.failed-events tbody tr")).count(), 200);
+    assert_eq!(
+        doc.select(&sel("table.failed-events tbody tr")).count(),
+        200
+    );
     assert_eq!(
         texts(&doc, ".omitted .n"),
         [(RECORDS / 100 - 200).to_string()]
