@@ -15,6 +15,7 @@ mod error;
 mod exchange;
 pub mod retry;
 pub mod runtime;
+mod throttle;
 mod token;
 
 pub use builder::{

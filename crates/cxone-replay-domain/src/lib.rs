@@ -10,6 +10,7 @@ mod filter;
 mod ids;
 mod payload;
 mod plan;
+mod ratelimit;
 mod retry;
 pub mod time;
 mod wire;
@@ -24,6 +25,9 @@ pub use filter::EventFilter;
 pub use ids::{DestinationAllowList, DestinationOverride, IdempotencyKey, MAX_IDEMPOTENCY_KEY_LEN};
 pub use payload::{CLIENT_VERSION, ReplayMetadata, ReplayPayload, RetryMatrix, RoutingDirective};
 pub use plan::{DEFAULT_BODY_LIMIT, Decision, PlannedReplay, ReplayPolicy, Skip, SkipReason, plan};
+pub use ratelimit::{
+    Quota, QuotaPolicy, ServiceLimit, Throttling, parse_ratelimit, parse_ratelimit_policy,
+};
 pub use retry::{RetryBudget, RetryDecision, RetryPolicy, parse_retry_after};
 pub use time::{Clock, Jitter, NoJitter, Sleeper};
 pub use wire::{DlqEvent, DlqPage, EventDefect, PutEventResponse, TokenResponse};
