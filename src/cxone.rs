@@ -3,7 +3,7 @@
 use crate::ports::{BoxError, DlqSource, PageStream, ReplayTarget, SendOutcome};
 use async_trait::async_trait;
 use cxone_eventbridge::{Client, PutOutcome};
-use cxone_replay_domain::IdempotencyKey;
+use cxone_replay_domain::{IdempotencyKey, Throttling};
 use futures::StreamExt;
 
 impl DlqSource for Client {
@@ -33,5 +33,9 @@ impl ReplayTarget for Client {
                 SendOutcome::failed(e.class(), e.status(), e.attempts().max(1), message)
             }
         }
+    }
+
+    fn throttling(&self) -> Option<Throttling> {
+        Some(Client::throttling(self))
     }
 }

@@ -146,10 +146,14 @@ impl WebhookMonitorBuilder {
         check_credential_url(&url)
             .map_err(|rule| EngineError::invalid(Setting::WebhookUrl, rule.to_string()))?;
         if self.queue == 0 {
-            return Err(EngineError::invalid(Setting::WebhookQueue, "must be at least 1"));
+            return Err(EngineError::invalid(
+                Setting::WebhookQueue,
+                "must be at least 1",
+            ));
         }
         if self.max_attempts == 0 {
-            return Err(EngineError::invalid(Setting::WebhookAttempts,
+            return Err(EngineError::invalid(
+                Setting::WebhookAttempts,
                 "must be at least 1",
             ));
         }
@@ -201,14 +205,18 @@ impl WebhookMonitorBuilder {
 fn signing_key(secret: &str) -> Result<SecretSlice<u8>, EngineError> {
     let bytes = match secret.strip_prefix("whsec_") {
         Some(b64) => B64.decode(b64).map_err(|_| {
-            EngineError::invalid(Setting::WebhookSecret,
+            EngineError::invalid(
+                Setting::WebhookSecret,
                 "a `whsec_` secret must be base64 after the prefix",
             )
         })?,
         None => secret.as_bytes().to_vec(),
     };
     if bytes.is_empty() {
-        return Err(EngineError::invalid(Setting::WebhookSecret, "must not be empty"));
+        return Err(EngineError::invalid(
+            Setting::WebhookSecret,
+            "must not be empty",
+        ));
     }
     Ok(SecretSlice::from(bytes))
 }

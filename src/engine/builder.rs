@@ -1,6 +1,6 @@
 //! [`ReplayerBuilder`]: the settings of a run, validated by [`ReplayerBuilder::build`].
 
-use super::pacer::Pacer;
+use super::pacer::{Pace, Pacer};
 use super::{
     DEFAULT_CONCURRENCY, DEFAULT_DRAIN_TIMEOUT, DEFAULT_PAGE_SIZE, MAX_CONCURRENCY, Mode,
     ProgressFn, Replayer,
@@ -21,7 +21,7 @@ pub struct ReplayerBuilder {
     policy: ReplayPolicy,
     filter: EventFilter,
     concurrency: usize,
-    pace: Option<f64>,
+    pace: Option<Pace>,
     page_size: u32,
     dry_run: bool,
     source: Option<Arc<dyn DlqSource>>,
@@ -118,11 +118,20 @@ impl ReplayerBuilder {
     }
 
     /// At most this many sends per second, evenly spaced (no bursts; see [`check_pace`] for the
-    /// accepted values). Skips and dry-run records are not paced.
+    /// accepted values): [`pacing`](Self::pacing) with [`Pace::Fixed`]. Skips and dry-run
+    /// records are not paced.
     ///
     /// [`check_pace`]: crate::check_pace
-    pub fn pace(mut self, events_per_second: f64) -> Self {
-        self.pace = Some(events_per_second);
+    pub fn pace(self, events_per_second: f64) -> Self {
+        self.pacing(Pace::Fixed(events_per_second))
+    }
+
+    /// How the sends are paced: a fixed rate, or [`Pace::Adaptive`] to find the server's rate
+    /// limit (default: unpaced, only [`concurrency`](Self::concurrency) limits them). Every
+    /// pace waits out the target's run-wide `Retry-After` hold and resumes one period at a time
+    /// after it, never in a burst.
+    pub fn pacing(mut self, pace: Pace) -> Self {
+        self.pace = Some(pace);
         self
     }
 
@@ -238,10 +247,9 @@ impl ReplayerBuilder {
                 "must be at least 1",
             ));
         }
-        let pacer = self
-            .pace
-            .map(|p| Pacer::new(p, Arc::clone(&self.clock)))
-            .transpose()?;
+        if let Some(p) = &self.pace {
+            p.check()?;
+        }
         if self.drain_timeout.is_zero() {
             return Err(EngineError::invalid(
                 Setting::DrainTimeout,
@@ -279,6 +287,11 @@ impl ReplayerBuilder {
                 ));
             }
         };
+        let feedback = match &mode {
+            Mode::Send(target) => Some(Arc::clone(target)),
+            Mode::DryRun => None,
+        };
+        let pacer = Pacer::new(self.pace, Arc::clone(&self.clock), feedback)?;
         Ok(Replayer {
             topics: self.topics.into_iter().map(Arc::from).collect(),
             policy: self.policy,

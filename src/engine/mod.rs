@@ -4,8 +4,9 @@
 //! `plan` decides each event with the domain, `send` runs the planned replays concurrently and
 //! paced, and `record` audits every final outcome and counts it once the sink took it. `run`
 //! drives them through the phases of a run (`Running`, `Draining`, `Done`). `builder` validates
-//! the settings and `pacer` spaces the sends.
+//! the settings and `pacer` spaces the sends (at a fixed rate, or at the rate `adaptive` finds).
 
+mod adaptive;
 mod builder;
 mod feed;
 mod pacer;
@@ -15,7 +16,7 @@ mod run;
 mod send;
 
 pub use builder::ReplayerBuilder;
-pub use pacer::{MAX_PACE, check_pace};
+pub use pacer::{DEFAULT_PACE_MAX, DEFAULT_PACE_MIN, MAX_PACE, Pace, check_pace};
 
 use crate::ports::{AuditSink, DlqSource, MonitorSink, ReplayTarget};
 use crate::runtime::{Clock, Sleeper};
@@ -65,7 +66,7 @@ pub struct Replayer {
     policy: ReplayPolicy,
     filter: EventFilter,
     concurrency: usize,
-    pacer: Option<Pacer>,
+    pacer: Pacer,
     page_size: u32,
     mode: Mode,
     source: Arc<dyn DlqSource>,

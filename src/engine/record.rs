@@ -66,7 +66,9 @@ impl<'a> Recorder<'a> {
 
     fn progress(&self, now: DateTime<Utc>) {
         if let Some(p) = &self.replayer.progress {
-            p(&self.tally.progress(now));
+            let mut progress = self.tally.progress(now);
+            progress.pace = self.replayer.pacer.current();
+            p(&progress);
         }
     }
 
@@ -83,6 +85,13 @@ impl<'a> Recorder<'a> {
             interrupted,
             r.mode.is_dry_run(),
         );
+        let pacing = r.pacer.report();
+        summary.rate_limited = pacing.rate_limited;
+        summary.held_ms = u64::try_from(pacing.held.as_millis()).unwrap_or(u64::MAX);
+        summary.pace_per_second = pacing.pace;
+        if summary.elapsed_ms > 0 {
+            summary.sends_per_second = pacing.sends as f64 * 1000.0 / summary.elapsed_ms as f64;
+        }
         if let Some(m) = self.monitor {
             m.notify(MonitorEvent::Completed(&summary));
             summary.monitor_dropped = m.close().await;

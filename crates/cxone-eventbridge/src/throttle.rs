@@ -40,11 +40,7 @@ impl Client {
         headers: &HeaderMap,
         retry_after: Option<Duration>,
     ) {
-        let quota = if api {
-            quota_of(headers)
-        } else {
-            None
-        };
+        let quota = if api { quota_of(headers) } else { None };
         if status != 429 && !(status == 503 && retry_after.is_some()) && quota.is_none() {
             return;
         }
@@ -119,7 +115,10 @@ mod tests {
         let t = c.throttling();
         assert_eq!((t.throttled, t.busy, t.quotas_seen), (2, 1, 1));
         let q = t.quota.unwrap();
-        assert_eq!((q.per_second, q.remaining, q.reset), (Some(200.0), Some(12), None));
+        assert_eq!(
+            (q.per_second, q.remaining, q.reset),
+            (Some(200.0), Some(12), None)
+        );
         // The token endpoint's fields are not the API's quota; malformed fields are ignored.
         c.observe(false, 200, &fields, None);
         c.observe(true, 201, &headers(&[("ratelimit-policy", "q=1")]), None);

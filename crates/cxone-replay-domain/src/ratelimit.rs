@@ -72,10 +72,7 @@ impl Quota {
             .filter_map(|p| Some((p, p.quota as f64 / p.window.filter(|w| *w > 0)? as f64)))
             .min_by(|a, b| a.1.total_cmp(&b.1));
         let limit = match chosen {
-            Some((p, _)) => limits
-                .iter()
-                .find(|l| l.name == p.name)
-                .or(limits.first()),
+            Some((p, _)) => limits.iter().find(|l| l.name == p.name).or(limits.first()),
             None => limits.first(),
         };
         if chosen.is_none() && limit.is_none() {
@@ -235,7 +232,11 @@ mod sf {
     impl Item {
         pub(super) fn param(&self, key: &str) -> Option<&Bare> {
             // Later duplicates override earlier ones (RFC 9651 §4.2.3.2).
-            self.params.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v)
+            self.params
+                .iter()
+                .rev()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v)
         }
 
         /// A required non-negative Integer parameter.
@@ -344,9 +345,7 @@ mod sf {
                 b if b.is_ascii_alphabetic() || b == b'*' => {
                     let start = self.i;
                     self.i += 1;
-                    self.skip(|b| {
-                        b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~:/".contains(&b)
-                    });
+                    self.skip(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~:/".contains(&b));
                     Some(Bare::Token(
                         String::from_utf8_lossy(&self.s[start..self.i]).into_owned(),
                     ))
@@ -411,7 +410,10 @@ mod tests {
     fn the_drafts_examples_parse() {
         let p = parse_ratelimit_policy(r#""burst";q=100;w=60,"daily";q=1000;w=86400"#).unwrap();
         assert_eq!(p.len(), 2);
-        assert_eq!((p[1].name.as_str(), p[1].quota, p[1].window), ("daily", 1000, Some(86400)));
+        assert_eq!(
+            (p[1].name.as_str(), p[1].quota, p[1].window),
+            ("daily", 1000, Some(86400))
+        );
         let p = parse_ratelimit_policy(
             r#""peruser";q=65535;qu="content-bytes";w=10;pk=:sdfjLJUOUH==:"#,
         )
@@ -420,7 +422,10 @@ mod tests {
         let l = parse_ratelimit(r#""default";r=999;pk=:dHJpYWwxMjEzMjM=:"#).unwrap();
         assert_eq!((l[0].remaining, l[0].reset), (999, None));
         let l = parse_ratelimit(r#""default";r=50;t=30"#).unwrap();
-        assert_eq!((l[0].name.as_str(), l[0].remaining, l[0].reset), ("default", 50, Some(30)));
+        assert_eq!(
+            (l[0].name.as_str(), l[0].remaining, l[0].reset),
+            ("default", 50, Some(30))
+        );
     }
 
     #[test]
@@ -441,7 +446,11 @@ mod tests {
         ] {
             assert_eq!(parse_ratelimit_policy(bad), None, "{bad:?}");
         }
-        for bad in [r#""default";t=1"#, r#""default";r=-3"#, r#""default";r=1;t=x"#] {
+        for bad in [
+            r#""default";t=1"#,
+            r#""default";r=-3"#,
+            r#""default";r=1;t=x"#,
+        ] {
             assert_eq!(parse_ratelimit(bad), None, "{bad:?}");
         }
         assert_eq!(Quota::from_fields(Some("nonsense,"), Some("r=")), None);
