@@ -4,6 +4,7 @@ use crate::config::EmulatorBuilder;
 use crate::data;
 use crate::error::EmulatorError;
 use crate::ledger::Ledger;
+use crate::limit::RateLimit;
 use crate::routes;
 use crate::server::clock::ServerClock;
 use crate::server::listener::{ConnTag, DropListener};
@@ -145,6 +146,20 @@ impl EmulatorHandle {
     /// Expires every token issued so far: the next API call with one gets a 401.
     pub fn expire_tokens(&self) {
         self.state.tokens.expire_all();
+    }
+
+    /// Changes the rate limit while running (`None` lifts it): from now on, requests are judged
+    /// by the new limit; the tokens already earned are kept up to its burst.
+    ///
+    /// # Errors
+    /// [`EmulatorError::InvalidConfig`] naming `rate_limit` or `rate_limit_burst` when out of
+    /// range (the limit in force is then unchanged).
+    pub fn set_rate_limit(&self, limit: Option<RateLimit>) -> Result<(), EmulatorError> {
+        if let Some(l) = &limit {
+            l.check()?;
+        }
+        self.state.set_rate_limit(limit);
+        Ok(())
     }
 
     /// Stops accepting connections, lets requests in progress finish, and waits for the server.
