@@ -159,6 +159,7 @@ async fn run(cli: Cli, sources: Sources) -> Result<u8, CliError> {
                 ));
             }
             let (policy, filter) = replay::policy_and_filter(&a)?;
+            let pace = replay::pace(&a)?;
             let concurrency = a.concurrency;
             let builder = config::client_builder(g, sources)?
                 .retry_policy(config::retry_policy(a.max_attempts)?)
@@ -172,7 +173,7 @@ async fn run(cli: Cli, sources: Sources) -> Result<u8, CliError> {
                 policy,
                 filter,
                 concurrency,
-                pace: a.rate,
+                pace,
                 page_size: a.page_size,
                 dry_run: a.dry_run,
                 audit_log: a.audit_log.clone(),

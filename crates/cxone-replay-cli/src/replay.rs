@@ -1,10 +1,13 @@
 //! `replay` (and the run part of `demo`): flags → engine configuration, progress, summary.
 
-use crate::cli::ReplayArgs;
+use crate::cli::{Rate, ReplayArgs};
 use crate::error::{CliError, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, chain};
 use crate::progress::Bar;
 use crate::table::{Align, Table, push_breakdown, status_table};
-use cxone_dlq_replay::{EngineError, JsonlAuditLog, Replayer, RunSummary, Setting, WebhookMonitor};
+use cxone_dlq_replay::{
+    DEFAULT_PACE_MAX, DEFAULT_PACE_MIN, EngineError, JsonlAuditLog, Pace, Replayer, RunSummary,
+    Setting, WebhookMonitor,
+};
 use cxone_eventbridge::Client;
 use cxone_replay_domain::{DestinationAllowList, DestinationOverride, EventFilter, ReplayPolicy};
 use std::path::{Path, PathBuf};
@@ -23,8 +26,8 @@ pub struct RunSpec {
     pub filter: EventFilter,
     /// Events in flight.
     pub concurrency: usize,
-    /// Replays per second.
-    pub pace: Option<f64>,
+    /// How fast the replays go (`None`: as fast as the concurrency allows).
+    pub pace: Option<Pace>,
     /// DLQ page size.
     pub page_size: u32,
     /// Send nothing.
@@ -89,6 +92,39 @@ pub fn policy_and_filter(a: &ReplayArgs) -> Result<(ReplayPolicy, EventFilter), 
         .check()
         .map_err(|e| CliError::usage(format!("invalid --since/--until: {e}")))?;
     Ok((policy, filter))
+}
+
+/// The pace of `--rate`, `--rate-min` and `--rate-max`.
+///
+/// # Errors
+/// Exit 2 when a bound is given without `--rate auto`, or `--rate-min` is above `--rate-max`.
+pub fn pace(a: &ReplayArgs) -> Result<Option<Pace>, CliError> {
+    let bounds = a.rate_min.is_some() || a.rate_max.is_some();
+    let pace = match a.rate {
+        None => None,
+        Some(Rate::PerSecond(_)) if bounds => {
+            return Err(CliError::usage(
+                "--rate-min and --rate-max bound --rate auto; with a fixed --rate N leave them out",
+            ));
+        }
+        Some(Rate::PerSecond(r)) => Some(Pace::Fixed(r)),
+        Some(Rate::Auto) => Some(Pace::Adaptive {
+            min: a
+                .rate_min
+                .unwrap_or(DEFAULT_PACE_MIN.min(a.rate_max.unwrap_or(f64::MAX))),
+            max: a
+                .rate_max
+                .unwrap_or(DEFAULT_PACE_MAX.max(a.rate_min.unwrap_or(0.0))),
+        }),
+    };
+    if let Some(p) = &pace
+        && let Err(EngineError::Setting { problem, .. }) = p.check()
+    {
+        return Err(CliError::usage(format!(
+            "invalid --rate-min/--rate-max: {problem}"
+        )));
+    }
+    Ok(pace)
 }
 
 /// Builds the webhook monitor of `--monitoring-webhook` (needs a Tokio runtime).
@@ -180,7 +216,7 @@ pub async fn execute(spec: RunSpec) -> Result<Finished, CliError> {
         b = b.target(spec.client);
     }
     if let Some(p) = spec.pace {
-        b = b.pace(p);
+        b = b.pacing(p);
     }
     if let Some(m) = spec.monitor {
         b = b.monitor(m);
@@ -364,6 +400,26 @@ pub fn render_summary(s: &RunSummary, audit_log: &Path, stopped_early: bool) -> 
             s.elapsed_ms as f64 / 1000.0
         ),
     ]);
+    if !s.dry_run {
+        let pace = match s.pace_per_second {
+            Some(p) => format!("paced at {p:.1}/s at the end; "),
+            None => String::new(),
+        };
+        kv.row([
+            "sends".to_string(),
+            format!("{pace}{:.1} sends/s on average", s.sends_per_second),
+        ]);
+    }
+    if s.rate_limited > 0 || s.held_ms > 0 {
+        kv.row([
+            "rate limited".to_string(),
+            format!(
+                "{} answer(s) 429; held {:.1} s by Retry-After",
+                s.rate_limited,
+                s.held_ms as f64 / 1000.0
+            ),
+        ]);
+    }
     if s.monitor_dropped > 0 {
         kv.row([
             "monitor".to_string(),

@@ -259,6 +259,7 @@ async fn text_summary_is_a_table() {
         "RETRY_WINDOW_EXCEEDED",
         "PUT LATENCY (ms)",
         "throughput",
+        "paced at 1000.0/s at the end",
         "audit log   replay_audit_log.jsonl",
     ] {
         assert!(o.stdout.contains(needle), "{needle}:\n{}", o.stdout);
@@ -267,6 +268,34 @@ async fn text_summary_is_a_table() {
         o.stderr.is_empty(),
         "no progress bar or logs off a terminal:\n{}",
         o.stderr
+    );
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_auto_follows_the_ratelimit_fields_and_reports_the_pace() {
+    use cxone_eventbridge_emulator::RateLimit;
+    // A limit far above what 30 events need: the point is the wiring, not the timing.
+    let emu = emulator(30)
+        .rate_limit(RateLimit::new(5_000))
+        .rate_limit_headers(true)
+        .start()
+        .await
+        .unwrap();
+    let sb = Sandbox::new();
+    let mut c = sb.cmd_for(&emu);
+    c.args(["replay", "--json", "--rate", "auto", "--rate-max", "3000"]);
+    let o = run(c).await;
+    o.expect_code(0);
+    let v = o.json();
+    assert_eq!(v["counts"]["SUCCESS"], 30, "{v}");
+    // The policy (5,000/s) is above --rate-max: the pace is the max.
+    assert_eq!(v["pace_per_second"], 3000.0, "{v}");
+    assert_eq!(v["rate_limited"], 0);
+    assert_eq!(v["held_ms"], 0);
+    assert!(
+        v["sends_per_second"].as_f64().is_some_and(|r| r > 0.0),
+        "{v}"
     );
     emu.shutdown().await;
 }
