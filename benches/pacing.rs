@@ -179,12 +179,14 @@ async fn accuracy(events: usize) {
         let n = events.min((rate * 10.0) as usize).max(50);
         let emu = emulator(n).start().await.expect("emulator");
         let r = run(&emu, Some(Pace::Fixed(rate)), 64, |_| {}).await;
-        let s = r.samples.lock().expect("samples");
-        let (first, last) = (
-            s.first().map_or(0.0, |x| x.0),
-            s.last().map_or(0.0, |x| x.0),
-        );
-        let achieved = (s.len() as f64 - 1.0) / (last - first);
+        let achieved = {
+            let s = r.samples.lock().expect("samples");
+            let (first, last) = (
+                s.first().map_or(0.0, |x| x.0),
+                s.last().map_or(0.0, |x| x.0),
+            );
+            (s.len() as f64 - 1.0) / (last - first)
+        };
         println!(
             "| {rate:.0} | {n} | {achieved:.1} | {:+.2}% |",
             (achieved / rate - 1.0) * 100.0
