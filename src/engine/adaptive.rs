@@ -15,7 +15,8 @@
 //!   same congestion event and do not cut again.
 //! - **Regrowth** follows CUBIC: `rate(t) = last_max × (1 + C × (t − K)³)` with
 //!   `K = ∛((1 − BETA) / C)`: fast at first, flat near `last_max` (where the limit was), then
-//!   probing faster and faster above it, which finds a raised limit. [`C`] is relative to
+//!   probing faster and faster above it; [`REPROBE`] × `last_max` without a throttle means the
+//!   limit went up, and slow start takes over again from there. [`C`] is relative to
 //!   `last_max` (the AWS SDKs' 0.4 is absolute, in requests per second), so `K` is the same
 //!   [`K`] seconds at 5 or 5,000 per second.
 //! - **`RateLimit` fields** (draft-ietf-httpapi-ratelimit-headers-11): while responses carry
@@ -32,7 +33,7 @@
 //! holds the whole run for the server's `Retry-After` (a second against the emulator), so each
 //! probe that finds the limit costs a second of nothing; a shallower cut and a plateau just
 //! under the last limit make probes rarer. In the simulation of the tests (a 200/s token
-//! bucket, burst 20, 20 ms away, concurrency 64), β 0.7 / 0.8 / 0.85 gave 162 / 165 / 166
+//! bucket, burst 20, 20 ms away, concurrency 64), β 0.7 / 0.8 / 0.85 gave 161 / 164 / 166
 //! accepted per second over the first 40 s, with a 429 every 9 to 10 s after slow start.
 
 /// The cut on a throttle (CUBIC's β; the AWS SDKs use 0.7).
@@ -46,6 +47,10 @@ pub(crate) const DOUBLING: f64 = 0.5;
 /// A throttle comes only once the server's burst allowance is spent, so the rate sent then was
 /// already over the limit: the plateau (`last_max`) is put this much under it.
 pub(crate) const OVERSHOOT: f64 = 0.95;
+/// Regrowth this far above `last_max` without a throttle means the limit went up: slow start
+/// again from there. (Against a steady limit the server's burst is spent long before: the
+/// throttle comes first.)
+pub(crate) const REPROBE: f64 = 1.25;
 /// The default starting rate (sends per second), within the bounds.
 pub(crate) const START: f64 = 10.0;
 /// Throttles this soon (seconds) after a cut, or after the hold it caused, are the same event.
@@ -107,7 +112,16 @@ impl Adaptive {
             Phase::SlowStart { from, since } => from * ((now - since).max(0.0) / DOUBLING).exp2(),
             Phase::Cubic { last_max, since } => {
                 let dt = (now - since).max(0.0) - K;
-                last_max * (1.0 + C * dt * dt * dt)
+                let grown = last_max * (1.0 + C * dt * dt * dt);
+                if grown > last_max * REPROBE {
+                    // Far above the last limit and no throttle: the limit went up. Find it as
+                    // at the start.
+                    self.phase = Phase::SlowStart {
+                        from: grown,
+                        since: now,
+                    };
+                }
+                grown
             }
             Phase::Informed { at } if now - at > STALE => {
                 // The server stopped reporting: probe from here, starting on the plateau.
@@ -320,6 +334,21 @@ mod tests {
         // Above it, probing speeds up.
         let (one, two) = (a.rate(4.0 + K) - top, a.rate(5.0 + K) - top);
         assert!(one > 0.0 && two > 4.0 * one, "{one} {two}");
+    }
+
+    #[test]
+    fn far_above_the_last_limit_without_a_throttle_it_slow_starts_again() {
+        let mut a = Adaptive::new(1.0, 10_000.0, 0.0);
+        a.phase = Phase::Cubic {
+            last_max: 100.0,
+            since: 0.0,
+        };
+        // (REPROBE − 1) = C × x³: x = 5 s past K.
+        let x = ((REPROBE - 1.0) / C).cbrt();
+        assert!(a.rate(K + x - 0.1) < 125.0);
+        let at = a.rate(K + x + 0.01);
+        assert!(matches!(a.phase, Phase::SlowStart { .. }), "{:?}", a.phase);
+        assert!((a.rate(K + x + 0.01 + DOUBLING) - 2.0 * at).abs() < 1e-6);
     }
 
     #[test]

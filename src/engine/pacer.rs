@@ -124,6 +124,8 @@ fn check_rate(what: &str, p: f64) -> Result<(), EngineError> {
 /// Deadlines one period apart, in seconds since the pacer's epoch.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Schedule {
+    /// When the next send is due; `-inf` before the first (which goes at once, with no credit
+    /// for the time before it).
     next: f64,
     period: f64,
 }
@@ -131,7 +133,7 @@ struct Schedule {
 impl Schedule {
     fn new(rate: f64) -> Self {
         Schedule {
-            next: 0.0,
+            next: f64::NEG_INFINITY,
             period: 1.0 / rate,
         }
     }
@@ -142,7 +144,12 @@ impl Schedule {
         if now + 1e-6 < self.next {
             return Err(self.next - now);
         }
-        self.next = self.next.max(now - LATENESS_CREDIT) + self.period;
+        let due = if self.next.is_finite() {
+            self.next.max(now - LATENESS_CREDIT)
+        } else {
+            now
+        };
+        self.next = due + self.period;
         Ok(())
     }
 
@@ -154,7 +161,9 @@ impl Schedule {
     /// A new rate: the next deadline is one new period after the last one.
     fn set_rate(&mut self, rate: f64) {
         let period = 1.0 / rate;
-        self.next += period - self.period;
+        if self.next.is_finite() {
+            self.next += period - self.period;
+        }
         self.period = period;
     }
 }

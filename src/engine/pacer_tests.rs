@@ -59,6 +59,8 @@ fn secs(clock: &ManualClock) -> f64 {
 #[test]
 fn the_schedule_credits_lateness_but_not_a_long_stall() {
     let mut s = Schedule::new(100.0);
+    // The first send goes when it is asked for, with no credit for the time before.
+    s.set_rate(100.0);
     assert_eq!(s.try_take(0.0), Ok(()));
     assert!((s.try_take(0.004).unwrap_err() - 0.006).abs() < 1e-9);
     // 3 ms late: the next is still due 10 ms after the last was *due*.
@@ -75,6 +77,13 @@ fn the_schedule_credits_lateness_but_not_a_long_stall() {
     assert!((s.try_take(4.0).unwrap_err() - 1.0).abs() < 1e-9);
     s.set_rate(10.0);
     assert!((s.next - 5.09).abs() < 1e-9, "{}", s.next);
+}
+
+#[test]
+fn the_first_send_is_not_credited_for_the_time_before_it() {
+    let mut s = Schedule::new(1000.0);
+    assert_eq!(s.try_take(5.0), Ok(()));
+    assert!(s.try_take(5.0).is_err(), "no burst at the start");
 }
 
 #[tokio::test]
