@@ -278,7 +278,7 @@ impl Pacer {
         let mut s = self.lock();
         let now = Self::secs(s.epoch, now_at);
         if let Some(t) = throttling {
-            s.take_in(&t, now_at, now);
+            s.take_in(&t, now);
         }
         let State {
             schedule,
@@ -354,7 +354,7 @@ impl Pacer {
 impl State {
     /// Applies what the target reported since the last look: a hold moves the schedule; for
     /// the adaptive pace, new quotas and new throttles feed the controller.
-    fn take_in(&mut self, t: &Throttling, now_at: DateTime<Utc>, now: f64) {
+    fn take_in(&mut self, t: &Throttling, now: f64) {
         // A new hold counts even when it is seen only after it ended (every slot was busy
         // meanwhile, waiting in it): nothing is owed for the time before it ended, nor for the
         // time until it was seen.
