@@ -123,12 +123,18 @@ async fn client_alone(c: &Client, emu: &EmulatorHandle, concurrency: usize) -> (
     let planned: Vec<_> = emu
         .events(TOPIC)
         .iter()
-        .filter_map(
-            |e| match plan(e, &policy, &EventFilter::default(), chrono::Utc::now()) {
+        .filter_map(|e| {
+            match plan(
+                e,
+                TOPIC,
+                &policy,
+                &EventFilter::default(),
+                chrono::Utc::now(),
+            ) {
                 Decision::Replay(p) => Some((p.idempotency_key().clone(), p.body)),
                 Decision::Skip(_) => None,
-            },
-        )
+            }
+        })
         .collect();
     let planned = std::sync::Arc::new(planned);
     let t = Instant::now();

@@ -329,11 +329,7 @@ impl AuditSink for JsonlAuditLog {
     async fn delivered_keys(&self) -> Result<Option<DeliveredKeys>, BoxError> {
         let mut keys = DeliveredKeys::new();
         AuditLog::scan(&self.path, |rec| {
-            if rec.status.is_delivered()
-                && let Some(k) = &rec.idempotency_key
-            {
-                keys.insert(k);
-            }
+            keys.insert_record(&rec);
         })
         .map_err(|e| Box::new(e) as BoxError)?;
         Ok(Some(keys))
@@ -387,7 +383,9 @@ impl LogReport {
 /// `audit summary` prints).
 ///
 /// Each event's final outcome is its last record, except that a delivered outcome (`SUCCESS`
-/// or `DUPLICATE`) is never overridden by a later non-delivered one (say, a dry run).
+/// or `DUPLICATE`) is never overridden by a later non-delivered one (say, a dry run), and a
+/// `SKIPPED`/`DUPLICATE_IN_RUN` record (the event came up again in the same run) overrides
+/// nothing.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LogSummary {
     /// Records in the log.
@@ -438,11 +436,13 @@ impl SummaryAcc {
         self.first = Some(self.first.map_or(r.timestamp, |f| f.min(r.timestamp)));
         self.last = Some(self.last.map_or(r.timestamp, |l| l.max(r.timestamp)));
         let entry = (r.status, r.error_classification, r.skip_reason, 1);
+        // A repeat within a run says nothing about the event's outcome: it never overrides one.
+        let repeat = r.skip_reason == Some(SkipReason::DuplicateInRun);
         self.finals
             .entry((r.topic_id.clone(), r.event_id.clone()))
             .and_modify(|e| {
                 e.3 += 1;
-                if r.status.is_delivered() || !e.0.is_delivered() {
+                if !repeat && (r.status.is_delivered() || !e.0.is_delivered()) {
                     (e.0, e.1, e.2) = (r.status, r.error_classification, r.skip_reason);
                 }
             })

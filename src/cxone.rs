@@ -2,8 +2,8 @@
 
 use crate::ports::{BoxError, DlqSource, PageStream, ReplayTarget, SendOutcome};
 use async_trait::async_trait;
-use cxone_eventbridge::{Client, PutOutcome};
-use cxone_replay_domain::{IdempotencyKey, Throttling};
+use cxone_eventbridge::{Client, Error, PutOutcome};
+use cxone_replay_domain::{IdempotencyKey, MAX_MESSAGE_EXCERPT, Throttling, excerpt};
 use futures::StreamExt;
 
 impl DlqSource for Client {
@@ -26,10 +26,13 @@ impl ReplayTarget for Client {
                 _ => SendOutcome::accepted(report.status, report.attempts),
             },
             Err(e) => {
-                let mut message = e.to_string();
-                if let Some(id) = e.request_id() {
-                    message.push_str(&format!(" (request id {id})"));
-                }
+                let message = failure_message(&e);
+                tracing::info!(
+                    topic,
+                    key = key.as_str(),
+                    class = %e.class(),
+                    "replay failed: {message}"
+                );
                 SendOutcome::failed(e.class(), e.status(), e.attempts().max(1), message)
             }
         }
@@ -37,5 +40,62 @@ impl ReplayTarget for Client {
 
     fn throttling(&self) -> Option<Throttling> {
         Some(Client::throttling(self))
+    }
+}
+
+/// The audit `message` of a failed send: the client's one-line error, then what the server
+/// said (already redacted of the client's credentials by the client; here made one line and
+/// at most [`MAX_MESSAGE_EXCERPT`] bytes), then the server's request id.
+fn failure_message(e: &Error) -> String {
+    let mut message = e.to_string();
+    if let Some(text) = e.body().map(|b| excerpt(b, MAX_MESSAGE_EXCERPT))
+        && !text.is_empty()
+    {
+        message.push_str(": server said: ");
+        message.push_str(&text);
+    }
+    if let Some(id) = e.request_id() {
+        message.push_str(&format!(" (request id {id})"));
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cxone_eventbridge::GaveUp;
+    use cxone_replay_domain::FailureClass;
+
+    fn status(body: Option<&str>, request_id: Option<&str>) -> Error {
+        Error::Status {
+            op: "topic PUT",
+            status: 422,
+            class: FailureClass::SchemaViolation,
+            attempts: 1,
+            gave_up: GaveUp::Permanent,
+            body: body.map(Into::into),
+            request_id: request_id.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn the_message_keeps_the_prefix_and_appends_the_server_text_on_one_bounded_line() {
+        assert_eq!(
+            failure_message(&status(None, None)),
+            "topic PUT: HTTP 422 (SCHEMA_VIOLATION) after 1 attempt(s)"
+        );
+        assert_eq!(
+            failure_message(&status(Some("  bad field\n"), Some("req-7"))),
+            "topic PUT: HTTP 422 (SCHEMA_VIOLATION) after 1 attempt(s): server said: bad field \
+             (request id req-7)"
+        );
+        let long = failure_message(&status(Some(&"x\n".repeat(4000)), None));
+        let (_, text) = long.split_once(": server said: ").unwrap();
+        assert!(text.len() <= MAX_MESSAGE_EXCERPT, "{}", text.len());
+        assert!(text.starts_with(r"x\nx\n") && text.ends_with('…'), "{text}");
+        assert_eq!(
+            failure_message(&status(Some(" \t "), None)),
+            "topic PUT: HTTP 422 (SCHEMA_VIOLATION) after 1 attempt(s)"
+        );
     }
 }

@@ -2,6 +2,7 @@
 
 use crate::ports::BoxError;
 use crate::summary::RunSummary;
+use cxone_replay_domain::StopReason;
 use std::fmt;
 use std::path::PathBuf;
 
@@ -111,8 +112,9 @@ impl fmt::Display for Setting {
 /// Everything that can go wrong building or running a replay.
 ///
 /// Errors that end a run which had already started ([`EngineError::Fetch`],
-/// [`EngineError::Audit`]) carry the summary of what was done before: every event seen up to
-/// then has its audit record (for `Fetch`), so the summary is as trustworthy as a normal one.
+/// [`EngineError::Audit`], [`EngineError::Stopped`]) carry the summary of what was done before:
+/// every event seen up to then has its audit record (for `Fetch` and `Stopped`), so the summary
+/// is as trustworthy as a normal one.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum EngineError {
@@ -171,6 +173,17 @@ pub enum EngineError {
         #[source]
         source: BoxError,
     },
+    /// The circuit breaker stopped the run: a send failed for authentication or permission, or
+    /// too many events in a row failed transiently. In-flight sends were finished and audited;
+    /// events not sent have no record, so a resume continues with them (see `summary`, whose
+    /// `stopped` says the same).
+    #[error("the run stopped: {reason}")]
+    Stopped {
+        /// Why.
+        reason: StopReason,
+        /// What the run did before it stopped.
+        summary: Box<RunSummary>,
+    },
     /// The operation needs a Tokio runtime and none is running.
     #[error("{what} must be called from within a Tokio runtime")]
     NoRuntime {
@@ -184,21 +197,25 @@ impl EngineError {
     #[must_use]
     pub fn summary(&self) -> Option<&RunSummary> {
         match self {
-            EngineError::Fetch { summary, .. } | EngineError::Audit { summary, .. } => {
-                Some(summary)
-            }
+            EngineError::Fetch { summary, .. }
+            | EngineError::Audit { summary, .. }
+            | EngineError::Stopped { summary, .. } => Some(summary),
             _ => None,
         }
     }
 
-    /// Whether running again (with resume) may succeed: true for fetch failures and a held
-    /// lock, false for configuration errors.
+    /// Whether running again (with resume) may succeed: true for fetch failures, a held lock
+    /// and a stop after transient failures; false for configuration errors and a stop on an
+    /// authentication or permission failure.
     #[must_use]
     pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            EngineError::Fetch { .. } | EngineError::LogLocked { .. } | EngineError::Io { .. }
-        )
+        match self {
+            EngineError::Fetch { .. } | EngineError::LogLocked { .. } | EngineError::Io { .. } => {
+                true
+            }
+            EngineError::Stopped { reason, .. } => !reason.is_auth(),
+            _ => false,
+        }
     }
 
     pub(crate) fn invalid(setting: Setting, problem: impl Into<String>) -> Self {

@@ -20,8 +20,8 @@ pub use audit_log::{
 };
 pub use engine::{
     DEFAULT_CONCURRENCY, DEFAULT_DRAIN_TIMEOUT, DEFAULT_PACE_MAX, DEFAULT_PACE_MIN,
-    DEFAULT_PAGE_SIZE, MAX_CONCURRENCY, MAX_PACE, Pace, ProgressFn, Replayer, ReplayerBuilder,
-    check_pace,
+    DEFAULT_PAGE_SIZE, DEFAULT_STOP_AFTER_FAILURES, MAX_CONCURRENCY, MAX_PACE, Pace, ProgressFn,
+    Replayer, ReplayerBuilder, check_pace,
 };
 pub use error::{EngineError, Setting};
 pub use monitor::{WebhookMonitor, WebhookMonitorBuilder};

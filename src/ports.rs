@@ -114,8 +114,10 @@ pub trait AuditSink: Send + Sync {
     /// Makes every record so far durable (e.g. `fsync`). Called at the end of a run.
     async fn flush(&self) -> Result<(), BoxError>;
 
-    /// For resume: the idempotency keys whose replay already ended `SUCCESS` or `DUPLICATE`
-    /// according to this sink's earlier records; `None` if this sink cannot read back (then
+    /// For resume: the replays that already ended `SUCCESS` or `DUPLICATE` according to this
+    /// sink's earlier records (each identified by topic, eventId and attempt: collect the
+    /// records, or call [`DeliveredKeys::insert_record`](crate::DeliveredKeys::insert_record)
+    /// for each); `None` if this sink cannot read back (then
     /// [`ReplayerBuilder::resume`](crate::ReplayerBuilder::resume) is refused at build time).
     async fn delivered_keys(&self) -> Result<Option<crate::DeliveredKeys>, BoxError> {
         Ok(None)

@@ -127,6 +127,10 @@ pub struct RunSummary {
     /// `Retry-After`), in milliseconds; overlapping holds count once.
     #[serde(default)]
     pub held_ms: u64,
+    /// Why the circuit breaker stopped the run before it ran out of events (a sentence), or
+    /// `null`: events not sent have no record, and a resume continues with them.
+    #[serde(default)]
+    pub stopped: Option<String>,
 }
 
 /// Progress so far, given to the progress callback after every record.
@@ -291,6 +295,7 @@ impl Tally {
             pace_per_second: None,
             rate_limited: 0,
             held_ms: 0,
+            stopped: None,
         }
     }
 }
@@ -329,6 +334,7 @@ mod tests {
             "pace_per_second",
             "rate_limited",
             "held_ms",
+            "stopped",
         ] {
             assert!(v.get(k).is_some(), "missing {k}");
         }

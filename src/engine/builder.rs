@@ -2,14 +2,14 @@
 
 use super::pacer::{Pace, Pacer};
 use super::{
-    DEFAULT_CONCURRENCY, DEFAULT_DRAIN_TIMEOUT, DEFAULT_PAGE_SIZE, MAX_CONCURRENCY, Mode,
-    ProgressFn, Replayer,
+    DEFAULT_CONCURRENCY, DEFAULT_DRAIN_TIMEOUT, DEFAULT_PAGE_SIZE, DEFAULT_STOP_AFTER_FAILURES,
+    MAX_CONCURRENCY, Mode, ProgressFn, Replayer,
 };
 use crate::error::{EngineError, Setting};
 use crate::ports::{AuditSink, DlqSource, MonitorSink, ReplayTarget};
 use crate::runtime::{Clock, Sleeper, SystemClock, TokioSleeper};
 use crate::summary::Progress;
-use cxone_replay_domain::{DestinationOverride, EventFilter, ReplayPolicy};
+use cxone_replay_domain::{DestinationOverride, DomainError, EventFilter, ReplayPolicy};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -34,6 +34,7 @@ pub struct ReplayerBuilder {
     clock: Arc<dyn Clock>,
     sleeper: Arc<dyn Sleeper>,
     drain_timeout: Duration,
+    stop_after_failures: u32,
     run_id: Option<String>,
     start_token: Option<String>,
 }
@@ -47,6 +48,7 @@ impl std::fmt::Debug for ReplayerBuilder {
             .field("page_size", &self.page_size)
             .field("dry_run", &self.dry_run)
             .field("resume", &self.resume)
+            .field("stop_after_failures", &self.stop_after_failures)
             .finish_non_exhaustive()
     }
 }
@@ -71,6 +73,7 @@ impl ReplayerBuilder {
             clock: Arc::new(SystemClock),
             sleeper: Arc::new(TokioSleeper),
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
+            stop_after_failures: DEFAULT_STOP_AFTER_FAILURES,
             run_id: None,
             start_token: None,
         }
@@ -92,7 +95,9 @@ impl ReplayerBuilder {
         self
     }
 
-    /// The replay policy (retry window, maximum age, body limit, destination override).
+    /// The replay policy (retry window, maximum age, body limit, destination override, key
+    /// scheme). With [`KeyScheme::TopicScoped`](cxone_replay_domain::KeyScheme::TopicScoped)
+    /// every topic must fit in a key ([`build`](Self::build) checks it).
     pub fn policy(mut self, policy: ReplayPolicy) -> Self {
         self.policy = policy;
         self
@@ -199,6 +204,18 @@ impl ReplayerBuilder {
         self
     }
 
+    /// The circuit breaker: stop the run after this many events in a row ended `FAILED` with a
+    /// transient class (429, 5xx, network, time-out, retries used up; default
+    /// [`DEFAULT_STOP_AFTER_FAILURES`]; 0: never). An authentication or permission failure of a
+    /// send (401 after a token refresh, 403) stops the run at once whatever this is. A stopped
+    /// run lets in-flight sends finish and records them, leaves the events not sent without a
+    /// record (a resume continues with them) and returns [`EngineError::Stopped`]
+    /// (see [`CircuitBreaker`](cxone_replay_domain::CircuitBreaker)).
+    pub fn stop_after_failures(mut self, n: u32) -> Self {
+        self.stop_after_failures = n;
+        self
+    }
+
     /// Called after every audit record the sink accepted.
     pub fn on_progress(mut self, f: impl Fn(&Progress) + Send + Sync + 'static) -> Self {
         self.progress = Some(Arc::new(f));
@@ -232,9 +249,19 @@ impl ReplayerBuilder {
     /// Validates the settings.
     ///
     /// # Errors
-    /// [`EngineError::Setting`] naming the first missing or invalid [`Setting`].
+    /// [`EngineError::Setting`] naming the first missing or invalid [`Setting`] (a topic that
+    /// cannot be part of the policy's topic-scoped keys is [`Setting::Topics`]).
     pub fn build(self) -> Result<Replayer, EngineError> {
         check_topics(&self.topics)?;
+        for t in &self.topics {
+            if let Err(e) = self.policy.get_key_scheme().check_topic(t) {
+                let problem = match e {
+                    DomainError::InvalidSetting { problem, .. } => problem,
+                    other => other.to_string(),
+                };
+                return Err(EngineError::invalid(Setting::Topics, problem));
+            }
+        }
         if self.concurrency == 0 || self.concurrency > MAX_CONCURRENCY {
             return Err(EngineError::invalid(
                 Setting::Concurrency,
@@ -309,6 +336,7 @@ impl ReplayerBuilder {
             clock: self.clock,
             sleeper: self.sleeper,
             drain_timeout: self.drain_timeout,
+            stop_after_failures: self.stop_after_failures,
             run_id: self
                 .run_id
                 .unwrap_or_else(|| format!("run-{}", uuid::Uuid::new_v4())),

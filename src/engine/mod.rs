@@ -1,8 +1,9 @@
 //! The [`Replayer`]: a streaming, concurrent, paced, resumable, audited replay run.
 //!
 //! A run does four things, one file each: `feed` streams DLQ pages (at most one fetched ahead),
-//! `plan` decides each event with the domain, `send` runs the planned replays concurrently and
-//! paced, and `record` audits every final outcome and counts it once the sink took it. `run`
+//! `plan` decides each event with the domain (and resume and repeats within the run), `send`
+//! runs the planned replays concurrently and paced, and `record` audits every final outcome,
+//! counts it once the sink took it and feeds it to the circuit breaker. `run`
 //! drives them through the phases of a run (`Running`, `Draining`, `Done`). `builder` validates
 //! the settings and `pacer` spaces the sends (at a fixed rate, or at the rate `adaptive` finds).
 
@@ -16,6 +17,7 @@ mod run;
 mod send;
 
 pub use builder::ReplayerBuilder;
+pub use cxone_replay_domain::DEFAULT_STOP_AFTER_FAILURES;
 pub use pacer::{DEFAULT_PACE_MAX, DEFAULT_PACE_MIN, MAX_PACE, Pace, check_pace};
 
 use crate::ports::{AuditSink, DlqSource, MonitorSink, ReplayTarget};
@@ -59,8 +61,10 @@ impl Mode {
 /// fetching, so at most one page is fetched ahead); the dispatcher takes events one by one, plans
 /// each with the domain's [`plan`](cxone_replay_domain::plan), audits skips and dry runs at once,
 /// and spawns each send as a task, at most `concurrency` at a time, paced; outcomes are audited
-/// as they arrive. Memory is bounded by two pages plus `concurrency` events, whatever the size
-/// of the DLQ.
+/// as they arrive; the circuit breaker may stop the run on what they say. Memory is two pages
+/// plus `concurrency` events, whatever the size of the DLQ, plus a 16-byte digest (about 35
+/// bytes with its table) per event taken for replay, to send an event that comes up twice only
+/// once, and on resume per replay the log says was delivered.
 pub struct Replayer {
     topics: Vec<Arc<str>>,
     policy: ReplayPolicy,
@@ -78,6 +82,7 @@ pub struct Replayer {
     clock: Arc<dyn Clock>,
     sleeper: Arc<dyn Sleeper>,
     drain_timeout: Duration,
+    stop_after_failures: u32,
     run_id: String,
     start_token: Option<String>,
 }

@@ -2,14 +2,16 @@
 
 use super::send::{InFlight, Outgoing};
 use super::{Mode, Replayer};
-use crate::resume::DeliveredKeys;
+use crate::resume::{DeliveredKeys, SeenInRun};
 use chrono::{DateTime, Utc};
-use cxone_replay_domain::{AuditContext, AuditRecord, Decision, DestinationOverride, DlqEvent};
+use cxone_replay_domain::{
+    AuditContext, AuditRecord, Decision, DestinationOverride, DlqEvent, Skip, SkipReason,
+};
 use std::sync::Arc;
 
 /// What the plan of one event says to do.
 pub(super) enum Planned {
-    /// Record it at once: a skip, or a dry run's `DRY_RUN`.
+    /// Record it at once: a skip (a repeat within the run included), or a dry run's `DRY_RUN`.
     Record(AuditRecord),
     /// Resume: an earlier run delivered it; count it, neither send nor record it.
     AlreadyDelivered,
@@ -17,13 +19,21 @@ pub(super) enum Planned {
     Send(Outgoing),
 }
 
+/// What the run knows while planning: what earlier runs delivered, what this run took.
+pub(super) struct Known {
+    pub(super) delivered: DeliveredKeys,
+    pub(super) seen: SeenInRun,
+}
+
 impl Replayer {
-    /// Plans `event` of `topic` at `now`.
+    /// Plans `event` of `topic` at `now`: the domain's decision, then resume (delivered by an
+    /// earlier run: not sent, not recorded), then a repeat within this run (recorded
+    /// `DUPLICATE_IN_RUN`, not sent).
     pub(super) fn plan(
         &self,
         topic: &Arc<str>,
         event: DlqEvent,
-        delivered: &DeliveredKeys,
+        known: &mut Known,
         now: DateTime<Utc>,
     ) -> Planned {
         let ctx = AuditContext {
@@ -32,14 +42,31 @@ impl Replayer {
             event_id: &event.event_id,
             destination: self.destination(topic),
         };
-        let planned = match cxone_replay_domain::plan(&event, &self.policy, &self.filter, now) {
-            Decision::Skip(skip) => return Planned::Record(AuditRecord::skipped(&ctx, &skip, now)),
-            Decision::Replay(planned) => planned,
-        };
+        let planned =
+            match cxone_replay_domain::plan(&event, topic, &self.policy, &self.filter, now) {
+                Decision::Skip(skip) => {
+                    return Planned::Record(AuditRecord::skipped(&ctx, &skip, now));
+                }
+                Decision::Replay(planned) => planned,
+            };
         let key = planned.idempotency_key();
         let attempt = planned.payload.retry_matrix.current_attempt;
-        if !delivered.is_empty() && delivered.contains(key.as_str()) {
+        if !known.delivered.is_empty() && known.delivered.contains(topic, &event.event_id, attempt)
+        {
             return Planned::AlreadyDelivered;
+        }
+        if !known.seen.first_time(topic, &event.event_id) {
+            let skip = Skip {
+                reason: SkipReason::DuplicateInRun,
+                detail: format!(
+                    "eventId `{}` came up again in the DLQ of topic `{topic}` in this run; \
+                     it is replayed once",
+                    event.event_id
+                ),
+                idempotency_key: Some(key.clone()),
+                attempt: Some(attempt),
+            };
+            return Planned::Record(AuditRecord::skipped(&ctx, &skip, now));
         }
         match &self.mode {
             Mode::DryRun => Planned::Record(AuditRecord::dry_run(

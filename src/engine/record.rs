@@ -6,7 +6,7 @@ use crate::ports::{AuditSink, BoxError, MonitorEvent, MonitorSink};
 use crate::runtime::Clock;
 use crate::summary::{RunSummary, Tally};
 use chrono::{DateTime, Utc};
-use cxone_replay_domain::AuditRecord;
+use cxone_replay_domain::{AuditRecord, CircuitBreaker, StopReason};
 use tokio_util::sync::CancellationToken;
 
 /// The run's audit trail and its counts.
@@ -17,12 +17,23 @@ pub(super) struct Recorder<'a> {
     clock: &'a dyn Clock,
     tally: Tally,
     audit_error: Option<BoxError>,
+    breaker: CircuitBreaker,
     stop: CancellationToken,
 }
 
+/// What a run's recorder leaves: the summary, and why the run stopped early if the recorder
+/// stopped it.
+pub(super) struct Recorded {
+    pub(super) summary: RunSummary,
+    /// The first error of the audit sink.
+    pub(super) audit_error: Option<BoxError>,
+    /// Why the circuit breaker stopped the run.
+    pub(super) stopped: Option<StopReason>,
+}
+
 impl<'a> Recorder<'a> {
-    /// A recorder for `replayer`'s run, which started at `started`; a refused record cancels
-    /// `stop`.
+    /// A recorder for `replayer`'s run, which started at `started`; a refused record, or a
+    /// record that trips the circuit breaker, cancels `stop`.
     pub(super) fn new(
         replayer: &'a Replayer,
         started: DateTime<Utc>,
@@ -35,14 +46,16 @@ impl<'a> Recorder<'a> {
             clock: replayer.clock.as_ref(),
             tally: Tally::new(started),
             audit_error: None,
+            breaker: CircuitBreaker::new(replayer.stop_after_failures),
             stop,
         }
     }
 
     /// Records one event's final outcome. Once the sink has it, the event is seen: it is
-    /// counted, told to the monitor and to the progress callback. A record the sink refused
-    /// is none of these, and stops the run (an event without its record would break the
-    /// audit guarantee); the first such error is kept for [`Recorder::finish`].
+    /// counted, told to the monitor and to the progress callback, and given to the circuit
+    /// breaker, which may stop the run. A record the sink refused is none of these, and stops
+    /// the run (an event without its record would break the audit guarantee); the first such
+    /// error is kept for [`Recorder::finish`].
     pub(super) async fn record(&mut self, rec: AuditRecord) {
         if let Err(e) = self.audit.record(&rec).await {
             tracing::error!(event_id = %rec.event_id, error = %e, "audit sink failed; stopping the run");
@@ -56,6 +69,16 @@ impl<'a> Recorder<'a> {
             m.notify(MonitorEvent::Record(&rec));
         }
         self.progress(now);
+        if let Some(reason) = self.breaker.observe(&rec) {
+            tracing::error!(run_id = %self.replayer.run_id, reason = %reason,
+                "circuit breaker: stopping the run; events not sent have no record (resume continues)");
+            self.stop.cancel();
+        }
+    }
+
+    /// Whether the circuit breaker stopped the run.
+    pub(super) fn breaker_tripped(&self) -> bool {
+        self.breaker.tripped().is_some()
     }
 
     /// Counts an event an earlier run already delivered (resume): not sent, not recorded.
@@ -73,8 +96,8 @@ impl<'a> Recorder<'a> {
     }
 
     /// Flushes the sink, tells the monitor the run is complete and closes it, and returns the
-    /// summary with the first audit error, if there was one.
-    pub(super) async fn finish(mut self, interrupted: bool) -> (RunSummary, Option<BoxError>) {
+    /// summary with the first audit error and the breaker's reason, if there were any.
+    pub(super) async fn finish(mut self, interrupted: bool) -> Recorded {
         if let Err(e) = self.audit.flush().await {
             self.audit_error.get_or_insert(e);
         }
@@ -92,10 +115,16 @@ impl<'a> Recorder<'a> {
         if summary.elapsed_ms > 0 {
             summary.sends_per_second = pacing.sends as f64 * 1000.0 / summary.elapsed_ms as f64;
         }
+        let stopped = self.breaker.tripped().cloned();
+        summary.stopped = stopped.as_ref().map(ToString::to_string);
         if let Some(m) = self.monitor {
             m.notify(MonitorEvent::Completed(&summary));
             summary.monitor_dropped = m.close().await;
         }
-        (summary, self.audit_error)
+        Recorded {
+            summary,
+            audit_error: self.audit_error,
+            stopped,
+        }
     }
 }

@@ -2,12 +2,12 @@
 
 use super::Replayer;
 use super::feed::Feed;
-use super::plan::Planned;
-use super::record::Recorder;
+use super::plan::{Known, Planned};
+use super::record::{Recorded, Recorder};
 use super::send::{Outgoing, Sends};
 use crate::error::EngineError;
 use crate::ports::{MonitorEvent, RunStarted};
-use crate::resume::DeliveredKeys;
+use crate::resume::{DeliveredKeys, SeenInRun};
 use crate::summary::RunSummary;
 use std::future::Future;
 use std::pin::Pin;
@@ -18,7 +18,8 @@ use tokio_util::sync::CancellationToken;
 enum Phase {
     /// Planning events, sending replays, fetching pages, recording outcomes.
     Running,
-    /// Stopped (cancelled, or the audit sink failed): no more planning, sending or fetching;
+    /// Stopped (cancelled, the audit sink failed, or the circuit breaker tripped): no more
+    /// planning, sending or fetching;
     /// the sends in flight finish and are recorded until `deadline`, then the rest are
     /// abandoned (and recorded as such).
     Draining {
@@ -31,14 +32,15 @@ enum Phase {
 /// The state of a run, owned by the dispatcher.
 struct Dispatch<'a> {
     replayer: &'a Replayer,
-    delivered: DeliveredKeys,
+    known: Known,
     feed: Feed,
     /// A planned replay waiting for a free slot and the pace.
     pending: Option<Outgoing>,
     sends: Sends,
     recorder: Recorder<'a>,
     stop: CancellationToken,
-    /// Whether events were left (unseen, or planned but not sent) when the run stopped.
+    /// Whether events were left (unseen, or planned but not sent) when the run was cancelled
+    /// or its audit sink failed (a stop of the circuit breaker is told by `stopped` instead).
     interrupted: bool,
 }
 
@@ -48,8 +50,10 @@ impl Replayer {
     /// # Errors
     /// [`EngineError::Resume`] if earlier outcomes cannot be read; [`EngineError::Fetch`] if
     /// the DLQ cannot be fetched (fetching stops, every event already seen is finished and
-    /// audited first); [`EngineError::Audit`] if the audit sink fails (the run stops). Both of
-    /// the latter carry the summary of what was done.
+    /// audited first); [`EngineError::Audit`] if the audit sink fails (the run stops);
+    /// [`EngineError::Stopped`] if the circuit breaker stopped the run (in-flight sends
+    /// finished and audited, events not sent left without a record for a resume). The last
+    /// three carry the summary of what was done.
     pub async fn run(self) -> Result<RunSummary, EngineError> {
         let started = self.clock.now();
         let delivered = if self.resume {
@@ -78,7 +82,10 @@ impl Replayer {
         let stop = self.cancel.child_token();
         let mut run = Dispatch {
             replayer: &self,
-            delivered,
+            known: Known {
+                delivered,
+                seen: SeenInRun::default(),
+            },
             feed: Feed::start(
                 Arc::clone(&self.source),
                 self.topics.clone(),
@@ -107,12 +114,23 @@ impl Replayer {
             ..
         } = run;
         let fetch_error = feed.close();
-        let (summary, audit_error) = recorder.finish(interrupted).await;
-        tracing::info!(run_id = %self.run_id, seen = summary.seen, interrupted, "replay finished");
+        let Recorded {
+            summary,
+            audit_error,
+            stopped,
+        } = recorder.finish(interrupted).await;
+        tracing::info!(run_id = %self.run_id, seen = summary.seen, interrupted,
+            stopped = summary.stopped.as_deref(), "replay finished");
         if let Some(source) = audit_error {
             return Err(EngineError::Audit {
                 summary: Box::new(summary),
                 source,
+            });
+        }
+        if let Some(reason) = stopped {
+            return Err(EngineError::Stopped {
+                reason,
+                summary: Box::new(summary),
             });
         }
         if let Some((topic, source)) = fetch_error {
@@ -136,7 +154,7 @@ impl Dispatch<'_> {
                 break;
             };
             let now = self.replayer.clock.now();
-            match self.replayer.plan(&topic, event, &self.delivered, now) {
+            match self.replayer.plan(&topic, event, &mut self.known, now) {
                 Planned::Record(rec) => self.recorder.record(rec).await,
                 Planned::AlreadyDelivered => self.recorder.already_delivered(now),
                 Planned::Send(out) => self.pending = Some(out),
@@ -175,7 +193,7 @@ impl Dispatch<'_> {
     fn drain(&mut self) -> Phase {
         // A planned replay that was not sent has no record: it is left for a resume.
         let unsent = self.pending.take().is_some();
-        self.interrupted = unsent || self.feed.has_more();
+        self.interrupted = (unsent || self.feed.has_more()) && !self.recorder.breaker_tripped();
         Phase::Draining {
             deadline: self.replayer.sleeper.sleep(self.replayer.drain_timeout),
         }

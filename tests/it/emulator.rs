@@ -40,7 +40,13 @@ fn expectations(emu: &EmulatorHandle) -> (Vec<String>, HashMap<SkipReason, u64>)
     let mut eligible = Vec::new();
     let mut skips = HashMap::new();
     for e in emu.events(TOPIC) {
-        match plan(&e, &policy, &EventFilter::default(), chrono::Utc::now()) {
+        match plan(
+            &e,
+            TOPIC,
+            &policy,
+            &EventFilter::default(),
+            chrono::Utc::now(),
+        ) {
             Decision::Replay(_) => eligible.push(e.event_id.clone()),
             Decision::Skip(s) => *skips.entry(s.reason).or_default() += 1,
         }

@@ -218,11 +218,12 @@ async fn one_final_record_per_event_whatever_the_outcome() {
                     "503 x5",
                 )),
                 5 => Some(SendOutcome::duplicate(1)),
+                // (a 403 would stop the run: see breaker.rs)
                 6 => Some(SendOutcome::failed(
-                    FailureClass::Forbidden,
-                    Some(403),
+                    FailureClass::NotFound,
+                    Some(404),
                     1,
-                    "forbidden",
+                    "not found",
                 )),
                 _ => None,
             }
@@ -256,7 +257,7 @@ async fn one_final_record_per_event_whatever_the_outcome() {
     assert_eq!(summary.counts.duplicate, 20);
     assert_eq!(summary.counts.failed, 40);
     assert_eq!(summary.failures[&FailureClass::MaxRetriesExceeded], 20);
-    assert_eq!(summary.failures[&FailureClass::Forbidden], 20);
+    assert_eq!(summary.failures[&FailureClass::NotFound], 20);
     assert_eq!(summary.counts.success, 200 - 50 - 20 - 40);
     // skips send nothing; every send has its record
     assert_eq!(tgt.total_sends(), 150);

@@ -173,7 +173,43 @@ impl DlqSource for FakeSource {
     }
 }
 
-/// A replay target that counts what it is sent.
+/// A DLQ whose pages are given, per topic (a topic not given has an empty DLQ).
+#[derive(Clone, Default)]
+pub struct ScriptedSource {
+    pub pages: HashMap<String, Vec<Vec<DlqEvent>>>,
+}
+
+impl ScriptedSource {
+    pub fn topic(mut self, topic: &str, pages: Vec<Vec<DlqEvent>>) -> Self {
+        self.pages.insert(topic.to_string(), pages);
+        self
+    }
+}
+
+impl DlqSource for ScriptedSource {
+    fn pages(&self, topic: &str, _page_size: u32, _start_token: Option<String>) -> PageStream {
+        let pages = self.pages.get(topic).cloned().unwrap_or_default();
+        let n = pages.len();
+        futures::stream::iter(pages.into_iter().enumerate().map(move |(i, events)| {
+            Ok(DlqPage {
+                events,
+                next_page_token: (i + 1 < n).then(|| (i + 1).to_string()),
+            })
+        }))
+        .boxed()
+    }
+}
+
+/// A DLQ event with this id, retry count and payload number.
+pub fn event_with(id: &str, retry_count: u32, n: usize) -> DlqEvent {
+    let json = format!(
+        r#"{{"eventId":"{id}","payload":{{"n":{n}}},"retryCount":{retry_count},"lastFailureTimestamp":"2024-05-10T14:35:00Z"}}"#
+    );
+    DlqEvent::from_raw(&RawValue::from_string(json).unwrap())
+}
+
+/// A replay target that counts what it is sent. Unless scripted, it answers as a server that
+/// dedupes keys across topics: `201` for a key's first send, `409` after.
 #[derive(Clone, Default)]
 pub struct FakeTarget {
     pub in_flight: Arc<AtomicUsize>,
@@ -181,6 +217,8 @@ pub struct FakeTarget {
     pub started: Arc<Notify>,
     pub max_in_flight: Arc<AtomicUsize>,
     pub sends: Arc<Mutex<HashMap<String, u32>>>,
+    /// Every send as `(topic, key)`, in order.
+    pub sent: Arc<Mutex<Vec<(String, String)>>>,
     pub accepted: Arc<Mutex<HashMap<String, u32>>>,
     pub send_times: Arc<Mutex<Vec<DateTime<Utc>>>>,
     pub delay: Option<Duration>,
@@ -225,7 +263,11 @@ impl FakeTarget {
 
 #[async_trait]
 impl ReplayTarget for FakeTarget {
-    async fn send(&self, _topic: &str, key: &IdempotencyKey, _body: Vec<u8>) -> SendOutcome {
+    async fn send(&self, topic: &str, key: &IdempotencyKey, _body: Vec<u8>) -> SendOutcome {
+        self.sent
+            .lock()
+            .unwrap()
+            .push((topic.to_string(), key.as_str().to_string()));
         let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         self.max_in_flight.fetch_max(now, Ordering::SeqCst);
         self.started.notify_waiters();
@@ -300,12 +342,7 @@ impl AuditSink for MemoryAudit {
     }
     async fn delivered_keys(&self) -> Result<Option<DeliveredKeys>, BoxError> {
         let r = self.records.lock().unwrap();
-        Ok(Some(
-            r.iter()
-                .filter(|r| r.status.is_delivered())
-                .filter_map(|r| r.idempotency_key.clone())
-                .collect(),
-        ))
+        Ok(Some(r.iter().collect()))
     }
     fn can_resume(&self) -> bool {
         true

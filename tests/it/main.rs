@@ -1,7 +1,12 @@
 //! Integration tests of the replay engine: with in-memory fakes, and end to end against the
 //! emulator over real sockets.
 
+mod breaker;
 mod emulator;
+mod emulator_breaker;
 mod engine;
 mod fakes;
+mod hostile;
+mod identity;
+mod undecodable;
 mod webhook;

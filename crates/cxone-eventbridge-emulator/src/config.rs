@@ -78,6 +78,8 @@ pub struct EmulatorBuilder {
     pub(crate) strict_payload: bool,
     pub(crate) rate_limit: Option<RateLimit>,
     pub(crate) rate_limit_headers: bool,
+    pub(crate) fan_out: bool,
+    pub(crate) put_status: Option<u16>,
 }
 
 impl Default for EmulatorBuilder {
@@ -109,6 +111,8 @@ impl Default for EmulatorBuilder {
             strict_payload: false,
             rate_limit: None,
             rate_limit_headers: false,
+            fan_out: false,
+            put_status: None,
         }
     }
 }
@@ -139,6 +143,8 @@ impl fmt::Debug for EmulatorBuilder {
             .field("strict_payload", &self.strict_payload)
             .field("rate_limit", &self.rate_limit)
             .field("rate_limit_headers", &self.rate_limit_headers)
+            .field("fan_out", &self.fan_out)
+            .field("put_status", &self.put_status)
             .finish()
     }
 }
@@ -308,6 +314,28 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Seeds every topic with the same events (the same eventIds and payloads, `topicId` set to
+    /// each topic): a fan-out, as when one event failed on several topics (default `false`:
+    /// the events are spread round-robin over the topics). With it, `events(n)` is the count
+    /// per topic.
+    #[must_use]
+    pub fn fan_out(mut self, yes: bool) -> Self {
+        self.fan_out = yes;
+        self
+    }
+
+    /// Answers every replay PUT with this status (400 to 599) once it has passed the API gate
+    /// (faults, token): a replay endpoint that is down (503), refuses the client (401, with
+    /// `WWW-Authenticate`, after any number of token refreshes; 403), ... (default: none).
+    /// Such answers are counted in `rejections`, never as accepted; the DLQ still reads.
+    /// [`EmulatorHandle::set_put_status`](crate::EmulatorHandle::set_put_status) changes it
+    /// while the emulator runs.
+    #[must_use]
+    pub fn put_status(mut self, status: u16) -> Self {
+        self.put_status = Some(status);
+        self
+    }
+
     /// Validates the settings, seeds the data, binds the socket and starts serving on the
     /// current tokio runtime.
     ///
@@ -395,6 +423,9 @@ impl EmulatorBuilder {
         if let Some(limit) = &self.rate_limit {
             limit.check()?;
         }
+        if let Some(status) = self.put_status {
+            check_put_status(status)?;
+        }
         if !(200..=599).contains(&self.webhook_status) {
             return bad(
                 "webhook_status",
@@ -405,6 +436,18 @@ impl EmulatorBuilder {
             );
         }
         Ok(())
+    }
+}
+
+/// A status `put_status` may answer: an error, 400 to 599.
+pub(crate) fn check_put_status(status: u16) -> Result<(), EmulatorError> {
+    if (400..=599).contains(&status) {
+        Ok(())
+    } else {
+        Err(EmulatorError::InvalidConfig {
+            setting: "put_status",
+            problem: format!("{status} is not an HTTP error status from 400 to 599"),
+        })
     }
 }
 
@@ -442,6 +485,7 @@ mod tests {
             (Emulator::builder().page_max(0), "page_max"),
             (Emulator::builder().payload_bytes(5 << 20), "payload_bytes"),
             (Emulator::builder().webhook_status(99), "webhook_status"),
+            (Emulator::builder().put_status(201), "put_status"),
             (
                 Emulator::builder().rate_limit(RateLimit::new(0)),
                 "rate_limit",

@@ -275,7 +275,15 @@ pub fn generate(cfg: &EmulatorBuilder) -> Dataset {
             last_failure_timestamp: Some(ts(last)),
             defect: None,
         };
-        dataset.push(topic, event);
+        if cfg.fan_out {
+            for t in &cfg.topics {
+                let mut copy = event.clone();
+                copy.topic_id = Some(t.clone());
+                dataset.push(t, copy);
+            }
+        } else {
+            dataset.push(topic, event);
+        }
     }
     dataset
 }
@@ -360,6 +368,36 @@ mod tests {
         for s in sizes.iter().filter(|s| **s <= BODY_LIMIT) {
             assert!((1200..=2300).contains(s), "ordinary payload of {s} bytes");
         }
+    }
+
+    #[test]
+    fn fan_out_puts_every_event_in_every_topic() {
+        let cfg = Emulator::builder().events(20).topics(["a", "b"]).seed(5);
+        let spread = generate(&cfg);
+        let fanned = generate(&cfg.fan_out(true));
+        let ids = |d: &Dataset, t: &str| -> Vec<String> {
+            d.topics[t]
+                .entries
+                .iter()
+                .map(|e| e.event.event_id.clone())
+                .collect()
+        };
+        assert_eq!(ids(&fanned, "a").len(), 20);
+        assert_eq!(ids(&fanned, "a"), ids(&fanned, "b"));
+        let mut all_spread = [ids(&spread, "a"), ids(&spread, "b")].concat();
+        all_spread.sort();
+        let mut a = ids(&fanned, "a");
+        a.sort();
+        assert_eq!(a, all_spread, "the same events as without fan-out");
+        for t in ["a", "b"] {
+            for e in &fanned.topics[t].entries {
+                assert_eq!(e.event.topic_id.as_deref(), Some(t));
+                assert!(e.json.contains(&format!("\"topicId\":\"{t}\"")));
+            }
+        }
+        let pa = &fanned.topics["a"].entries[3].event.payload;
+        let pb = &fanned.topics["b"].entries[3].event.payload;
+        assert_eq!(pa.as_ref().map(|p| p.get()), pb.as_ref().map(|p| p.get()));
     }
 
     #[test]

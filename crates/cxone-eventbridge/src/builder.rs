@@ -1,14 +1,18 @@
 //! [`ClientBuilder`] and [`Auth`]: validated client configuration.
 
+use crate::auth::{Auth, check_auth};
+use crate::body::{
+    BodyLimit, DEFAULT_MAX_PAGE_BODY, DEFAULT_MAX_RESPONSE_BODY, DEFAULT_MAX_TOKEN_BODY,
+};
 use crate::client::{Client, Inner, TokenEndpoint};
-use crate::error::{BuildError, Setting};
 use crate::runtime::{Clock, Jitter, RandomJitter, Sleeper, SystemClock, TokioSleeper};
+use crate::setting::{BuildError, Setting};
 use crate::token::TokenCache;
 use cxone_replay_domain::{
     RetryBudget, RetryPolicy, TransportError, check_credential_url, redact_userinfo,
 };
 use reqwest::header::{ACCEPT, HeaderMap, HeaderValue};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -20,66 +24,10 @@ pub const DEFAULT_REGION: &str = "api.nicecxone.com";
 pub const DEFAULT_API_PREFIX: &str = "/api/v2/eventbridge";
 /// The default OAuth2 scopes of the client-credentials grant.
 pub const DEFAULT_SCOPES: &str = "eventbridge:read eventbridge:write";
+/// The default of [`ClientBuilder::max_empty_pages`]: 100.
+pub const DEFAULT_MAX_EMPTY_PAGES: u32 = 100;
 /// The `User-Agent` the client sends.
 pub const USER_AGENT: &str = concat!("cxone-eventbridge/", env!("CARGO_PKG_VERSION"));
-
-/// How the client obtains its bearer token.
-#[derive(Clone)]
-#[non_exhaustive]
-pub enum Auth {
-    /// The contract's OAuth2 client-credentials grant: a form-encoded POST of
-    /// `grant_type=client_credentials`, `client_id`, `client_secret` and `scope`.
-    ClientCredentials {
-        /// The OAuth2 client id.
-        client_id: String,
-        /// The OAuth2 client secret.
-        client_secret: SecretString,
-    },
-    /// A real CXone tenant's access key: the password grant with the access key id and secret
-    /// as `username`/`password`, and the OAuth2 client (application) id and secret as HTTP Basic
-    /// client authentication. The token endpoint is the builder's
-    /// [`token_url`](ClientBuilder::token_url) if set, else discovered from
-    /// `{issuer}/.well-known/openid-configuration` (`token_endpoint`) if `issuer` is set, else
-    /// `{base}/oauth2/token`.
-    CxoneAccessKey {
-        /// The OAuth2 client (application) id.
-        client_id: String,
-        /// The OAuth2 client secret.
-        client_secret: SecretString,
-        /// The access key id.
-        access_key_id: String,
-        /// The access key secret.
-        access_key_secret: SecretString,
-        /// The OpenID issuer to discover the token endpoint from, e.g.
-        /// `https://cxone.niceincontact.com`.
-        issuer: Option<String>,
-    },
-}
-
-impl fmt::Debug for Auth {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Auth::ClientCredentials { client_id, .. } => f
-                .debug_struct("ClientCredentials")
-                .field("client_id", client_id)
-                .field("client_secret", &"[redacted]")
-                .finish(),
-            Auth::CxoneAccessKey {
-                client_id,
-                access_key_id,
-                issuer,
-                ..
-            } => f
-                .debug_struct("CxoneAccessKey")
-                .field("client_id", client_id)
-                .field("client_secret", &"[redacted]")
-                .field("access_key_id", access_key_id)
-                .field("access_key_secret", &"[redacted]")
-                .field("issuer", issuer)
-                .finish(),
-        }
-    }
-}
 
 #[derive(Debug, Clone)]
 enum Endpoint {
@@ -120,6 +68,12 @@ pub struct ClientBuilder {
     request_timeout: Duration,
     max_connections: usize,
     refresh_margin: Duration,
+    max_page_body: usize,
+    max_token_body: usize,
+    max_response_body: usize,
+    max_empty_pages: u32,
+    /// PEM bundles of extra trusted CAs.
+    root_certificates: Vec<Vec<u8>>,
     clock: Arc<dyn Clock>,
     sleeper: Arc<dyn Sleeper>,
     jitter: Arc<dyn Jitter>,
@@ -138,6 +92,11 @@ impl fmt::Debug for ClientBuilder {
             .field("request_timeout", &self.request_timeout)
             .field("max_connections", &self.max_connections)
             .field("refresh_margin", &self.refresh_margin)
+            .field("max_page_body", &self.max_page_body)
+            .field("max_token_body", &self.max_token_body)
+            .field("max_response_body", &self.max_response_body)
+            .field("max_empty_pages", &self.max_empty_pages)
+            .field("root_certificates", &self.root_certificates.len())
             .finish_non_exhaustive()
     }
 }
@@ -156,6 +115,11 @@ impl Default for ClientBuilder {
             request_timeout: Duration::from_secs(30),
             max_connections: 32,
             refresh_margin: Duration::from_secs(60),
+            max_page_body: DEFAULT_MAX_PAGE_BODY,
+            max_token_body: DEFAULT_MAX_TOKEN_BODY,
+            max_response_body: DEFAULT_MAX_RESPONSE_BODY,
+            max_empty_pages: DEFAULT_MAX_EMPTY_PAGES,
+            root_certificates: Vec::new(),
             clock: Arc::new(SystemClock),
             sleeper: Arc::new(TokioSleeper),
             jitter: Arc::new(RandomJitter),
@@ -167,7 +131,9 @@ impl ClientBuilder {
     /// A builder with the defaults: region `api.nicecxone.com`, prefix `/api/v2/eventbridge`,
     /// scopes `eventbridge:read eventbridge:write`, 5 attempts (200 ms base, 20 s cap, full
     /// jitter), 10 s connect and 30 s request time-outs, 32 pooled connections per host, token
-    /// refresh 60 s before expiry. Credentials have no default.
+    /// refresh 60 s before expiry, body caps of 32 MiB (DLQ page), 64 KiB (token) and 1 MiB
+    /// (other answers), at most 100 empty DLQ pages in a row, the platform's trusted CAs.
+    /// Credentials have no default.
     #[must_use]
     pub fn new() -> Self {
         ClientBuilder::default()
@@ -271,6 +237,52 @@ impl ClientBuilder {
         self
     }
 
+    /// The most bytes of a DLQ page body (default [`DEFAULT_MAX_PAGE_BODY`], 32 MiB). A larger
+    /// page (by its `Content-Length`, or as it arrives) fails with
+    /// [`Error::BodyTooLarge`](crate::Error::BodyTooLarge), is not retried, and its connection
+    /// is dropped; a smaller `page_size` is the way to read such a queue.
+    #[must_use]
+    pub fn max_page_body(mut self, bytes: usize) -> Self {
+        self.max_page_body = bytes;
+        self
+    }
+
+    /// The most bytes of a token (or OIDC discovery) response body (default
+    /// [`DEFAULT_MAX_TOKEN_BODY`], 64 KiB); over it, as [`max_page_body`](Self::max_page_body).
+    #[must_use]
+    pub fn max_token_body(mut self, bytes: usize) -> Self {
+        self.max_token_body = bytes;
+        self
+    }
+
+    /// The most bytes of any other success body, a PUT's answer (default
+    /// [`DEFAULT_MAX_RESPONSE_BODY`], 1 MiB); over it, as [`max_page_body`](Self::max_page_body).
+    /// Error bodies are never read much past [`MAX_ERROR_BODY`](crate::MAX_ERROR_BODY).
+    #[must_use]
+    pub fn max_response_body(mut self, bytes: usize) -> Self {
+        self.max_response_body = bytes;
+        self
+    }
+
+    /// How many DLQ pages in a row may come with no event but a new `nextPageToken` before a
+    /// DLQ stream gives up with [`Error::EmptyPages`](crate::Error::EmptyPages) (default
+    /// [`DEFAULT_MAX_EMPTY_PAGES`], 100): a server that does that forever would otherwise keep
+    /// a run busy forever.
+    #[must_use]
+    pub fn max_empty_pages(mut self, n: u32) -> Self {
+        self.max_empty_pages = n;
+        self
+    }
+
+    /// Trusts the CA certificates of a PEM bundle too, for this client only (the platform's
+    /// trusted CAs, and `SSL_CERT_FILE`, still count): for a corporate TLS proxy or a private
+    /// CA. May be called more than once.
+    #[must_use]
+    pub fn add_root_certificate(mut self, pem: impl AsRef<[u8]>) -> Self {
+        self.root_certificates.push(pem.as_ref().to_vec());
+        self
+    }
+
     /// The clock (default [`SystemClock`]).
     #[must_use]
     pub fn clock(mut self, c: Arc<dyn Clock>) -> Self {
@@ -297,7 +309,8 @@ impl ClientBuilder {
     /// # Errors
     /// - [`BuildError::Missing`] without credentials;
     /// - [`BuildError::InvalidSetting`] for an empty client id or secret, a bad region host or
-    ///   API prefix, zero time-outs or connections;
+    ///   API prefix, zero time-outs, connections, body caps or empty-page limit;
+    /// - [`BuildError::Certificate`] for a root certificate that is not a PEM bundle;
     /// - [`BuildError::InvalidUrl`] / [`BuildError::InsecureUrl`] for a base URL, token URL or
     ///   issuer that is not a URL, has user-info, a query or fragment, or is plain `http` to a
     ///   host that is not loopback;
@@ -354,12 +367,21 @@ impl ClientBuilder {
                 problem: "must be more than zero".into(),
             });
         }
-        if self.max_connections == 0 {
-            return Err(BuildError::InvalidSetting {
-                setting: Setting::MaxConnections,
-                problem: "must be at least 1".into(),
-            });
+        for (value, setting) in [
+            (self.max_connections, Setting::MaxConnections),
+            (self.max_page_body, Setting::MaxPageBody),
+            (self.max_token_body, Setting::MaxTokenBody),
+            (self.max_response_body, Setting::MaxResponseBody),
+            (self.max_empty_pages as usize, Setting::MaxEmptyPages),
+        ] {
+            if value == 0 {
+                return Err(BuildError::InvalidSetting {
+                    setting,
+                    problem: "must be at least 1".into(),
+                });
+            }
         }
+        let roots = root_certificates(&self.root_certificates)?;
         let scopes = match (&auth, self.scopes) {
             (_, Some(s)) => Some(s),
             (Auth::ClientCredentials { .. }, None) => Some(DEFAULT_SCOPES.to_string()),
@@ -375,6 +397,7 @@ impl ClientBuilder {
             .connect_timeout(self.connect_timeout)
             .timeout(self.request_timeout)
             .pool_max_idle_per_host(self.max_connections)
+            .tls_certs_merge(roots)
             .build()
             .map_err(|source| BuildError::Http { source })?;
         Ok(Client {
@@ -392,52 +415,41 @@ impl ClientBuilder {
                 jitter: self.jitter,
                 throttling: Mutex::default(),
                 tokens: TokenCache::new(self.refresh_margin),
+                page_limit: BodyLimit {
+                    bytes: self.max_page_body,
+                    setting: Setting::MaxPageBody,
+                },
+                token_limit: BodyLimit {
+                    bytes: self.max_token_body,
+                    setting: Setting::MaxTokenBody,
+                },
+                response_limit: BodyLimit {
+                    bytes: self.max_response_body,
+                    setting: Setting::MaxResponseBody,
+                },
+                max_empty_pages: self.max_empty_pages,
             }),
         })
     }
 }
 
-fn check_auth(auth: &Auth) -> Result<(), BuildError> {
-    let (id, secret) = match auth {
-        Auth::ClientCredentials {
-            client_id,
-            client_secret,
-        } => (client_id, client_secret),
-        Auth::CxoneAccessKey {
-            client_id,
-            client_secret,
-            access_key_id,
-            access_key_secret,
-            ..
-        } => {
-            if access_key_id.trim().is_empty() {
-                return Err(BuildError::InvalidSetting {
-                    setting: Setting::AccessKeyId,
-                    problem: "is empty".into(),
-                });
-            }
-            if access_key_secret.expose_secret().is_empty() {
-                return Err(BuildError::InvalidSetting {
-                    setting: Setting::AccessKeySecret,
-                    problem: "is empty".into(),
-                });
-            }
-            (client_id, client_secret)
-        }
+/// The certificates of every PEM bundle; a bundle that is not PEM, or holds none, is refused.
+fn root_certificates(bundles: &[Vec<u8>]) -> Result<Vec<reqwest::Certificate>, BuildError> {
+    let refused = |problem, source| BuildError::Certificate {
+        setting: Setting::RootCertificate,
+        problem,
+        source,
     };
-    if id.trim().is_empty() {
-        return Err(BuildError::InvalidSetting {
-            setting: Setting::ClientId,
-            problem: "is empty".into(),
-        });
+    let mut all = Vec::new();
+    for pem in bundles {
+        let certs = reqwest::Certificate::from_pem_bundle(pem)
+            .map_err(|e| refused("is not a PEM certificate bundle", Some(e)))?;
+        if certs.is_empty() {
+            return Err(refused("holds no PEM certificate", None));
+        }
+        all.extend(certs);
     }
-    if secret.expose_secret().is_empty() {
-        return Err(BuildError::InvalidSetting {
-            setting: Setting::ClientSecret,
-            problem: "is empty".into(),
-        });
-    }
-    Ok(())
+    Ok(all)
 }
 
 fn check_host(host: &str) -> Result<(), BuildError> {

@@ -1,9 +1,11 @@
 //! The [`Client`]: one connection pool, the token cache and the calls of the API (one HTTP
 //! exchange with retries is [`exchange`](crate::exchange)'s).
 
-use crate::builder::{Auth, ClientBuilder, join};
+use crate::auth::Auth;
+use crate::body::BodyLimit;
+use crate::builder::{ClientBuilder, join};
 use crate::dlq::DlqRequest;
-use crate::error::{DecodeError, Error, GaveUp, request_id};
+use crate::error::{DecodeError, Error, GaveUp};
 use crate::exchange::Answer;
 use crate::runtime::{Clock, Jitter, Sleeper};
 use crate::token::{CachedToken, TokenCache};
@@ -54,6 +56,12 @@ pub(crate) struct Inner {
     /// 429s, holds and quotas (see `throttle`); the client-wide hold is its `hold_until`.
     pub(crate) throttling: Mutex<Throttling>,
     pub(crate) tokens: TokenCache,
+    /// The caps of success bodies: DLQ page, token (and discovery), anything else.
+    pub(crate) page_limit: BodyLimit,
+    pub(crate) token_limit: BodyLimit,
+    pub(crate) response_limit: BodyLimit,
+    /// Empty pages in a row (each with a new token) after which a DLQ stream gives up.
+    pub(crate) max_empty_pages: u32,
 }
 
 impl fmt::Debug for Client {
@@ -90,8 +98,9 @@ pub struct PutReport {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum PutOutcome {
-    /// Accepted now (2xx).
-    Accepted(PutEventResponse),
+    /// Accepted now (2xx): the status decides. The server's receipt, when its body was the
+    /// expected JSON (`None` otherwise; the oddity is logged at `info`).
+    Accepted(Option<PutEventResponse>),
     /// 409: this exact replay (same idempotency key) was already accepted. Not a failure.
     Duplicate,
 }
@@ -136,12 +145,15 @@ impl Client {
     /// `PUT {base}{prefix}/topics/{topic}/events` with `Content-Type: application/json` and
     /// `Idempotency-Key: {key}`. The same bytes are sent on every attempt. 429, 5xx, connect
     /// errors, resets and time-outs are retried within the retry policy (safe: the key makes
-    /// the PUT idempotent); 409 is [`PutOutcome::Duplicate`].
+    /// the PUT idempotent); 409 is [`PutOutcome::Duplicate`]. Any 2xx is
+    /// [`PutOutcome::Accepted`], whatever its body says.
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] for an empty topic; [`Error::Status`] for a refused or failing
     /// request; [`Error::Unauthorized`] for a 401 after a token refresh; [`Error::Transport`]
-    /// when no response arrived; [`Error::Decode`] for an undecodable success body.
+    /// when no response arrived; [`Error::Tls`] for a refused server certificate;
+    /// [`Error::BodyTooLarge`] for an answer over
+    /// [`max_response_body`](crate::ClientBuilder::max_response_body).
     pub async fn put_body(
         &self,
         topic: &str,
@@ -155,12 +167,18 @@ impl Client {
         })?;
         let body = Bytes::from(body);
         let answer = self
-            .execute("topic PUT", true, true, &|http: &reqwest::Client| {
-                http.put(url.clone())
-                    .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-                    .header(IDEMPOTENCY_KEY, key.clone())
-                    .body(body.clone())
-            })
+            .execute(
+                "topic PUT",
+                true,
+                true,
+                self.inner.response_limit,
+                &|http: &reqwest::Client| {
+                    http.put(url.clone())
+                        .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+                        .header(IDEMPOTENCY_KEY, key.clone())
+                        .body(body.clone())
+                },
+            )
             .await?;
         if answer.status == 409 {
             return Ok(PutReport {
@@ -169,8 +187,15 @@ impl Client {
                 status: 409,
             });
         }
-        let accepted: PutEventResponse = serde_json::from_slice(&answer.body)
-            .map_err(|e| decode_error("topic PUT", &answer, DecodeError::Json(e)))?;
+        let accepted = serde_json::from_slice::<PutEventResponse>(&answer.body)
+            .inspect_err(|e| {
+                tracing::info!(
+                    status = answer.status,
+                    error = %e,
+                    "topic PUT: accepted, but the answer is not the expected JSON"
+                );
+            })
+            .ok();
         Ok(PutReport {
             outcome: PutOutcome::Accepted(accepted),
             attempts: answer.attempts,
@@ -194,12 +219,16 @@ impl Client {
             query.push(("nextPageToken", t.to_string()));
         }
         let answer = self
-            .execute("DLQ page", true, false, &|http: &reqwest::Client| {
-                http.get(url.clone()).query(&query)
-            })
+            .execute(
+                "DLQ page",
+                true,
+                false,
+                self.inner.page_limit,
+                &|http: &reqwest::Client| http.get(url.clone()).query(&query),
+            )
             .await?;
         DlqPage::from_slice(&answer.body)
-            .map_err(|e| decode_error("DLQ page", &answer, DecodeError::Domain(e)))
+            .map_err(|e| self.decode_error("DLQ page", &answer, DecodeError::Domain(e)))
     }
 
     fn api_url(&self, tail: &[&str]) -> Url {
@@ -222,7 +251,11 @@ impl Client {
             let clock = Arc::clone(&self.inner.clock);
             self.inner
                 .tokens
-                .get(move || clock.now(), || self.fetch_token())
+                .get(
+                    move || clock.now(),
+                    self.inner.sleeper.as_ref(),
+                    || self.fetch_token(),
+                )
                 .await
         })
     }
@@ -243,12 +276,16 @@ impl Client {
             token_endpoint: String,
         }
         let answer = self
-            .execute("OIDC discovery", false, false, &|http: &reqwest::Client| {
-                http.get(discovery.clone())
-            })
+            .execute(
+                "OIDC discovery",
+                false,
+                false,
+                self.inner.token_limit,
+                &|http: &reqwest::Client| http.get(discovery.clone()),
+            )
             .await?;
         let doc: Oidc = serde_json::from_slice(&answer.body)
-            .map_err(|e| decode_error("OIDC discovery", &answer, DecodeError::Json(e)))?;
+            .map_err(|e| self.decode_error("OIDC discovery", &answer, DecodeError::Json(e)))?;
         let url = Url::parse(&doc.token_endpoint).map_err(|e| Error::Discovery {
             problem: format!(
                 "`{}` is not a URL: {e}",
@@ -269,17 +306,23 @@ impl Client {
                 client_id,
                 client_secret,
             } => {
-                self.execute("token request", false, false, &|http: &reqwest::Client| {
-                    let mut form = vec![
-                        ("grant_type", "client_credentials"),
-                        ("client_id", client_id.as_str()),
-                        ("client_secret", client_secret.expose_secret()),
-                    ];
-                    if let Some(scope) = &i.scopes {
-                        form.push(("scope", scope.as_str()));
-                    }
-                    http.post(url.clone()).form(&form)
-                })
+                self.execute(
+                    "token request",
+                    false,
+                    false,
+                    i.token_limit,
+                    &|http: &reqwest::Client| {
+                        let mut form = vec![
+                            ("grant_type", "client_credentials"),
+                            ("client_id", client_id.as_str()),
+                            ("client_secret", client_secret.expose_secret()),
+                        ];
+                        if let Some(scope) = &i.scopes {
+                            form.push(("scope", scope.as_str()));
+                        }
+                        http.post(url.clone()).form(&form)
+                    },
+                )
                 .await
             }
             Auth::CxoneAccessKey {
@@ -289,19 +332,25 @@ impl Client {
                 access_key_secret,
                 ..
             } => {
-                self.execute("token request", false, false, &|http: &reqwest::Client| {
-                    let mut form = vec![
-                        ("grant_type", "password"),
-                        ("username", access_key_id.as_str()),
-                        ("password", access_key_secret.expose_secret()),
-                    ];
-                    if let Some(scope) = &i.scopes {
-                        form.push(("scope", scope.as_str()));
-                    }
-                    http.post(url.clone())
-                        .basic_auth(client_id, Some(client_secret.expose_secret()))
-                        .form(&form)
-                })
+                self.execute(
+                    "token request",
+                    false,
+                    false,
+                    i.token_limit,
+                    &|http: &reqwest::Client| {
+                        let mut form = vec![
+                            ("grant_type", "password"),
+                            ("username", access_key_id.as_str()),
+                            ("password", access_key_secret.expose_secret()),
+                        ];
+                        if let Some(scope) = &i.scopes {
+                            form.push(("scope", scope.as_str()));
+                        }
+                        http.post(url.clone())
+                            .basic_auth(client_id, Some(client_secret.expose_secret()))
+                            .form(&form)
+                    },
+                )
                 .await
             }
         };
@@ -330,8 +379,8 @@ impl Client {
             op: "token request",
             status: answer.status,
             attempts: answer.attempts,
-            raw_body: None,
-            request_id: request_id(&answer.headers),
+            body: None,
+            request_id: self.secrets().request_id(&answer.headers),
             source: Arc::new(DecodeError::Json(e)),
         })
     }
@@ -347,13 +396,16 @@ fn check_topic(topic: &str) -> Result<&str, Error> {
     Ok(topic)
 }
 
-fn decode_error(op: &'static str, answer: &Answer, source: DecodeError) -> Error {
-    Error::Decode {
-        op,
-        status: answer.status,
-        attempts: answer.attempts,
-        raw_body: Some(answer.body.clone()),
-        request_id: request_id(&answer.headers),
-        source: Arc::new(source),
+impl Client {
+    fn decode_error(&self, op: &'static str, answer: &Answer, source: DecodeError) -> Error {
+        let secrets = self.secrets();
+        Error::Decode {
+            op,
+            status: answer.status,
+            attempts: answer.attempts,
+            body: secrets.error_body(&answer.body),
+            request_id: secrets.request_id(&answer.headers),
+            source: Arc::new(source),
+        }
     }
 }

@@ -13,7 +13,10 @@ use std::collections::HashSet;
 /// follows `nextPageToken` until the server sends none (a short page with a token is *not* the
 /// end), and ends after its first error. Every page token sent is remembered: a token the server
 /// hands out twice (which would loop forever) ends the stream with
-/// [`Error::RepeatedPageToken`] after the page that carried it. Each page request retries
+/// [`Error::RepeatedPageToken`] after the page that carried it, and a server that answers page
+/// after page with no event but a new token ends it with [`Error::EmptyPages`] once
+/// [`max_empty_pages`](crate::ClientBuilder::max_empty_pages) such pages came in a row (default
+/// 100). Each page request retries
 /// 429 (waiting `Retry-After`), 5xx and network errors within the client's retry policy.
 ///
 /// ```no_run
@@ -51,6 +54,8 @@ struct State {
     cursor: Cursor,
     seen: HashSet<String>,
     pages: u64,
+    /// Empty pages with a next token, in a row.
+    empty: u32,
 }
 
 impl DlqRequest {
@@ -89,6 +94,7 @@ impl DlqRequest {
             cursor: Cursor::Fetch(self.start_token),
             seen,
             pages: 0,
+            empty: 0,
         };
         stream::try_unfold(state, |mut st| async move {
             let token = match std::mem::replace(&mut st.cursor, Cursor::Done) {
@@ -113,6 +119,17 @@ impl DlqRequest {
                 .dlq_page(&st.topic, st.page_size, token.as_deref())
                 .await?;
             st.pages += 1;
+            if page.events.is_empty() && page.next_page_token.is_some() {
+                st.empty += 1;
+                if st.empty >= st.client.inner.max_empty_pages {
+                    return Err(Error::EmptyPages {
+                        topic: st.topic,
+                        count: st.empty,
+                    });
+                }
+            } else {
+                st.empty = 0;
+            }
             st.cursor = match &page.next_page_token {
                 None => Cursor::Done,
                 Some(next) if !st.seen.insert(next.clone()) => Cursor::Repeated {

@@ -1,148 +1,17 @@
-//! The client's errors: [`BuildError`] (configuration) and [`Error`] (calls).
+//! The client's call errors: [`Error`], with [`GaveUp`], [`DecodeError`] and [`TlsReason`].
 
-use bytes::Bytes;
+use crate::setting::Setting;
 use cxone_replay_domain::FailureClass;
-use reqwest::header::HeaderMap;
 use std::fmt;
 use std::sync::Arc;
 
 /// The most bytes of a response body kept in an [`Error`] for display ([`Error::body`]).
+/// An error body is never read much past it: the connection is dropped instead.
 pub const MAX_ERROR_BODY: usize = 4096;
 
-/// A setting of [`ClientBuilder`](crate::ClientBuilder), as named by a [`BuildError`].
-/// [`Setting::as_str`] (and `Display`) give its name (the builder method's, or the
-/// [`Auth`](crate::Auth) field's).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[non_exhaustive]
-pub enum Setting {
-    /// The credentials as a whole ([`client_credentials`](crate::ClientBuilder::client_credentials)
-    /// or [`auth`](crate::ClientBuilder::auth)): `credentials`.
-    Credentials,
-    /// [`region`](crate::ClientBuilder::region): `region`.
-    Region,
-    /// [`base_url`](crate::ClientBuilder::base_url): `base_url`.
-    BaseUrl,
-    /// [`token_url`](crate::ClientBuilder::token_url): `token_url`.
-    TokenUrl,
-    /// The OpenID issuer of [`Auth::CxoneAccessKey`](crate::Auth::CxoneAccessKey): `issuer`.
-    Issuer,
-    /// [`api_prefix`](crate::ClientBuilder::api_prefix): `api_prefix`.
-    ApiPrefix,
-    /// The OAuth2 client id: `client_id`.
-    ClientId,
-    /// The OAuth2 client secret: `client_secret`.
-    ClientSecret,
-    /// The access key id of [`Auth::CxoneAccessKey`](crate::Auth::CxoneAccessKey):
-    /// `access_key_id`.
-    AccessKeyId,
-    /// The access key secret of [`Auth::CxoneAccessKey`](crate::Auth::CxoneAccessKey):
-    /// `access_key_secret`.
-    AccessKeySecret,
-    /// [`connect_timeout`](crate::ClientBuilder::connect_timeout): `connect_timeout`.
-    ConnectTimeout,
-    /// [`request_timeout`](crate::ClientBuilder::request_timeout): `request_timeout`.
-    RequestTimeout,
-    /// [`max_connections`](crate::ClientBuilder::max_connections): `max_connections`.
-    MaxConnections,
-}
-
-impl Setting {
-    /// Every setting, in declaration order.
-    pub const ALL: [Setting; 13] = [
-        Setting::Credentials,
-        Setting::Region,
-        Setting::BaseUrl,
-        Setting::TokenUrl,
-        Setting::Issuer,
-        Setting::ApiPrefix,
-        Setting::ClientId,
-        Setting::ClientSecret,
-        Setting::AccessKeyId,
-        Setting::AccessKeySecret,
-        Setting::ConnectTimeout,
-        Setting::RequestTimeout,
-        Setting::MaxConnections,
-    ];
-
-    /// The setting's name, in `snake_case`.
-    #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Setting::Credentials => "credentials",
-            Setting::Region => "region",
-            Setting::BaseUrl => "base_url",
-            Setting::TokenUrl => "token_url",
-            Setting::Issuer => "issuer",
-            Setting::ApiPrefix => "api_prefix",
-            Setting::ClientId => "client_id",
-            Setting::ClientSecret => "client_secret",
-            Setting::AccessKeyId => "access_key_id",
-            Setting::AccessKeySecret => "access_key_secret",
-            Setting::ConnectTimeout => "connect_timeout",
-            Setting::RequestTimeout => "request_timeout",
-            Setting::MaxConnections => "max_connections",
-        }
-    }
-}
-
-impl fmt::Display for Setting {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A client configuration that [`ClientBuilder::build`](crate::ClientBuilder::build) refused.
-///
-/// Every variant names the [`Setting`] that was wrong.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum BuildError {
-    /// A required setting is missing.
-    #[error("missing setting `{setting}`: {hint}")]
-    Missing {
-        /// The setting.
-        setting: Setting,
-        /// How to provide it.
-        hint: &'static str,
-    },
-    /// A setting has a value that cannot work.
-    #[error("invalid setting `{setting}`: {problem}")]
-    InvalidSetting {
-        /// The setting.
-        setting: Setting,
-        /// What is wrong with it.
-        problem: String,
-    },
-    /// A URL setting could not be parsed.
-    #[error("invalid setting `{setting}`: `{url}` is not a URL")]
-    InvalidUrl {
-        /// The setting.
-        setting: Setting,
-        /// The URL as given.
-        url: String,
-        /// The parser's error.
-        #[source]
-        source: url::ParseError,
-    },
-    /// A URL would send bearer tokens or credentials in clear text.
-    #[error(
-        "insecure setting `{setting}`: `{url}` uses plain http to a non-loopback host; \
-         use https (http is only allowed to 127.0.0.0/8, ::1 and localhost)"
-    )]
-    InsecureUrl {
-        /// The setting.
-        setting: Setting,
-        /// The URL (without any user-info).
-        url: String,
-    },
-    /// The underlying HTTP client could not be built (e.g. no TLS roots).
-    #[error("the HTTP client could not be built")]
-    Http {
-        /// reqwest's error.
-        #[source]
-        source: reqwest::Error,
-    },
-}
+/// How much of a body is looked at to make the text an error keeps: [`MAX_ERROR_BODY`] and a
+/// little more, so that a credential straddling the cut is still recognised (and redacted).
+pub(crate) const ERROR_SCAN: usize = MAX_ERROR_BODY + 1024;
 
 /// Why a call stopped retrying.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,14 +40,58 @@ pub enum DecodeError {
     Invalid(&'static str),
 }
 
+/// Why the server's TLS certificate was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TlsReason {
+    /// No trusted CA issued it: a corporate proxy or a private CA whose certificate this
+    /// client was not given (add it with
+    /// [`add_root_certificate`](crate::ClientBuilder::add_root_certificate), or `SSL_CERT_FILE`).
+    UnknownIssuer,
+    /// It has expired.
+    Expired,
+    /// It is not valid yet (or this machine's clock is behind).
+    NotValidYet,
+    /// It is not valid for the host name connected to.
+    NameMismatch,
+    /// It was revoked.
+    Revoked,
+    /// Anything else the verifier refused.
+    Other,
+}
+
+impl TlsReason {
+    /// A short description, e.g. `"unknown issuer"`.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            TlsReason::UnknownIssuer => "unknown issuer",
+            TlsReason::Expired => "expired",
+            TlsReason::NotValidYet => "not valid yet",
+            TlsReason::NameMismatch => "name mismatch",
+            TlsReason::Revoked => "revoked",
+            TlsReason::Other => "invalid certificate",
+        }
+    }
+}
+
+impl fmt::Display for TlsReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A failed call. Cheap to clone.
 ///
 /// Every variant can tell its [`FailureClass`] ([`Error::class`]), whether a later retry may help
 /// ([`Error::is_retryable`]), how many HTTP requests the call made ([`Error::attempts`]), and,
 /// where the server answered, the status, a bounded body and its request id.
 ///
-/// Neither `Debug` nor `Display` ever shows a client secret or a token: the token endpoint's
-/// success body (which holds the access token) is never kept, even when it cannot be decoded.
+/// Neither `Debug` nor `Display` ever shows a client secret or a token: a response body is kept
+/// only bounded and with the client's own credentials (client secret, access key secret,
+/// current and previous access tokens, in the encodings a request carries them) replaced by
+/// `[redacted]`; the token endpoint's success body is never kept; a request id that looks like a
+/// credential is dropped.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -195,7 +108,7 @@ pub enum Error {
         attempts: u32,
         /// Why the call stopped.
         gave_up: GaveUp,
-        /// The last response body, at most [`MAX_ERROR_BODY`] bytes (lossy UTF-8).
+        /// The last response body, at most [`MAX_ERROR_BODY`] bytes (lossy UTF-8), redacted.
         body: Option<String>,
         /// The server's request or correlation id.
         request_id: Option<String>,
@@ -207,7 +120,7 @@ pub enum Error {
         op: &'static str,
         /// HTTP requests made for this call.
         attempts: u32,
-        /// The last response body, bounded.
+        /// The last response body, bounded and redacted.
         body: Option<String>,
         /// The server's request or correlation id.
         request_id: Option<String>,
@@ -227,8 +140,44 @@ pub enum Error {
         #[source]
         source: Arc<reqwest::Error>,
     },
-    /// A success response whose body could not be decoded. The raw body is kept (except for the
-    /// token endpoint's, which would hold a token).
+    /// The server's TLS certificate was refused. Permanent: not retried.
+    #[error("{op}: the server's TLS certificate was refused ({reason})")]
+    Tls {
+        /// The call.
+        op: &'static str,
+        /// Why it was refused.
+        reason: TlsReason,
+        /// HTTP requests tried for this call (1: it is not retried).
+        attempts: u32,
+        /// reqwest's error (its chain reaches the TLS library's).
+        #[source]
+        source: Arc<reqwest::Error>,
+    },
+    /// A response body was over its cap: nothing more was read and the connection was dropped.
+    /// Permanent: not retried.
+    #[error(
+        "{op}: the response body (HTTP {status}) is over its limit of {limit} bytes \
+         (setting `{setting}`)"
+    )]
+    BodyTooLarge {
+        /// The call.
+        op: &'static str,
+        /// The HTTP status of the response.
+        status: u16,
+        /// The cap, in bytes.
+        limit: usize,
+        /// The setting of the cap ([`Setting::MaxPageBody`], [`Setting::MaxTokenBody`] or
+        /// [`Setting::MaxResponseBody`]).
+        setting: Setting,
+        /// The `Content-Length` the server declared, when that is how it was caught.
+        declared: Option<u64>,
+        /// HTTP requests made for this call.
+        attempts: u32,
+        /// The server's request or correlation id.
+        request_id: Option<String>,
+    },
+    /// A success response whose body could not be decoded. The body is kept bounded and
+    /// redacted (never for the token endpoint, whose body would hold a token).
     #[error("{op}: undecodable response body (HTTP {status})")]
     Decode {
         /// The call.
@@ -237,8 +186,9 @@ pub enum Error {
         status: u16,
         /// HTTP requests made for this call.
         attempts: u32,
-        /// The whole raw body (`None` for the token endpoint).
-        raw_body: Option<Bytes>,
+        /// The start of the body, as [`Error::Status`] keeps it (`None` for the token
+        /// endpoint).
+        body: Option<String>,
         /// The server's request or correlation id.
         request_id: Option<String>,
         /// What was wrong.
@@ -254,6 +204,18 @@ pub enum Error {
         token: String,
         /// The 1-based number of the page that carried it.
         page: u64,
+    },
+    /// The DLQ answered this many pages in a row with no event but a new page token: a server
+    /// that would keep the stream going forever.
+    #[error(
+        "DLQ pagination of topic `{topic}`: {count} empty pages in a row, each with a new page \
+         token (setting `max_empty_pages`)"
+    )]
+    EmptyPages {
+        /// The topic.
+        topic: String,
+        /// The empty pages in a row (the setting's value).
+        count: u32,
     },
     /// An argument of the call was unusable (nothing was sent).
     #[error("invalid argument `{name}`: {problem}")]
@@ -298,10 +260,13 @@ impl Error {
         match self {
             Error::Status { class, .. } | Error::Transport { class, .. } => *class,
             Error::Unauthorized { .. } => FailureClass::Unauthorized,
+            Error::Tls { .. } => FailureClass::Tls,
+            Error::BodyTooLarge { .. } => FailureClass::BodyTooLarge,
             Error::InvalidArgument { .. } => FailureClass::SchemaViolation,
-            Error::Decode { .. } | Error::RepeatedPageToken { .. } | Error::Discovery { .. } => {
-                FailureClass::UnknownFailure
-            }
+            Error::Decode { .. }
+            | Error::RepeatedPageToken { .. }
+            | Error::EmptyPages { .. }
+            | Error::Discovery { .. } => FailureClass::UnknownFailure,
         }
     }
 
@@ -309,7 +274,9 @@ impl Error {
     #[must_use]
     pub fn status(&self) -> Option<u16> {
         match self {
-            Error::Status { status, .. } | Error::Decode { status, .. } => Some(*status),
+            Error::Status { status, .. }
+            | Error::Decode { status, .. }
+            | Error::BodyTooLarge { status, .. } => Some(*status),
             Error::Unauthorized { .. } => Some(401),
             _ => None,
         }
@@ -345,42 +312,36 @@ impl Error {
             Error::Status { attempts, .. }
             | Error::Unauthorized { attempts, .. }
             | Error::Transport { attempts, .. }
+            | Error::Tls { attempts, .. }
+            | Error::BodyTooLarge { attempts, .. }
             | Error::Decode { attempts, .. } => *attempts,
             _ => 0,
         }
     }
 
-    /// The response body, bounded to [`MAX_ERROR_BODY`] bytes (lossy UTF-8; need not be JSON).
+    /// What the server said: the response body, at most [`MAX_ERROR_BODY`] bytes (lossy UTF-8;
+    /// need not be JSON), with the client's own credentials replaced by `[redacted]`. It may
+    /// hold anything else (newlines, escapes): escape it before writing it to a log line, e.g.
+    /// with `cxone_replay_domain::excerpt`.
     #[must_use]
     pub fn body(&self) -> Option<&str> {
         match self {
-            Error::Status { body, .. } | Error::Unauthorized { body, .. } => body.as_deref(),
-            Error::Decode {
-                raw_body: Some(raw),
-                ..
-            } => Some(bounded_str(raw)),
+            Error::Status { body, .. }
+            | Error::Unauthorized { body, .. }
+            | Error::Decode { body, .. } => body.as_deref(),
             _ => None,
         }
     }
 
-    /// The whole raw body of an undecodable success response.
-    #[must_use]
-    pub fn raw_body(&self) -> Option<&[u8]> {
-        match self {
-            Error::Decode {
-                raw_body: Some(raw),
-                ..
-            } => Some(raw),
-            _ => None,
-        }
-    }
-
-    /// The server's request or correlation id (`x-request-id`, `x-correlation-id`, ...).
+    /// The server's request or correlation id (`x-request-id`, `x-correlation-id`, ...): kept
+    /// only when it is at most [`MAX_REQUEST_ID_LEN`](crate::MAX_REQUEST_ID_LEN) visible ASCII
+    /// characters and does not look like a credential.
     #[must_use]
     pub fn request_id(&self) -> Option<&str> {
         match self {
             Error::Status { request_id, .. }
             | Error::Unauthorized { request_id, .. }
+            | Error::BodyTooLarge { request_id, .. }
             | Error::Decode { request_id, .. } => request_id.as_deref(),
             _ => None,
         }
@@ -393,109 +354,17 @@ impl Error {
             Error::Status { op, .. }
             | Error::Unauthorized { op, .. }
             | Error::Transport { op, .. }
+            | Error::Tls { op, .. }
+            | Error::BodyTooLarge { op, .. }
             | Error::Decode { op, .. } => Some(op),
             _ => None,
         }
     }
 }
 
-/// The longest prefix of `raw` that is at most [`MAX_ERROR_BODY`] bytes of valid UTF-8.
-fn bounded_str(raw: &[u8]) -> &str {
-    let cut = &raw[..raw.len().min(MAX_ERROR_BODY)];
-    match std::str::from_utf8(cut) {
-        Ok(s) => s,
-        Err(e) => {
-            // Valid up to the first bad byte (or the cut through a character).
-            std::str::from_utf8(&cut[..e.valid_up_to()]).unwrap_or_default()
-        }
-    }
-}
-
-/// A body as kept in an error: at most [`MAX_ERROR_BODY`] bytes, lossy UTF-8, `None` if empty.
-pub(crate) fn bounded_body(raw: &[u8]) -> Option<String> {
-    if raw.is_empty() {
-        return None;
-    }
-    let mut end = raw.len().min(MAX_ERROR_BODY);
-    // Do not split a UTF-8 sequence at the cut.
-    if end < raw.len() {
-        while end > 0 && (raw[end] & 0b1100_0000) == 0b1000_0000 {
-            end -= 1;
-        }
-    }
-    Some(String::from_utf8_lossy(&raw[..end]).into_owned())
-}
-
-/// The request or correlation id a server sent, if any.
-pub(crate) fn request_id(headers: &HeaderMap) -> Option<String> {
-    const NAMES: [&str; 6] = [
-        "x-request-id",
-        "x-correlation-id",
-        "x-amzn-requestid",
-        "x-amz-request-id",
-        "request-id",
-        "x-trace-id",
-    ];
-    NAMES.iter().find_map(|name| {
-        headers
-            .get(*name)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| v.chars().take(256).collect())
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reqwest::header::HeaderValue;
-
-    #[test]
-    fn setting_names_are_distinct_and_displayed() {
-        let names: std::collections::HashSet<&str> =
-            Setting::ALL.iter().map(|s| s.as_str()).collect();
-        assert_eq!(names.len(), Setting::ALL.len());
-        for s in Setting::ALL {
-            assert_eq!(s.to_string(), s.as_str());
-        }
-        let e = BuildError::InsecureUrl {
-            setting: Setting::TokenUrl,
-            url: "http://example.com/".into(),
-        };
-        assert!(
-            e.to_string()
-                .starts_with("insecure setting `token_url`: `http://example.com/`"),
-            "{e}"
-        );
-    }
-
-    #[test]
-    fn bounded_body_cuts_at_4k_on_a_char_boundary() {
-        assert_eq!(bounded_body(b""), None);
-        assert_eq!(bounded_body(b"oops").as_deref(), Some("oops"));
-        let big = "é".repeat(5000); // 2 bytes each
-        let kept = bounded_body(big.as_bytes()).unwrap();
-        assert!(kept.len() <= MAX_ERROR_BODY);
-        assert!(kept.chars().all(|c| c == 'é'));
-        assert_eq!(kept.len(), MAX_ERROR_BODY);
-        let invalid = bounded_body(&[0xff, b'a']).unwrap();
-        assert_eq!(invalid, "\u{fffd}a");
-    }
-
-    #[test]
-    fn bounded_str_stops_at_invalid_utf8() {
-        assert_eq!(bounded_str(b"abc\xffdef"), "abc");
-        assert_eq!(bounded_str(&vec![b'x'; 10_000]).len(), MAX_ERROR_BODY);
-    }
-
-    #[test]
-    fn request_id_prefers_x_request_id() {
-        let mut h = HeaderMap::new();
-        assert_eq!(request_id(&h), None);
-        h.insert("x-correlation-id", HeaderValue::from_static("corr-1"));
-        assert_eq!(request_id(&h).as_deref(), Some("corr-1"));
-        h.insert("x-request-id", HeaderValue::from_static("req-1"));
-        assert_eq!(request_id(&h).as_deref(), Some("req-1"));
-    }
 
     #[test]
     fn classes_and_retryability() {
@@ -532,5 +401,33 @@ mod tests {
         assert_eq!(e.class(), FailureClass::UnknownFailure);
         assert_eq!(e.attempts(), 0);
         assert!(!e.is_retryable());
+    }
+
+    #[test]
+    fn new_failures_are_permanent_and_name_their_cause() {
+        let e = Error::BodyTooLarge {
+            op: "DLQ page",
+            status: 200,
+            limit: 1024,
+            setting: Setting::MaxPageBody,
+            declared: None,
+            attempts: 1,
+            request_id: None,
+        };
+        assert_eq!(e.class(), FailureClass::BodyTooLarge);
+        assert!(!e.is_retryable());
+        assert_eq!(e.status(), Some(200));
+        assert_eq!(
+            e.to_string(),
+            "DLQ page: the response body (HTTP 200) is over its limit of 1024 bytes \
+             (setting `max_page_body`)"
+        );
+        let e = Error::EmptyPages {
+            topic: "t1".into(),
+            count: 100,
+        };
+        assert_eq!(e.class(), FailureClass::UnknownFailure);
+        assert!(e.to_string().contains("`t1`: 100 empty pages"), "{e}");
+        assert_eq!(TlsReason::UnknownIssuer.to_string(), "unknown issuer");
     }
 }

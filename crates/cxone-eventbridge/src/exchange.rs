@@ -3,9 +3,12 @@
 //! budget) and the client-wide `Retry-After` hold that every request checks right before it is
 //! written.
 
+use crate::body::{BodyLimit, Unread, read_capped, read_error_start};
 use crate::client::Client;
-use crate::error::{Error, GaveUp, bounded_body, request_id};
+use crate::error::{Error, GaveUp, TlsReason};
 use crate::retry::{Attempt, AuthRefresh, Failure, RetryHooks, StopReason, Stopped, retry_loop};
+use crate::secrets::Secrets;
+use crate::tls::refused_certificate;
 use crate::token::CachedToken;
 use bytes::Bytes;
 use chrono::{DateTime, TimeDelta, Utc};
@@ -29,15 +32,36 @@ enum Fault {
         headers: HeaderMap,
         body: Bytes,
     },
+    /// A success body over its cap (not read further).
+    TooLarge {
+        status: u16,
+        headers: HeaderMap,
+        declared: Option<u64>,
+    },
+    /// The server's certificate was refused.
+    Tls {
+        reason: TlsReason,
+        source: reqwest::Error,
+    },
     Transport(reqwest::Error),
 }
 
 impl Fault {
+    /// The fault of a request that got no response.
+    fn unanswered(e: reqwest::Error) -> Fault {
+        match refused_certificate(&e) {
+            Some(reason) => Fault::Tls { reason, source: e },
+            None => Fault::Transport(e),
+        }
+    }
+
     fn class(&self) -> FailureClass {
         match self {
             Fault::Status { status, .. } => {
                 classify(*status).unwrap_or(FailureClass::UnknownFailure)
             }
+            Fault::TooLarge { .. } => FailureClass::BodyTooLarge,
+            Fault::Tls { .. } => FailureClass::Tls,
             // The request could not even be built: retrying cannot help.
             Fault::Transport(e) if e.is_builder() => FailureClass::UnknownFailure,
             Fault::Transport(e) if e.is_timeout() => FailureClass::Timeout,
@@ -89,11 +113,13 @@ impl Client {
     ///
     /// `bearer`: authenticate with the cached token (and refresh it once on a 401).
     /// `accept_409`: a 409 ends the call as an [`Answer`] (the PUT's duplicate).
+    /// `limit`: the cap of the success body (an error body is kept to a few KiB).
     pub(crate) async fn execute(
         &self,
         op: &'static str,
         bearer: bool,
         accept_409: bool,
+        limit: BodyLimit,
         make: &(dyn Fn(&reqwest::Client) -> reqwest::RequestBuilder + Send + Sync),
     ) -> Result<Answer, Error> {
         let i = &self.inner;
@@ -103,7 +129,7 @@ impl Client {
             withdrawn: 0,
         };
         let result = retry_loop(
-            |attempt| self.attempt(bearer, accept_409, make, attempt),
+            |attempt| self.attempt(bearer, accept_409, limit.bytes, make, attempt),
             i.sleeper.as_ref(),
             i.jitter.as_ref(),
             &i.retry,
@@ -116,7 +142,7 @@ impl Client {
                 Ok(answer)
             }
             Ok(Err(no_token)) => Err(no_token),
-            Err(stopped) => Err(call_error(op, bearer, stopped)),
+            Err(stopped) => Err(call_error(op, bearer, limit, &self.secrets(), stopped)),
         }
     }
 
@@ -126,6 +152,7 @@ impl Client {
         &self,
         bearer: bool,
         accept_409: bool,
+        limit: usize,
         make: &(dyn Fn(&reqwest::Client) -> reqwest::RequestBuilder + Send + Sync),
         attempt: u32,
     ) -> Attempt<Result<Answer, Error>, FailedAttempt> {
@@ -161,30 +188,33 @@ impl Client {
                 }
                 self.observe(bearer, status, &headers, retry_after);
                 let success = (200..300).contains(&status) || (accept_409 && status == 409);
-                match response.bytes().await {
-                    Ok(body) if success => {
-                        return Attempt::Done(Ok(Answer {
+                if success {
+                    match read_capped(response, limit).await {
+                        Ok(body) => {
+                            return Attempt::Done(Ok(Answer {
+                                status,
+                                headers,
+                                body,
+                                attempts: attempt,
+                            }));
+                        }
+                        Err(Unread::TooLarge { declared }) => Fault::TooLarge {
                             status,
                             headers,
-                            body,
-                            attempts: attempt,
-                        }));
+                            declared,
+                        },
+                        // The body broke off: for a success, the exchange failed.
+                        Err(Unread::Transport(e)) => Fault::Transport(e),
                     }
-                    Ok(body) => Fault::Status {
+                } else {
+                    Fault::Status {
                         status,
                         headers,
-                        body,
-                    },
-                    // The body broke off: for a success, the exchange failed.
-                    Err(e) if success => Fault::Transport(e),
-                    Err(_) => Fault::Status {
-                        status,
-                        headers,
-                        body: Bytes::new(),
-                    },
+                        body: read_error_start(response).await,
+                    }
                 }
             }
-            Err(e) => Fault::Transport(e),
+            Err(e) => Fault::unanswered(e),
         };
         let failure = Failure::new(fault.class(), FailedAttempt { fault, token })
             .with_retry_after(retry_after);
@@ -209,6 +239,11 @@ impl Client {
             return self.token().await.map(Some);
         }
         Ok(Some(token))
+    }
+
+    /// This client's credentials, to keep them out of what a server sends back.
+    pub(crate) fn secrets(&self) -> Secrets {
+        Secrets::new(&self.inner.auth, &self.inner.tokens.recent())
     }
 
     fn refund(&self, withdrawn: u32) {
@@ -273,7 +308,13 @@ impl RetryHooks<FailedAttempt> for CallHooks<'_> {
 }
 
 /// The error of a call whose retry loop stopped on a failed attempt.
-fn call_error(op: &'static str, bearer: bool, stopped: Stopped<FailedAttempt>) -> Error {
+fn call_error(
+    op: &'static str,
+    bearer: bool,
+    limit: BodyLimit,
+    secrets: &Secrets,
+    stopped: Stopped<FailedAttempt>,
+) -> Error {
     let gave_up = match stopped.reason {
         StopReason::AttemptsExhausted => GaveUp::AttemptsExhausted,
         StopReason::BudgetExhausted => GaveUp::BudgetExhausted,
@@ -289,8 +330,8 @@ fn call_error(op: &'static str, bearer: bool, stopped: Stopped<FailedAttempt>) -
         } if bearer => Error::Unauthorized {
             op,
             attempts,
-            body: bounded_body(&body),
-            request_id: request_id(&headers),
+            body: secrets.error_body(&body),
+            request_id: secrets.request_id(&headers),
         },
         Fault::Status {
             status,
@@ -302,8 +343,27 @@ fn call_error(op: &'static str, bearer: bool, stopped: Stopped<FailedAttempt>) -
             class,
             attempts,
             gave_up,
-            body: bounded_body(&body),
-            request_id: request_id(&headers),
+            body: secrets.error_body(&body),
+            request_id: secrets.request_id(&headers),
+        },
+        Fault::TooLarge {
+            status,
+            headers,
+            declared,
+        } => Error::BodyTooLarge {
+            op,
+            status,
+            limit: limit.bytes,
+            setting: limit.setting,
+            declared,
+            attempts,
+            request_id: secrets.request_id(&headers),
+        },
+        Fault::Tls { reason, source } => Error::Tls {
+            op,
+            reason,
+            attempts,
+            source: Arc::new(source),
         },
         Fault::Transport(source) => Error::Transport {
             op,
@@ -318,6 +378,7 @@ fn call_error(op: &'static str, bearer: bool, stopped: Stopped<FailedAttempt>) -
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cxone_replay_domain::time::testing::RecordingSleeper;
     use cxone_replay_domain::{RetryBudget, TokenResponse};
     use secrecy::SecretString;
 
@@ -339,7 +400,7 @@ mod tests {
         client
             .inner
             .tokens
-            .get(|| t0, || async { Ok(resp) })
+            .get(|| t0, &RecordingSleeper::new(), || async { Ok(resp) })
             .await
             .unwrap()
     }

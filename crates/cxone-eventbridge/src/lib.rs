@@ -8,6 +8,8 @@ compile_error!(
      `native-tls` of cxone-eventbridge, or of cxone-dlq-replay, which passes it on"
 );
 
+mod auth;
+mod body;
 mod builder;
 mod client;
 mod dlq;
@@ -15,13 +17,22 @@ mod error;
 mod exchange;
 pub mod retry;
 pub mod runtime;
+mod secrets;
+mod setting;
 mod throttle;
+mod tls;
 mod token;
 
+pub use auth::Auth;
+pub use body::{DEFAULT_MAX_PAGE_BODY, DEFAULT_MAX_RESPONSE_BODY, DEFAULT_MAX_TOKEN_BODY};
 pub use builder::{
-    Auth, ClientBuilder, DEFAULT_API_PREFIX, DEFAULT_REGION, DEFAULT_SCOPES, USER_AGENT,
+    ClientBuilder, DEFAULT_API_PREFIX, DEFAULT_MAX_EMPTY_PAGES, DEFAULT_REGION, DEFAULT_SCOPES,
+    USER_AGENT,
 };
 pub use client::{Client, PutOutcome, PutReport};
 pub use dlq::DlqRequest;
-pub use error::{BuildError, DecodeError, Error, GaveUp, MAX_ERROR_BODY, Setting};
+pub use error::{DecodeError, Error, GaveUp, MAX_ERROR_BODY, TlsReason};
 pub use runtime::{Clock, Jitter, RandomJitter, Sleeper, SystemClock, TokioSleeper};
+pub use secrets::MAX_REQUEST_ID_LEN;
+pub use setting::{BuildError, Setting};
+pub use token::{MIN_TOKEN_LIFETIME, MIN_TOKEN_REFRESH_INTERVAL};

@@ -3,26 +3,37 @@
 
 use crate::error::{DecodeError, Error};
 use chrono::{DateTime, TimeDelta, Utc};
-use cxone_replay_domain::TokenResponse;
+use cxone_replay_domain::{Sleeper, TokenResponse};
 use reqwest::header::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
 use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 /// Lifetime assumed when the token endpoint sends no `expires_in`.
 const DEFAULT_TTL: Duration = Duration::from_secs(300);
+/// The shortest token lifetime believed: a shorter `expires_in` (`0` included) is taken as this,
+/// so that a token endpoint that says "expires at once" does not cost a token request per call.
+pub const MIN_TOKEN_LIFETIME: Duration = Duration::from_secs(30);
+/// The least time between two token requests of one client. A refresh due sooner keeps the
+/// current token while it is valid, or waits (on the client's sleeper) when there is none.
+pub const MIN_TOKEN_REFRESH_INTERVAL: Duration = Duration::from_secs(1);
+/// How many of the latest access tokens are remembered for redaction (current and previous).
+const REMEMBERED_TOKENS: usize = 2;
 /// After a failed refresh, callers keep using the old token (while it is still valid) or share
 /// the refresh's error (when it is not) for this long before trying again, so that a struggling
 /// token endpoint, or one refusing our credentials, is not hammered.
 const FAILED_REFRESH_COOLDOWN: TimeDelta = TimeDelta::seconds(5);
 
+fn interval() -> TimeDelta {
+    TimeDelta::from_std(MIN_TOKEN_REFRESH_INTERVAL).unwrap_or(TimeDelta::MAX)
+}
+
 /// One cached token.
 pub(crate) struct CachedToken {
-    /// The raw token; only its header form is ever sent.
-    #[allow(dead_code)]
+    /// The raw token; only its header form is ever sent (kept to redact it from server text).
     secret: SecretString,
     /// `Bearer {token}`, marked sensitive.
     pub(crate) header: HeaderValue,
@@ -49,6 +60,8 @@ impl fmt::Debug for CachedToken {
 struct RefreshState {
     /// The last refresh failure and when it happened.
     last_failure: Option<(DateTime<Utc>, Error)>,
+    /// When the last token request started.
+    last_fetch: Option<DateTime<Utc>>,
 }
 
 /// The cache. Reads take a short lock; refreshes are serialized by an async mutex and
@@ -60,6 +73,8 @@ pub(crate) struct TokenCache {
     /// Number of finished refresh attempts.
     finished: AtomicU64,
     next_generation: AtomicU64,
+    /// The latest access tokens (newest first), still known after a 401 dropped them.
+    recent: Mutex<Vec<SecretString>>,
 }
 
 impl fmt::Debug for TokenCache {
@@ -79,7 +94,16 @@ impl TokenCache {
             refresh: tokio::sync::Mutex::new(RefreshState::default()),
             finished: AtomicU64::new(0),
             next_generation: AtomicU64::new(1),
+            recent: Mutex::new(Vec::new()),
         }
+    }
+
+    /// The latest access tokens this cache got (current and previous), for redaction.
+    pub(crate) fn recent(&self) -> Vec<SecretString> {
+        self.recent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     pub(crate) fn current(&self) -> Option<Arc<CachedToken>> {
@@ -89,13 +113,16 @@ impl TokenCache {
             .clone()
     }
 
-    /// A token that is fresh at `now`, fetching one with `fetch` if needed.
+    /// A token that is fresh at `now`, fetching one with `fetch` if needed, at most one
+    /// request per [`MIN_TOKEN_REFRESH_INTERVAL`]: a refresh due sooner keeps a still-valid
+    /// token, or waits on `sleeper` for the interval to pass.
     ///
     /// # Errors
     /// The fetch's error, when there is no still-valid token to fall back on.
     pub(crate) async fn get<F, Fut>(
         &self,
         now: impl Fn() -> DateTime<Utc>,
+        sleeper: &dyn Sleeper,
         fetch: F,
     ) -> Result<Arc<CachedToken>, Error>
     where
@@ -128,6 +155,17 @@ impl TokenCache {
                 return Err(error.clone());
             }
         }
+        if let Some(next) = state.last_fetch.map(|t| t + interval())
+            && at < next
+        {
+            if let Some(t) = &still_valid {
+                return Ok(Arc::clone(t));
+            }
+            if let Ok(wait) = (next - at).to_std() {
+                sleeper.sleep(wait).await;
+            }
+        }
+        state.last_fetch = Some(now());
         let result = fetch().await;
         self.finished.fetch_add(1, Ordering::AcqRel);
         let at = now();
@@ -136,6 +174,9 @@ impl TokenCache {
                 let token = Arc::new(token);
                 *self.current.write().unwrap_or_else(PoisonError::into_inner) =
                     Some(Arc::clone(&token));
+                let mut recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
+                recent.insert(0, token.secret.clone());
+                recent.truncate(REMEMBERED_TOKENS);
                 state.last_failure = None;
                 Ok(token)
             }
@@ -177,7 +218,7 @@ impl TokenCache {
             op: "token request",
             status: 200,
             attempts: 1,
-            raw_body: None,
+            body: None,
             request_id: None,
             source: Arc::new(DecodeError::Invalid(what)),
         };
@@ -191,7 +232,10 @@ impl TokenCache {
         let mut header = HeaderValue::from_str(&format!("Bearer {}", secret.expose_secret()))
             .map_err(|_| invalid("access_token is not a valid header value"))?;
         header.set_sensitive(true);
-        let ttl = resp.expires_in.map_or(DEFAULT_TTL, Duration::from_secs);
+        let ttl = resp
+            .expires_in
+            .map_or(DEFAULT_TTL, Duration::from_secs)
+            .max(MIN_TOKEN_LIFETIME);
         let until_refresh = if ttl > self.margin {
             ttl - self.margin
         } else {
@@ -215,6 +259,7 @@ impl TokenCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cxone_replay_domain::time::testing::RecordingSleeper;
     use std::sync::atomic::AtomicUsize;
 
     fn t0() -> DateTime<Utc> {
@@ -244,7 +289,9 @@ mod tests {
     async fn refreshes_margin_before_expiry() {
         let cache = TokenCache::new(Duration::from_secs(60));
         let t = cache
-            .get(t0, || async { Ok(resp("a", 3600)) })
+            .get(t0, &RecordingSleeper::new(), || async {
+                Ok(resp("a", 3600))
+            })
             .await
             .unwrap();
         assert_eq!(t.refresh_at, t0() + TimeDelta::seconds(3540));
@@ -255,6 +302,12 @@ mod tests {
             .make(resp("b", 30), t0())
             .expect("a short-lived token is usable");
         assert_eq!(short.refresh_at, t0() + TimeDelta::seconds(15));
+        // Under the floor (`0` included): taken as 30 s.
+        for ttl in [0, 1, 29] {
+            let t = cache.make(resp("c", ttl), t0()).unwrap();
+            assert_eq!(t.expires_at, t0() + TimeDelta::seconds(30), "{ttl}");
+            assert_eq!(t.refresh_at, t0() + TimeDelta::seconds(15), "{ttl}");
+        }
     }
 
     #[tokio::test]
@@ -265,14 +318,25 @@ mod tests {
             calls.fetch_add(1, Ordering::SeqCst);
             Ok(resp("a", 3600))
         };
-        cache.get(t0, fetch).await.unwrap();
         cache
-            .get(|| t0() + TimeDelta::seconds(3539), fetch)
+            .get(t0, &RecordingSleeper::new(), fetch)
+            .await
+            .unwrap();
+        cache
+            .get(
+                || t0() + TimeDelta::seconds(3539),
+                &RecordingSleeper::new(),
+                fetch,
+            )
             .await
             .unwrap();
         assert_eq!(calls.load(Ordering::SeqCst), 1);
         cache
-            .get(|| t0() + TimeDelta::seconds(3540), fetch)
+            .get(
+                || t0() + TimeDelta::seconds(3540),
+                &RecordingSleeper::new(),
+                fetch,
+            )
             .await
             .unwrap();
         assert_eq!(calls.load(Ordering::SeqCst), 2);
@@ -282,18 +346,24 @@ mod tests {
     async fn failed_refresh_keeps_a_valid_token_and_fails_without_one() {
         let cache = TokenCache::new(Duration::from_secs(60));
         let first = cache
-            .get(t0, || async { Ok(resp("a", 3600)) })
+            .get(t0, &RecordingSleeper::new(), || async {
+                Ok(resp("a", 3600))
+            })
             .await
             .unwrap();
         let late = || t0() + TimeDelta::seconds(3550);
         let kept = cache
-            .get(late, || async { Err(transient()) })
+            .get(late, &RecordingSleeper::new(), || async {
+                Err(transient())
+            })
             .await
             .unwrap();
         assert_eq!(kept.generation, first.generation);
         let expired = || t0() + TimeDelta::seconds(3600);
         let err = cache
-            .get(expired, || async { Err(transient()) })
+            .get(expired, &RecordingSleeper::new(), || async {
+                Err(transient())
+            })
             .await
             .unwrap_err();
         assert_eq!(err.status(), Some(503));
@@ -307,18 +377,29 @@ mod tests {
             fetches.fetch_add(1, Ordering::SeqCst);
             Err(transient())
         };
-        assert!(cache.get(t0, failing).await.is_err());
+        assert!(
+            cache
+                .get(t0, &RecordingSleeper::new(), failing)
+                .await
+                .is_err()
+        );
         // A caller arriving within the cool-down gets the same error without a request.
         let soon = || t0() + TimeDelta::seconds(4);
         assert_eq!(
-            cache.get(soon, failing).await.unwrap_err().status(),
+            cache
+                .get(soon, &RecordingSleeper::new(), failing)
+                .await
+                .unwrap_err()
+                .status(),
             Some(503)
         );
         assert_eq!(fetches.load(Ordering::SeqCst), 1);
         // After it, the next caller tries again.
         let later = || t0() + TimeDelta::seconds(6);
         let token = cache
-            .get(later, || async { Ok(resp("fresh", 3600)) })
+            .get(later, &RecordingSleeper::new(), || async {
+                Ok(resp("fresh", 3600))
+            })
             .await
             .unwrap();
         assert_eq!(token.expires_at, later() + TimeDelta::seconds(3600));
@@ -328,7 +409,9 @@ mod tests {
     async fn invalidate_only_the_current_generation() {
         let cache = TokenCache::new(Duration::from_secs(60));
         let a = cache
-            .get(t0, || async { Ok(resp("a", 3600)) })
+            .get(t0, &RecordingSleeper::new(), || async {
+                Ok(resp("a", 3600))
+            })
             .await
             .unwrap();
         assert!(
@@ -343,13 +426,56 @@ mod tests {
         assert!(cache.current().is_none());
         assert!(!cache.invalidate(a.generation), "nothing cached: not stale");
         let b = cache
-            .get(t0, || async { Ok(resp("b", 3600)) })
+            .get(t0, &RecordingSleeper::new(), || async {
+                Ok(resp("b", 3600))
+            })
             .await
             .unwrap();
         assert_ne!(a.generation, b.generation);
         // A 401 for `a` arriving after `b` replaced it: stale, and `b` stays.
         assert!(cache.invalidate(a.generation));
         assert_eq!(cache.current().map(|t| t.generation), Some(b.generation));
+    }
+
+    #[tokio::test]
+    async fn at_most_one_token_request_per_second() {
+        let cache = TokenCache::new(Duration::from_secs(60));
+        let sleeper = RecordingSleeper::new();
+        let fetches = AtomicUsize::new(0);
+        let fetch = || async {
+            let n = fetches.fetch_add(1, Ordering::SeqCst);
+            Ok(resp(&format!("t{n}"), 0))
+        };
+        let first = cache.get(t0, &sleeper, fetch).await.unwrap();
+        let at = |ms| move || t0() + TimeDelta::milliseconds(ms);
+        // `expires_in: 0` is taken as 30 s: refreshed at 15 s, not before.
+        cache.get(at(14_999), &sleeper, fetch).await.unwrap();
+        assert_eq!(fetches.load(Ordering::SeqCst), 1);
+        let second = cache.get(at(15_500), &sleeper, fetch).await.unwrap();
+        assert_eq!(fetches.load(Ordering::SeqCst), 2);
+        assert_ne!(first.generation, second.generation);
+        // Dropped after a 401, half a second after the last request: waits the rest.
+        cache.invalidate(second.generation);
+        cache.get(at(16_000), &sleeper, fetch).await.unwrap();
+        assert_eq!(fetches.load(Ordering::SeqCst), 3);
+        assert_eq!(sleeper.sleeps(), [Duration::from_millis(500)]);
+        assert_eq!(cache.recent().len(), 2, "current and previous remembered");
+
+        // A refresh due under a second after the last request keeps the valid token.
+        let cache = TokenCache::new(Duration::from_millis(3_599_500));
+        let fetches = AtomicUsize::new(0);
+        let fetch = || async {
+            fetches.fetch_add(1, Ordering::SeqCst);
+            Ok(resp("long", 3600))
+        };
+        let t = cache.get(t0, &sleeper, fetch).await.unwrap();
+        assert_eq!(t.refresh_at, t0() + TimeDelta::milliseconds(500));
+        let kept = cache.get(at(600), &sleeper, fetch).await.unwrap();
+        assert_eq!(kept.generation, t.generation);
+        assert_eq!(fetches.load(Ordering::SeqCst), 1);
+        cache.get(at(1_000), &sleeper, fetch).await.unwrap();
+        assert_eq!(fetches.load(Ordering::SeqCst), 2);
+        assert_eq!(sleeper.sleeps().len(), 1, "no wait while a token was valid");
     }
 
     #[tokio::test]

@@ -3,8 +3,10 @@
 use chrono::{DateTime, Utc};
 use clap::builder::RangedU64ValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use cxone_dlq_replay::{DEFAULT_CONCURRENCY, EngineError, MAX_CONCURRENCY, check_pace};
-use cxone_replay_domain::{ReplayPolicy, RetryPolicy};
+use cxone_dlq_replay::{
+    DEFAULT_CONCURRENCY, DEFAULT_STOP_AFTER_FAILURES, EngineError, MAX_CONCURRENCY, check_pace,
+};
+use cxone_replay_domain::{KeyScheme, ReplayPolicy, RetryPolicy};
 use secrecy::SecretString;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -24,11 +26,12 @@ macro_rules! after_help {
     () => {
         "\
 Environment: CXONE_CLIENT_ID, CXONE_CLIENT_SECRET, CXONE_REGION, CXONE_BASE_URL, CXONE_TOKEN_URL,
-CXONE_TOPIC_ID, DESTINATION_OVERRIDE_URL, MONITORING_WEBHOOK_URL, MONITORING_WEBHOOK_SECRET, and a
+CXONE_CA_CERT, CXONE_TOPIC_ID, DESTINATION_OVERRIDE_URL, MONITORING_WEBHOOK_URL, MONITORING_WEBHOOK_SECRET, and a
 .env file in the working directory. A flag wins over the environment, the environment over .env.
 
 Exit codes: 0 every eligible event delivered (or already delivered), 1 some events failed or the
-run could not finish, 2 usage, configuration or authentication error, 130 interrupted."
+run stopped early (--stop-after-failures) or could not finish, 2 usage, configuration or
+authentication error (a replay refused with 401 or 403 stops the run), 130 interrupted."
     };
 }
 #[cfg(feature = "demo")]
@@ -81,6 +84,11 @@ pub struct Global {
     /// OAuth2 token endpoint [default: BASE/oauth2/token].
     #[arg(long, env = "CXONE_TOKEN_URL", global = true, value_name = "URL")]
     pub token_url: Option<String>,
+
+    /// Also trust the CA certificates of this PEM file, for this command only (a corporate
+    /// proxy's or a private CA's); SSL_CERT_FILE instead replaces the system's CAs.
+    #[arg(long, env = "CXONE_CA_CERT", global = true, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
 
     /// More log output on stderr (-v info, -vv debug, -vvv trace); without -v/-q, RUST_LOG applies.
     #[arg(short, long, action = clap::ArgAction::Count, global = true, conflicts_with = "quiet")]
@@ -254,9 +262,21 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "PATH", default_value = DEFAULT_AUDIT_LOG)]
     pub audit_log: PathBuf,
 
-    /// Skip the events the audit log says were already delivered (SUCCESS or DUPLICATE).
+    /// Skip the events the audit log says were already delivered (SUCCESS or DUPLICATE) to the
+    /// same topic.
     #[arg(long)]
     pub resume: bool,
+
+    /// Idempotency keys: `event` is replay-{eventId}-v{n} (the tutorial's); `topic` is
+    /// replay-{topicId}-{eventId}-v{n}, for servers that dedupe keys across topics when the same
+    /// event is replayed to several topics.
+    #[arg(long, value_enum, default_value_t = KeyScope::Event, value_name = "SCOPE")]
+    pub key_scope: KeyScope,
+
+    /// Stop the run after N events in a row failed with a transient error (429, 5xx, network);
+    /// 0 never stops. The events not sent are left for --resume.
+    #[arg(long, default_value_t = DEFAULT_STOP_AFTER_FAILURES, value_name = "N")]
+    pub stop_after_failures: u32,
 
     /// POST run notifications to this URL (asynchronously, off the hot path).
     #[arg(long, env = "MONITORING_WEBHOOK_URL", value_name = "URL")]
@@ -275,6 +295,25 @@ pub struct ReplayArgs {
     /// Print the run summary as one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `--key-scope`: how idempotency keys are made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KeyScope {
+    /// `replay-{eventId}-v{n}`.
+    Event,
+    /// `replay-{topicId}-{eventId}-v{n}`.
+    Topic,
+}
+
+impl KeyScope {
+    /// The domain's key scheme.
+    pub fn scheme(self) -> KeyScheme {
+        match self {
+            KeyScope::Event => KeyScheme::EventScoped,
+            KeyScope::Topic => KeyScheme::TopicScoped,
+        }
+    }
 }
 
 /// How unreliable the demo's emulator is.
@@ -416,6 +455,34 @@ mod tests {
         assert_eq!(r.max_retries, ReplayPolicy::default().get_max_retries());
         assert_eq!(r.page_size, REPLAY_PAGE_SIZE);
         assert_eq!(r.rate, None);
+        assert_eq!(
+            r.key_scope.scheme(),
+            ReplayPolicy::default().get_key_scheme()
+        );
+        assert_eq!(r.stop_after_failures, DEFAULT_STOP_AFTER_FAILURES);
+        let cli = Cli::try_parse_from([
+            "cxone-replay",
+            "replay",
+            "--key-scope",
+            "topic",
+            "--stop-after-failures",
+            "0",
+        ])
+        .unwrap();
+        let Command::Replay(r) = cli.command else {
+            panic!("not replay")
+        };
+        assert_eq!(r.key_scope.scheme(), KeyScheme::TopicScoped);
+        assert_eq!(r.stop_after_failures, 0);
+        for bad in [
+            &["--key-scope", "global"][..],
+            &["--stop-after-failures", "-1"],
+        ] {
+            let args = ["cxone-replay", "replay"]
+                .into_iter()
+                .chain(bad.iter().copied());
+            assert!(Cli::try_parse_from(args).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

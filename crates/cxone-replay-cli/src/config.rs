@@ -3,7 +3,7 @@
 use crate::cli::Global;
 use crate::error::{CliError, chain};
 use clap::parser::ValueSource;
-use cxone_eventbridge::{BuildError, Client, ClientBuilder, Error as ApiError, Setting};
+use cxone_eventbridge::{BuildError, Client, ClientBuilder, Error as ApiError, Setting, TlsReason};
 use cxone_replay_domain::{FailureClass, RetryPolicy};
 use secrecy::ExposeSecret;
 
@@ -46,6 +46,7 @@ fn knob(setting: Setting) -> Option<(&'static str, &'static str)> {
         Setting::Region => Some(("--region", "CXONE_REGION")),
         Setting::ClientId => Some(("--client-id", "CXONE_CLIENT_ID")),
         Setting::ClientSecret => Some(("--client-secret", "CXONE_CLIENT_SECRET")),
+        Setting::RootCertificate => Some(("--ca-cert", "CXONE_CA_CERT")),
         Setting::Credentials
         | Setting::Issuer
         | Setting::ApiPrefix
@@ -53,7 +54,11 @@ fn knob(setting: Setting) -> Option<(&'static str, &'static str)> {
         | Setting::AccessKeySecret
         | Setting::ConnectTimeout
         | Setting::RequestTimeout
-        | Setting::MaxConnections => None,
+        | Setting::MaxConnections
+        | Setting::MaxPageBody
+        | Setting::MaxTokenBody
+        | Setting::MaxResponseBody
+        | Setting::MaxEmptyPages => None,
         // A setting added to the client after this was written.
         _ => None,
     }
@@ -108,6 +113,16 @@ pub fn client_builder(g: &Global, sources: Sources) -> Result<ClientBuilder, Cli
     if let Some(t) = g.token_url.as_deref().filter(|s| !s.trim().is_empty()) {
         b = b.token_url(t);
     }
+    if let Some(path) = g.ca_cert.as_deref().filter(|p| !p.as_os_str().is_empty()) {
+        let pem = std::fs::read(path).map_err(|e| {
+            CliError::usage(format!(
+                "cannot read {} {}: {e}",
+                described(Setting::RootCertificate),
+                path.display()
+            ))
+        })?;
+        b = b.add_root_certificate(pem);
+    }
     Ok(b)
 }
 
@@ -143,6 +158,9 @@ pub fn build_error(e: &BuildError) -> CliError {
             "invalid {}: `{url}` is not a URL",
             described(*setting)
         )),
+        BuildError::Certificate {
+            setting, problem, ..
+        } => CliError::usage(format!("invalid {}: {problem}", described(*setting))),
         other => CliError::usage(format!("invalid configuration: {}", chain(other))),
     }
 }
@@ -158,6 +176,9 @@ pub async fn authenticate(client: &Client) -> Result<(), CliError> {
 
 /// A plain message for a failed authentication.
 pub fn auth_error(e: &ApiError) -> CliError {
+    if let Some(tls) = tls_error("cannot obtain an access token", e) {
+        return tls;
+    }
     let status = e
         .status()
         .map(|s| format!(" (HTTP {s})"))
@@ -179,8 +200,43 @@ pub fn auth_error(e: &ApiError) -> CliError {
     }
 }
 
-/// A plain message for a failed API call while reading the DLQ.
+/// Exit 2 with what to do for a refused server certificate: a permanent failure that only a
+/// change of configuration (or of the server) can fix.
+fn tls_error(context: &str, e: &ApiError) -> Option<CliError> {
+    let ApiError::Tls { reason, .. } = e else {
+        return None;
+    };
+    let hint = match reason {
+        TlsReason::UnknownIssuer => {
+            "if a corporate proxy or a private CA signs the API's certificate, pass its CA \
+             certificate (PEM) with --ca-cert FILE (CXONE_CA_CERT); SSL_CERT_FILE instead \
+             replaces the system's CAs"
+        }
+        TlsReason::Expired => {
+            "the server's certificate has expired: its operator must renew it (or this \
+             machine's clock is wrong)"
+        }
+        TlsReason::NotValidYet => {
+            "the server's certificate is not valid yet: check this machine's clock"
+        }
+        TlsReason::NameMismatch => {
+            "the certificate is for another host name: check --region/--base-url \
+             (CXONE_REGION/CXONE_BASE_URL)"
+        }
+        _ => {
+            "check the server's certificate; a private CA's certificate can be passed with \
+             --ca-cert FILE (CXONE_CA_CERT)"
+        }
+    };
+    Some(CliError::usage(format!("{context}: {e}")).hint(hint))
+}
+
+/// A plain message for a failed API call while reading the DLQ: exit 2 for what only a change
+/// of configuration can fix (credentials, scopes, certificate, topic), exit 1 otherwise.
 pub fn api_error(context: &str, e: &ApiError) -> CliError {
+    if let Some(tls) = tls_error(context, e) {
+        return tls;
+    }
     match e.last_class() {
         FailureClass::Unauthorized | FailureClass::Forbidden => {
             CliError::usage(format!("{context}: {}", chain(e))).hint(
@@ -206,6 +262,7 @@ mod tests {
             region: region.map(Into::into),
             base_url: base_url.map(Into::into),
             token_url: None,
+            ca_cert: None,
             verbose: 0,
             quiet: 0,
             log_format: LogFormat::Text,

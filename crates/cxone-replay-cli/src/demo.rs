@@ -111,6 +111,7 @@ pub async fn run(args: &DemoArgs, progress: bool) -> Result<DemoOutcome, CliErro
             dry_run: false,
             audit_log: audit_log.clone(),
             resume: false,
+            stop_after_failures: cxone_dlq_replay::DEFAULT_STOP_AFTER_FAILURES,
             monitor: Some(monitor),
             expected_total: Some(args.events),
             progress,

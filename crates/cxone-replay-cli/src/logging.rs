@@ -25,27 +25,37 @@ const OUR_CRATES: [&str; 5] = [
     "cxone_replay_domain",
 ];
 
+/// The TLS certificate verifier's own log targets. Its lines (an `ERROR` for every refused
+/// certificate) repeat what our error message says better, with what to do: hidden by default
+/// and with `-q`, shown from `-v` on as debug output of those targets.
+const VERIFIER_TARGETS: [&str; 2] = ["rustls_platform_verifier", "rustls"];
+
 /// The filter: `-v`/`-q` if given, else `RUST_LOG` if set, else warnings only.
 pub fn filter(verbose: u8, quiet: u8, rust_log: Option<&str>) -> EnvFilter {
-    let ours = |level: &str| {
-        let mut s = String::from("warn");
-        for c in OUR_CRATES {
-            s.push_str(&format!(",{c}={level}"));
+    let with = |base: &str, ours: Option<&str>, verifier: &str| {
+        let mut s = String::from(base);
+        if let Some(level) = ours {
+            for c in OUR_CRATES {
+                s.push_str(&format!(",{c}={level}"));
+            }
+        }
+        for t in VERIFIER_TARGETS {
+            s.push_str(&format!(",{t}={verifier}"));
         }
         s
     };
     let directives = match (verbose, quiet) {
         (0, 0) => match rust_log {
             Some(r) if !r.trim().is_empty() => r.to_string(),
-            _ => "warn".to_string(),
+            _ => with("warn", None, "off"),
         },
-        (1, _) => ours("info"),
-        (2, _) => ours("debug"),
+        (1, _) => with("warn", Some("info"), "debug"),
+        (2, _) => with("warn", Some("debug"), "debug"),
         (v, _) if v >= 3 => "trace".to_string(),
-        (_, 1) => "error".to_string(),
+        (_, 1) => with("error", None, "off"),
         _ => "off".to_string(),
     };
-    EnvFilter::try_new(&directives).unwrap_or_else(|_| EnvFilter::new("warn"))
+    EnvFilter::try_new(&directives).unwrap_or_else(|_| EnvFilter::new(with("warn", None, "off")))
 }
 
 /// Installs the global subscriber.
@@ -112,19 +122,42 @@ impl Drop for LineBuffer {
 mod tests {
     use super::*;
 
+    /// The directives of a filter, in any order.
+    fn directives(f: EnvFilter) -> std::collections::BTreeSet<String> {
+        f.to_string().split(',').map(str::to_string).collect()
+    }
+
+    fn set(d: &[&str]) -> std::collections::BTreeSet<String> {
+        d.iter().map(|s| (*s).to_string()).collect()
+    }
+
     #[test]
     fn flags_win_over_rust_log() {
-        assert_eq!(filter(0, 0, None).to_string(), "warn");
-        assert_eq!(filter(0, 0, Some("debug")).to_string(), "debug");
-        assert!(
-            filter(2, 0, Some("off"))
-                .to_string()
-                .contains("cxone_eventbridge=debug")
-        );
-        assert_eq!(filter(0, 1, Some("debug")).to_string(), "error");
+        let quiet_verifier = ["rustls_platform_verifier=off", "rustls=off"];
+        let mut default = set(&quiet_verifier);
+        default.insert("warn".into());
+        assert_eq!(directives(filter(0, 0, None)), default);
+        assert_eq!(directives(filter(0, 0, Some("debug"))), set(&["debug"]));
+        assert!(directives(filter(2, 0, Some("off"))).contains("cxone_eventbridge=debug"));
+        let mut errors = set(&quiet_verifier);
+        errors.insert("error".into());
+        assert_eq!(directives(filter(0, 1, Some("debug"))), errors);
         assert_eq!(filter(0, 2, None).to_string(), "off");
         assert_eq!(filter(3, 0, None).to_string(), "trace");
-        // A bad RUST_LOG falls back instead of failing.
-        assert_eq!(filter(0, 0, Some("=[")).to_string(), "warn");
+        // A bad RUST_LOG falls back to the default instead of failing.
+        assert_eq!(directives(filter(0, 0, Some("=["))), default);
+    }
+
+    #[test]
+    fn the_tls_verifiers_lines_show_from_v_on() {
+        for v in [1, 2] {
+            let d = directives(filter(v, 0, None));
+            assert!(d.contains("rustls_platform_verifier=debug"), "{d:?}");
+            assert!(d.contains("rustls=debug"), "{d:?}");
+            assert!(
+                d.contains("warn"),
+                "our own errors and warnings stay: {d:?}"
+            );
+        }
     }
 }

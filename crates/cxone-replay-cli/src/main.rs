@@ -178,6 +178,7 @@ async fn run(cli: Cli, sources: Sources) -> Result<u8, CliError> {
                 dry_run: a.dry_run,
                 audit_log: a.audit_log.clone(),
                 resume: a.resume,
+                stop_after_failures: a.stop_after_failures,
                 monitor,
                 expected_total: None,
                 progress,

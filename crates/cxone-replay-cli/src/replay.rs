@@ -1,6 +1,7 @@
 //! `replay` (and the run part of `demo`): flags → engine configuration, progress, summary.
 
 use crate::cli::{Rate, ReplayArgs};
+use crate::config::api_error;
 use crate::error::{CliError, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, chain};
 use crate::progress::Bar;
 use crate::table::{Align, Table, push_breakdown, status_table};
@@ -8,8 +9,10 @@ use cxone_dlq_replay::{
     DEFAULT_PACE_MAX, DEFAULT_PACE_MIN, EngineError, JsonlAuditLog, Pace, Replayer, RunSummary,
     Setting, WebhookMonitor,
 };
-use cxone_eventbridge::Client;
-use cxone_replay_domain::{DestinationAllowList, DestinationOverride, EventFilter, ReplayPolicy};
+use cxone_eventbridge::{Client, Error as ApiError};
+use cxone_replay_domain::{
+    DestinationAllowList, DestinationOverride, EventFilter, FailureClass, ReplayPolicy,
+};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -36,6 +39,8 @@ pub struct RunSpec {
     pub audit_log: PathBuf,
     /// Skip what the audit log says is delivered.
     pub resume: bool,
+    /// The circuit breaker's consecutive transient failures (0: never).
+    pub stop_after_failures: u32,
     /// Webhook URL and secret.
     pub monitor: Option<WebhookMonitor>,
     /// How many events the DLQ holds, if known (for the bar's length).
@@ -51,7 +56,8 @@ pub struct RunSpec {
 pub fn policy_and_filter(a: &ReplayArgs) -> Result<(ReplayPolicy, EventFilter), CliError> {
     let mut policy = ReplayPolicy::default()
         .max_retries(a.max_retries)
-        .map_err(|e| CliError::usage(format!("invalid --max-retries: {e}")))?;
+        .map_err(|e| CliError::usage(format!("invalid --max-retries: {e}")))?
+        .key_scheme(a.key_scope.scheme());
     if let Some(age) = a.max_age {
         policy = policy.max_age(age);
     }
@@ -211,6 +217,7 @@ pub async fn execute(spec: RunSpec) -> Result<Finished, CliError> {
         .source(spec.client.clone())
         .audit(log)
         .resume(spec.resume)
+        .stop_after_failures(spec.stop_after_failures)
         .cancel_token(cancel);
     if !spec.dry_run {
         b = b.target(spec.client);
@@ -295,6 +302,33 @@ pub fn engine_error(e: &EngineError) -> CliError {
             "wait for that run to finish, or pass another --audit-log (lock file: {})",
             lock.display()
         )),
+        EngineError::Fetch { source, .. } => match source.downcast_ref::<ApiError>() {
+            // No later run can read the DLQ either until the credentials, the scopes or the
+            // trusted CAs change: a configuration error (exit 2), as for `dlq list`.
+            Some(api)
+                if matches!(
+                    api.last_class(),
+                    FailureClass::Unauthorized | FailureClass::Forbidden | FailureClass::Tls
+                ) =>
+            {
+                api_error(&e.to_string(), api)
+            }
+            Some(api) if api.last_class() == FailureClass::BodyTooLarge => {
+                CliError::failed(chain(e)).hint(format!(
+                    "a DLQ page must fit in {} MiB: pass a smaller --page-size, then --resume",
+                    cxone_eventbridge::DEFAULT_MAX_PAGE_BODY / (1024 * 1024)
+                ))
+            }
+            _ => CliError::failed(chain(e)),
+        },
+        EngineError::Stopped { reason, .. } if reason.is_auth() => CliError::usage(chain(e)).hint(
+            "check the credentials and that the client may write to the topic \
+                 (scope eventbridge:write); then run again with --resume",
+        ),
+        EngineError::Stopped { .. } => CliError::failed(chain(e)).hint(
+            "run again with --resume once the API answers again \
+             (--stop-after-failures 0 never stops)",
+        ),
         other => CliError::failed(chain(other)),
     }
 }
@@ -355,6 +389,8 @@ pub fn render_summary(s: &RunSummary, audit_log: &Path, stopped_early: bool) -> 
     let title = if s.dry_run { "DRY RUN" } else { "REPLAY" };
     let state = if s.interrupted {
         "interrupted"
+    } else if s.stopped.is_some() {
+        "stopped"
     } else if stopped_early {
         "stopped early"
     } else {
@@ -430,8 +466,11 @@ pub fn render_summary(s: &RunSummary, audit_log: &Path, stopped_early: bool) -> 
         ]);
     }
     kv.row(["audit log".to_string(), audit_log.display().to_string()]);
+    if let Some(reason) = &s.stopped {
+        kv.row(["stopped".to_string(), reason.clone()]);
+    }
     out.push_str(&kv.render_rows(2));
-    if s.interrupted || stopped_early {
+    if s.interrupted || stopped_early || s.stopped.is_some() {
         out.push_str("\nNot every event was handled: run again with --resume to finish.\n");
     } else if s.counts.failed > 0 {
         out.push_str(&format!(
@@ -495,6 +534,48 @@ mod tests {
             text.ends_with("\nNot every event was handled: run again with --resume to finish.\n"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_stopped_run_says_why_and_how_to_go_on() {
+        use cxone_replay_domain::StopReason;
+        let mut s = RunSummary {
+            run_id: "run-2".into(),
+            seen: 50,
+            ..RunSummary::default()
+        };
+        s.counts.failed = 50;
+        let reason = StopReason::ConsecutiveFailures {
+            count: 50,
+            last_class: FailureClass::MaxRetriesExceeded,
+            http_status: Some(503),
+        };
+        s.stopped = Some(reason.to_string());
+        let text = render_summary(&s, Path::new("log.jsonl"), true);
+        assert!(text.starts_with("REPLAY run-2 stopped\n"), "{text}");
+        assert!(
+            text.contains(&format!("  stopped     {reason}\n")),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("\nNot every event was handled: run again with --resume to finish.\n"),
+            "{text}"
+        );
+        let e = engine_error(&EngineError::Stopped {
+            reason,
+            summary: Box::new(s.clone()),
+        });
+        assert_eq!(e.code, crate::error::EXIT_FAILED);
+        assert!(e.to_string().contains("--resume"), "{e}");
+        let e = engine_error(&EngineError::Stopped {
+            reason: StopReason::AuthFailed {
+                class: FailureClass::Forbidden,
+                http_status: Some(403),
+            },
+            summary: Box::new(s),
+        });
+        assert_eq!(e.code, crate::error::EXIT_USAGE);
+        assert!(e.to_string().contains("eventbridge:write"), "{e}");
     }
 
     #[test]

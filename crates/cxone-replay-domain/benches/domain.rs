@@ -26,12 +26,12 @@ fn bench_plan(c: &mut Criterion) {
     for (name, size) in [("1KiB", 1024usize), ("200KiB", 200 * 1024)] {
         let event = event_with_payload(size);
         assert!(matches!(
-            plan(&event, &policy, &filter, now),
+            plan(&event, "t", &policy, &filter, now),
             Decision::Replay(_)
         ));
         group.throughput(Throughput::Bytes(size as u64));
         group.bench_with_input(BenchmarkId::from_parameter(name), &event, |b, e| {
-            b.iter(|| match plan(black_box(e), &policy, &filter, now) {
+            b.iter(|| match plan(black_box(e), "t", &policy, &filter, now) {
                 Decision::Replay(r) => r.body.len(),
                 Decision::Skip(_) => 0,
             })

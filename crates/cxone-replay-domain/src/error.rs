@@ -18,6 +18,16 @@ pub enum DomainError {
         #[source]
         source: serde_json::Error,
     },
+    /// The envelope of a DLQ page is broken: not a JSON object, `events` not an array, the
+    /// array or the object not terminated, ... (an element of `events` that cannot be decoded
+    /// is not a page error: it becomes a defective [`DlqEvent`](crate::DlqEvent)).
+    #[error("DLQ page: {problem} (at byte {offset})")]
+    InvalidPage {
+        /// Where in the body the scan found the problem.
+        offset: usize,
+        /// What is wrong.
+        problem: &'static str,
+    },
     /// A field of a DLQ event is missing or has the wrong type or value.
     #[error("invalid DLQ event: field `{field}` {problem}")]
     InvalidEvent {

@@ -17,6 +17,8 @@ use std::fmt;
 /// | 5xx | [`ServerTransient`](Self::ServerTransient) |
 /// | connect error, reset | [`Network`](Self::Network) |
 /// | time-out | [`Timeout`](Self::Timeout) |
+/// | a response body over its cap | [`BodyTooLarge`](Self::BodyTooLarge) |
+/// | the server's TLS certificate refused | [`Tls`](Self::Tls) |
 /// | retries used up | [`MaxRetriesExceeded`](Self::MaxRetriesExceeded) |
 /// | anything else | [`UnknownFailure`](Self::UnknownFailure) |
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -43,6 +45,12 @@ pub enum FailureClass {
     Network,
     /// No response within the time-out (or a 408).
     Timeout,
+    /// The server's response body was over the client's cap for it; the connection was
+    /// dropped. Permanent: the same request gets the same body.
+    BodyTooLarge,
+    /// The server's TLS certificate was refused (unknown issuer, expired, name mismatch).
+    /// Permanent: retrying cannot make it trusted.
+    Tls,
     /// A retryable failure that persisted until the retry policy gave up.
     MaxRetriesExceeded,
     /// Anything else (an unexpected 1xx/3xx/4xx, an undecodable success body).
@@ -51,7 +59,7 @@ pub enum FailureClass {
 
 impl FailureClass {
     /// Every class, in declaration order (for tables and exhaustive tests).
-    pub const ALL: [FailureClass; 12] = [
+    pub const ALL: [FailureClass; 14] = [
         FailureClass::SchemaViolation,
         FailureClass::DuplicateDetected,
         FailureClass::PayloadTooLarge,
@@ -62,6 +70,8 @@ impl FailureClass {
         FailureClass::ServerTransient,
         FailureClass::Network,
         FailureClass::Timeout,
+        FailureClass::BodyTooLarge,
+        FailureClass::Tls,
         FailureClass::MaxRetriesExceeded,
         FailureClass::UnknownFailure,
     ];
@@ -80,6 +90,8 @@ impl FailureClass {
             FailureClass::ServerTransient => "SERVER_TRANSIENT",
             FailureClass::Network => "NETWORK",
             FailureClass::Timeout => "TIMEOUT",
+            FailureClass::BodyTooLarge => "BODY_TOO_LARGE",
+            FailureClass::Tls => "TLS",
             FailureClass::MaxRetriesExceeded => "MAX_RETRIES_EXCEEDED",
             FailureClass::UnknownFailure => "UNKNOWN_FAILURE",
         }
@@ -99,6 +111,8 @@ impl FailureClass {
             | FailureClass::PayloadTooLarge
             | FailureClass::Forbidden
             | FailureClass::NotFound
+            | FailureClass::BodyTooLarge
+            | FailureClass::Tls
             | FailureClass::MaxRetriesExceeded
             | FailureClass::UnknownFailure => Disposition::Permanent,
         }

@@ -1,7 +1,7 @@
 //! The replay payload: what is PUT back to the topic (the tutorial's Step 2).
 
 use crate::error::DomainError;
-use crate::ids::{DestinationOverride, IdempotencyKey};
+use crate::ids::{DestinationOverride, IdempotencyKey, KeyScheme};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::value::RawValue;
@@ -24,7 +24,8 @@ pub struct ReplayPayload {
     /// The DLQ event's id.
     #[validate(length(min = 1, max = 1024))]
     pub event_id: String,
-    /// `replay-{eventId}-v{currentAttempt}`; also sent as the `Idempotency-Key` header.
+    /// `replay-{eventId}-v{currentAttempt}` (or its [topic-scoped](KeyScheme::TopicScoped)
+    /// form); also sent as the `Idempotency-Key` header.
     pub idempotency_key: IdempotencyKey,
     /// The DLQ event's payload, byte-for-byte.
     #[validate(custom(function = "json_object"))]
@@ -147,9 +148,11 @@ impl ReplayPayload {
                 return Err(DomainError::InvalidPayload { field, problem });
             }
         }
-        if self.idempotency_key.as_str()
-            != expected_key(&self.event_id, self.retry_matrix.current_attempt)
-        {
+        if !KeyScheme::recognises(
+            self.idempotency_key.as_str(),
+            &self.event_id,
+            self.retry_matrix.current_attempt,
+        ) {
             return Err(DomainError::InvalidPayload {
                 field: "idempotencyKey".into(),
                 problem: format!(
@@ -168,10 +171,6 @@ impl ReplayPayload {
         // valid JSON by construction.
         serde_json::to_vec(self).unwrap_or_default()
     }
-}
-
-fn expected_key(event_id: &str, attempt: u32) -> String {
-    format!("replay-{event_id}-v{attempt}")
 }
 
 /// Maps a Rust field name to the wire's camelCase name.

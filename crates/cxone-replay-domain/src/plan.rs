@@ -2,7 +2,7 @@
 
 use crate::error::DomainError;
 use crate::filter::EventFilter;
-use crate::ids::{DestinationOverride, IdempotencyKey};
+use crate::ids::{DestinationOverride, IdempotencyKey, KeyScheme};
 use crate::payload::{
     CLIENT_VERSION, ReplayMetadata, ReplayPayload, RetryMatrix, RoutingDirective,
 };
@@ -32,17 +32,21 @@ pub enum SkipReason {
     Filtered,
     /// A previous run's audit log shows this replay already delivered.
     AlreadyReplayed,
+    /// The same topic and eventId came up earlier in this run (a server that repeats events
+    /// across pages): it is sent once, the repeat is recorded with this reason.
+    DuplicateInRun,
 }
 
 impl SkipReason {
     /// Every reason, in declaration order.
-    pub const ALL: [SkipReason; 6] = [
+    pub const ALL: [SkipReason; 7] = [
         SkipReason::RetryWindowExceeded,
         SkipReason::TooOld,
         SkipReason::PayloadTooLarge,
         SkipReason::InvalidEvent,
         SkipReason::Filtered,
         SkipReason::AlreadyReplayed,
+        SkipReason::DuplicateInRun,
     ];
 
     /// The name used in the audit log, e.g. `"TOO_OLD"`.
@@ -55,6 +59,7 @@ impl SkipReason {
             SkipReason::InvalidEvent => "INVALID_EVENT",
             SkipReason::Filtered => "FILTERED",
             SkipReason::AlreadyReplayed => "ALREADY_REPLAYED",
+            SkipReason::DuplicateInRun => "DUPLICATE_IN_RUN",
         }
     }
 }
@@ -81,10 +86,12 @@ pub struct ReplayPolicy {
     body_limit: usize,
     destination_override: Option<DestinationOverride>,
     client_version: String,
+    key_scheme: KeyScheme,
 }
 
 impl Default for ReplayPolicy {
-    /// 5 retries, no age limit, a 262,144-byte body, no override, this crate's version.
+    /// 5 retries, no age limit, a 262,144-byte body, no override, this crate's version, the
+    /// tutorial's event-scoped idempotency key.
     fn default() -> Self {
         ReplayPolicy {
             max_retries: 5,
@@ -92,6 +99,7 @@ impl Default for ReplayPolicy {
             body_limit: DEFAULT_BODY_LIMIT,
             destination_override: None,
             client_version: CLIENT_VERSION.to_string(),
+            key_scheme: KeyScheme::EventScoped,
         }
     }
 }
@@ -155,6 +163,21 @@ impl ReplayPolicy {
         }
         self.client_version = version;
         Ok(self)
+    }
+
+    /// How idempotency keys are made (default [`KeyScheme::EventScoped`], the tutorial's
+    /// `replay-{eventId}-v{n}`; [`KeyScheme::TopicScoped`] for servers that dedupe keys across
+    /// topics).
+    #[must_use]
+    pub fn key_scheme(mut self, scheme: KeyScheme) -> Self {
+        self.key_scheme = scheme;
+        self
+    }
+
+    /// The key scheme.
+    #[must_use]
+    pub fn get_key_scheme(&self) -> KeyScheme {
+        self.key_scheme
     }
 
     /// The retry window.
@@ -228,7 +251,8 @@ pub enum Decision {
     Skip(Skip),
 }
 
-/// Decides what to do with one DLQ event. Pure: `now` is passed in.
+/// Decides what to do with one DLQ event read from the DLQ of `topic` (the topic its replay is
+/// PUT to, and part of its key under [`KeyScheme::TopicScoped`]). Pure: `now` is passed in.
 ///
 /// In order: an invalid event is `INVALID_EVENT`; an event the filter excludes is `FILTERED`;
 /// `retryCount + 1 > max_retries` is `RETRY_WINDOW_EXCEEDED`; an event first failed (or, lacking
@@ -241,7 +265,7 @@ pub enum Decision {
 /// use cxone_replay_domain::{plan, Decision, DlqEvent, EventFilter, ReplayPolicy};
 /// let event = DlqEvent::from_slice(br#"{"eventId":"evt_1","topicId":"t","payload":{"n":1.50},"retryCount":3}"#).unwrap();
 /// let now = Utc.with_ymd_and_hms(2024, 5, 11, 9, 15, 22).unwrap();
-/// match plan(&event, &ReplayPolicy::default(), &EventFilter::default(), now) {
+/// match plan(&event, "t", &ReplayPolicy::default(), &EventFilter::default(), now) {
 ///     Decision::Replay(r) => {
 ///         assert_eq!(r.idempotency_key().as_str(), "replay-evt_1-v4");
 ///         assert!(String::from_utf8(r.body).unwrap().contains(r#""originalPayload":{"n":1.50}"#));
@@ -252,6 +276,7 @@ pub enum Decision {
 #[must_use]
 pub fn plan(
     event: &DlqEvent,
+    topic: &str,
     policy: &ReplayPolicy,
     filter: &EventFilter,
     now: DateTime<Utc>,
@@ -268,12 +293,15 @@ pub fn plan(
         return skip(SkipReason::InvalidEvent, e.to_string(), None, None);
     }
     let attempt = event.retry_count().saturating_add(1);
-    let key = match IdempotencyKey::for_replay(&event.event_id, attempt) {
+    let key = match policy.key_scheme.key(topic, &event.event_id, attempt) {
         Ok(k) => k,
         Err(e) => {
             return skip(
                 SkipReason::InvalidEvent,
-                format!("eventId cannot make an idempotency key: {e}"),
+                format!(
+                    "eventId cannot make a {}-scoped idempotency key: {e}",
+                    policy.key_scheme
+                ),
                 None,
                 Some(attempt),
             );

@@ -2,13 +2,19 @@
 //! the token response.
 //!
 //! A DLQ page is read leniently, one event at a time: a malformed event does not spoil its
-//! page. It becomes a [`DlqEvent`] whose [`defect`](DlqEvent::defect) names the bad field, so
-//! the engine can audit it as `INVALID_EVENT` instead of losing it or the events after it.
+//! page, even one whose bytes are not UTF-8 or not JSON. It becomes a [`DlqEvent`] whose
+//! [`defect`](DlqEvent::defect) names the bad field, so the engine can audit it as
+//! `INVALID_EVENT` instead of losing it or the events after it.
 
 use crate::error::DomainError;
+use crate::split;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+
+/// How many bytes of an undecodable page element [`DlqEvent::from_element`] shows in its
+/// defect (escaped: invalid bytes and control characters as `\xNN`).
+pub const UNDECODABLE_EXCERPT: usize = 256;
 
 /// One failed event out of the dead letter queue.
 ///
@@ -251,6 +257,32 @@ impl DlqEvent {
         }
     }
 
+    /// Reads one element of a page's `events` array from its bytes, never failing: bytes that
+    /// are not UTF-8 or not JSON make a defective event (field `event`) whose `eventId` is
+    /// recovered when the element has a readable top-level `"eventId": "..."`, and whose
+    /// problem holds an escaped excerpt of the element's first
+    /// [`UNDECODABLE_EXCERPT`] bytes.
+    #[must_use]
+    pub fn from_element(bytes: &[u8]) -> Self {
+        let reason = match std::str::from_utf8(bytes) {
+            Err(e) => format!("invalid UTF-8 at byte {}", e.valid_up_to()),
+            Ok(text) => match serde_json::from_str::<&RawValue>(text) {
+                Ok(raw) => return DlqEvent::from_raw(raw),
+                Err(e) => format!("not valid JSON: {e}"),
+            },
+        };
+        DlqEvent {
+            event_id: split::recover_event_id(bytes).unwrap_or_default(),
+            ..DlqEvent::defective(EventDefect::new(
+                "event",
+                format!(
+                    "cannot be decoded ({reason}): {}",
+                    split::excerpt(bytes, UNDECODABLE_EXCERPT)
+                ),
+            ))
+        }
+    }
+
     fn defective(defect: EventDefect) -> Self {
         DlqEvent {
             event_id: String::new(),
@@ -333,44 +365,49 @@ pub struct DlqPage {
 }
 
 impl DlqPage {
-    /// Reads a DLQ page.
+    /// Reads a DLQ page, one element of `events` at a time.
     ///
-    /// A missing `events` array reads as an empty page. Each element is read on its own (see
-    /// [`DlqEvent::from_raw`]).
+    /// The body is split by a byte-level scan that knows strings, escapes and nesting and does
+    /// not need valid UTF-8; each element of `events` is then decoded on its own (see
+    /// [`DlqEvent::from_element`]). An element that cannot be decoded (invalid UTF-8, a bad
+    /// token or escape) becomes a defective event, so the rest of the page, and
+    /// `nextPageToken`, are still read. A missing or `null` `events` reads as an empty page;
+    /// members other than `events` and `nextPageToken` are skipped.
     ///
     /// ```
     /// use cxone_replay_domain::DlqPage;
-    /// let page = DlqPage::from_slice(br#"{"events":[{"eventId":"e1","payload":{"a":1}},42],"nextPageToken":"t2"}"#).unwrap();
-    /// assert_eq!(page.events.len(), 2);
+    /// let page = DlqPage::from_slice(b"{\"events\":[{\"eventId\":\"e1\",\"payload\":{\"a\":1}},\
+    ///     {\"eventId\":\"e2\",\"payload\":{\"a\":\"\xff\"}},42],\"nextPageToken\":\"t2\"}").unwrap();
+    /// assert_eq!(page.events.len(), 3);
     /// assert!(page.events[0].defect.is_none());
-    /// assert_eq!(page.events[1].defect.as_ref().unwrap().field, "event");
+    /// assert_eq!(page.events[1].event_id, "e2"); // recovered from the undecodable element
+    /// assert!(page.events[1].defect.as_ref().unwrap().problem.contains("invalid UTF-8"));
+    /// assert_eq!(page.events[2].defect.as_ref().unwrap().field, "event");
     /// assert_eq!(page.next_page_token.as_deref(), Some("t2"));
     /// ```
     ///
     /// # Errors
-    /// [`DomainError::Json`] if the body is not a JSON object with an `events` array (or
-    /// `nextPageToken` is not a string).
+    /// [`DomainError::InvalidPage`] if the envelope is broken (not a JSON object, `events` not
+    /// an array, the array or the object not terminated, trailing data);
+    /// [`DomainError::Json`] if `nextPageToken` is not a string or `null`.
     pub fn from_slice(bytes: &[u8]) -> Result<Self, DomainError> {
-        #[derive(Deserialize)]
-        struct RawPage<'a> {
-            #[serde(borrow, default)]
-            events: Option<Vec<&'a RawValue>>,
-            #[serde(rename = "nextPageToken", default)]
-            next_page_token: Option<String>,
-        }
-        let raw: RawPage<'_> =
-            serde_json::from_slice(bytes).map_err(|source| DomainError::Json {
-                what: "DLQ page",
-                source,
-            })?;
+        let parts = split::split_page(bytes)?;
+        let next_page_token = match parts.next_page_token {
+            None => None,
+            Some(raw) => serde_json::from_slice::<Option<String>>(raw).map_err(|source| {
+                DomainError::Json {
+                    what: "DLQ page nextPageToken",
+                    source,
+                }
+            })?,
+        };
         Ok(DlqPage {
-            events: raw
+            events: parts
                 .events
-                .unwrap_or_default()
                 .into_iter()
-                .map(DlqEvent::from_raw)
+                .map(DlqEvent::from_element)
                 .collect(),
-            next_page_token: raw.next_page_token.filter(|t| !t.is_empty()),
+            next_page_token: next_page_token.filter(|t| !t.is_empty()),
         })
     }
 }

@@ -162,6 +162,20 @@ impl EmulatorHandle {
         Ok(())
     }
 
+    /// Answers every replay PUT from now on with `status` (400 to 599), or normally again with
+    /// `None`; see [`EmulatorBuilder::put_status`](crate::EmulatorBuilder::put_status).
+    ///
+    /// # Errors
+    /// [`EmulatorError::InvalidConfig`] (setting
+    /// `put_status`) for a status outside 400 to 599; nothing changes then.
+    pub fn set_put_status(&self, status: Option<u16>) -> Result<(), EmulatorError> {
+        if let Some(s) = status {
+            crate::config::check_put_status(s)?;
+        }
+        self.state.set_put_status(status);
+        Ok(())
+    }
+
     /// Stops accepting connections, lets requests in progress finish, and waits for the server.
     pub async fn shutdown(mut self) {
         if let Some(tx) = self.shutdown.take() {

@@ -8,7 +8,7 @@ use crate::ledger::LedgerState;
 use crate::limit::{Bucket, RateLimit, Verdict};
 use crate::server::clock::ServerClock;
 use crate::server::tokens::TokenStore;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 /// Locks a mutex, keeping on after a panic in another holder.
@@ -27,6 +27,8 @@ pub(crate) struct AppState {
     pub(crate) tokens: TokenStore,
     api_seq: AtomicU64,
     request_seq: AtomicU64,
+    /// The status every PUT is answered with after the gate; 0: none.
+    put_status: AtomicU16,
     ledger: Mutex<LedgerState>,
     limit: Mutex<Option<Bucket>>,
 }
@@ -45,6 +47,7 @@ impl AppState {
             faults: FaultPlan::from_config(&cfg),
             limit: Mutex::new(limit),
             tokens: TokenStore::new(cfg.seed, token_nonce, cfg.token_ttl, cfg.token_max_uses),
+            put_status: AtomicU16::new(cfg.put_status.unwrap_or(0)),
             cfg,
             data,
             clock,
@@ -87,6 +90,17 @@ impl AppState {
             (None, Some(l)) => *bucket = Some(Bucket::new(l, now)),
             (_, None) => *bucket = None,
         }
+    }
+
+    /// The status every PUT is answered with after the gate, if one is set.
+    pub(crate) fn put_status(&self) -> Option<u16> {
+        Some(self.put_status.load(Ordering::Relaxed)).filter(|s| *s != 0)
+    }
+
+    /// Sets (or, with `None`, clears) the status every PUT is answered with.
+    pub(crate) fn set_put_status(&self, status: Option<u16>) {
+        self.put_status
+            .store(status.unwrap_or(0), Ordering::Relaxed);
     }
 
     /// How `originalPayload` numbers are compared with the DLQ payload's.

@@ -197,3 +197,22 @@ async fn the_handle_changes_the_rate_limit_and_refuses_a_bad_one() {
         .expect("the largest");
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn put_status_leaves_the_dlq_readable_and_is_checked_when_changed() {
+    let emu = start(Emulator::builder().events(3).put_status(503)).await;
+    let tok = token(&emu).await;
+    let resp = http()
+        .get(format!("{}/api/v2/eventbridge/dlq/events", emu.base_url()))
+        .bearer_auth(&tok)
+        .query(&[("topicId", TOPIC)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let err = emu.set_put_status(Some(200)).unwrap_err();
+    assert_eq!(err.setting(), Some("put_status"));
+    assert!(emu.set_put_status(Some(403)).is_ok());
+    assert!(emu.set_put_status(None).is_ok());
+    emu.shutdown().await;
+}

@@ -126,6 +126,7 @@ async fn domain_planned_bodies_are_accepted_byte_exact() {
     for event in emu.events(TOPIC) {
         if let Decision::Replay(planned) = plan(
             &event,
+            TOPIC,
             &ReplayPolicy::default(),
             &EventFilter::default(),
             now,

@@ -199,7 +199,7 @@ async fn an_error_ends_the_stream() {
 }
 
 #[tokio::test]
-async fn a_malformed_page_is_a_decode_error_with_the_raw_body() {
+async fn a_malformed_page_is_a_decode_error_with_the_start_of_the_body() {
     let env = Env::start().await;
     env.token_mock().await;
     env.server
@@ -212,7 +212,7 @@ async fn a_malformed_page_is_a_decode_error_with_the_raw_body() {
     assert_eq!(results.len(), 1);
     let err = results[0].as_ref().unwrap_err();
     assert!(matches!(err, Error::Decode { .. }));
-    assert_eq!(err.raw_body(), Some(&b"<html>maintenance</html>"[..]));
+    assert_eq!(err.body(), Some("<html>maintenance</html>"));
     assert_eq!(err.status(), Some(200));
     assert_eq!(err.class(), FailureClass::UnknownFailure);
 }

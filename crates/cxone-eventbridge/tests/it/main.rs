@@ -5,6 +5,9 @@
 mod auth;
 mod dlq;
 mod errors;
+mod hostile;
+mod memory;
 mod requests;
 mod retry;
 mod support;
+mod tls;

@@ -111,7 +111,7 @@ async fn put_body_sends_the_bytes_with_json_type_and_idempotency_key() {
     assert_eq!(report.status, 201);
     assert_eq!(report.attempts, 1);
     match report.outcome {
-        PutOutcome::Accepted(r) => {
+        PutOutcome::Accepted(Some(r)) => {
             assert_eq!(r.event_id, "e1");
             assert_eq!(r.status, "queued");
             assert_eq!(r.routing_status.as_deref(), Some("delivered"));
@@ -128,6 +128,7 @@ async fn put_event_header_key_equals_body_key() {
     let dlq_event = DlqEvent::from_slice(&raw).unwrap();
     let Decision::Replay(planned) = plan(
         &dlq_event,
+        TOPIC,
         &ReplayPolicy::default(),
         &EventFilter::default(),
         t0(),

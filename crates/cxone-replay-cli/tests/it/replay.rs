@@ -14,7 +14,13 @@ fn eligible(emu: &EmulatorHandle) -> BTreeSet<String> {
         .iter()
         .filter(|e| {
             matches!(
-                plan(e, &ReplayPolicy::default(), &EventFilter::default(), now),
+                plan(
+                    e,
+                    TOPIC,
+                    &ReplayPolicy::default(),
+                    &EventFilter::default(),
+                    now
+                ),
                 Decision::Replay(_)
             )
         })

@@ -88,7 +88,7 @@ proptest! {
         let e = DlqEvent::from_slice(event_json(&id, retry_count, "{}").as_bytes()).unwrap();
         let policy = ReplayPolicy::default().max_retries(max_retries).unwrap();
         let attempt = retry_count + 1;
-        match plan(&e, &policy, &EventFilter::default(), now()) {
+        match plan(&e, "t", &policy, &EventFilter::default(), now()) {
             Decision::Replay(r) => {
                 prop_assert!(attempt <= u64::from(max_retries));
                 prop_assert_eq!(u64::from(r.payload.retry_matrix.current_attempt), attempt);
@@ -110,7 +110,7 @@ proptest! {
         prop_assume!(serde_json::from_str::<serde::de::IgnoredAny>(&payload).is_ok());
         let e = DlqEvent::from_slice(event_json("evt", 0, &payload).as_bytes()).unwrap();
         prop_assert!(e.defect.is_none(), "{:?}", e.defect);
-        match plan(&e, &ReplayPolicy::default(), &EventFilter::default(), now()) {
+        match plan(&e, "t", &ReplayPolicy::default(), &EventFilter::default(), now()) {
             Decision::Replay(r) => {
                 let body = String::from_utf8(r.body.clone()).unwrap();
                 let needle = format!("\"originalPayload\":{payload},\"retryMatrix\"");
@@ -127,7 +127,7 @@ proptest! {
     fn dlq_parsing_of_arbitrary_bytes_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
         let _ = DlqPage::from_slice(&bytes);
         if let Ok(e) = DlqEvent::from_slice(&bytes) {
-            let _ = plan(&e, &ReplayPolicy::default(), &EventFilter::default(), now());
+            let _ = plan(&e, "t", &ReplayPolicy::default(), &EventFilter::default(), now());
         }
     }
 
@@ -137,11 +137,11 @@ proptest! {
         if let Ok(p) = DlqPage::from_slice(page.as_bytes()) {
             for e in &p.events {
                 let _ = e.check();
-                let _ = plan(e, &ReplayPolicy::default(), &EventFilter::new().event_type("x"), now());
+                let _ = plan(e, "t", &ReplayPolicy::default(), &EventFilter::new().event_type("x"), now());
             }
         }
         if let Ok(e) = DlqEvent::from_slice(doc.as_bytes()) {
-            let _ = plan(&e, &ReplayPolicy::default(), &EventFilter::default(), now());
+            let _ = plan(&e, "t", &ReplayPolicy::default(), &EventFilter::default(), now());
         }
     }
 
@@ -180,7 +180,7 @@ proptest! {
             let payload = format!("{{\"pad\":\"{}\"}}", "x".repeat(pad));
             let e = DlqEvent::from_slice(event_json(&id, 0, &payload).as_bytes()).unwrap();
             let big = ReplayPolicy::default().body_limit(usize::MAX).unwrap();
-            match plan(&e, &big, &EventFilter::default(), now()) {
+            match plan(&e, "t", &big, &EventFilter::default(), now()) {
                 Decision::Replay(r) => (r.body.len(), e),
                 Decision::Skip(s) => panic!("{}", s.detail),
             }
@@ -189,7 +189,7 @@ proptest! {
         let pad = usize::try_from(DEFAULT_BODY_LIMIT as i64 - base as i64 + delta).unwrap();
         let (len, event) = body_len(pad);
         prop_assert_eq!(len as i64, DEFAULT_BODY_LIMIT as i64 + delta);
-        let decision = plan(&event, &ReplayPolicy::default(), &EventFilter::default(), now());
+        let decision = plan(&event, "t", &ReplayPolicy::default(), &EventFilter::default(), now());
         match decision {
             Decision::Replay(r) => prop_assert!(r.body.len() <= DEFAULT_BODY_LIMIT),
             Decision::Skip(s) => {
@@ -198,7 +198,7 @@ proptest! {
             }
         }
         prop_assert_eq!(
-            matches!(plan(&event, &ReplayPolicy::default(), &EventFilter::default(), now()), Decision::Replay(_)),
+            matches!(plan(&event, "t", &ReplayPolicy::default(), &EventFilter::default(), now()), Decision::Replay(_)),
             delta <= 0
         );
     }
@@ -208,7 +208,13 @@ proptest! {
 fn the_exact_limit_is_accepted_and_one_more_byte_is_not() {
     let base = {
         let e = DlqEvent::from_slice(event_json("e", 0, r#"{"pad":""}"#).as_bytes()).unwrap();
-        match plan(&e, &ReplayPolicy::default(), &EventFilter::default(), now()) {
+        match plan(
+            &e,
+            "t",
+            &ReplayPolicy::default(),
+            &EventFilter::default(),
+            now(),
+        ) {
             Decision::Replay(r) => r.body.len(),
             Decision::Skip(s) => panic!("{}", s.detail),
         }
@@ -218,7 +224,13 @@ fn the_exact_limit_is_accepted_and_one_more_byte_is_not() {
         let e =
             DlqEvent::from_slice(event_json("e", 0, &format!(r#"{{"pad":"{pad}"}}"#)).as_bytes())
                 .unwrap();
-        match plan(&e, &ReplayPolicy::default(), &EventFilter::default(), now()) {
+        match plan(
+            &e,
+            "t",
+            &ReplayPolicy::default(),
+            &EventFilter::default(),
+            now(),
+        ) {
             Decision::Replay(r) => {
                 assert!(replay);
                 assert_eq!(r.body.len(), 262_144);

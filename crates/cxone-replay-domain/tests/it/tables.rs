@@ -4,7 +4,7 @@
 use chrono::{DateTime, TimeZone, Utc};
 use cxone_replay_domain::{
     Decision, DestinationAllowList, DestinationOverride, Disposition, DlqEvent, DlqPage,
-    DomainError, EventFilter, FailureClass, IdempotencyKey, ReplayPolicy, ReplayStatus,
+    DomainError, EventFilter, FailureClass, IdempotencyKey, KeyScheme, ReplayPolicy, ReplayStatus,
     RetryBudget, RetryDecision, RetryPolicy, SkipReason, classify, parse_retry_after, plan,
 };
 use std::time::Duration;
@@ -68,6 +68,8 @@ fn disposition_table() {
         (ServerTransient, Retry),
         (Network, Retry),
         (Timeout, Retry),
+        (BodyTooLarge, Permanent),
+        (Tls, Permanent),
         (MaxRetriesExceeded, Permanent),
         (UnknownFailure, Permanent),
     ];
@@ -97,6 +99,8 @@ fn audit_names_are_stable() {
             "\"SERVER_TRANSIENT\"",
             "\"NETWORK\"",
             "\"TIMEOUT\"",
+            "\"BODY_TOO_LARGE\"",
+            "\"TLS\"",
             "\"MAX_RETRIES_EXCEEDED\"",
             "\"UNKNOWN_FAILURE\""
         ]
@@ -593,7 +597,7 @@ fn now() -> DateTime<Utc> {
 }
 
 fn skip_reason(json: &str, policy: &ReplayPolicy, filter: &EventFilter) -> Option<SkipReason> {
-    match plan(&event(json), policy, filter, now()) {
+    match plan(&event(json), "t", policy, filter, now()) {
         Decision::Replay(_) => None,
         Decision::Skip(s) => Some(s.reason),
     }
@@ -764,8 +768,13 @@ fn plan_skip_table() {
 #[test]
 fn skips_carry_key_and_detail() {
     let e = event(r#"{"eventId":"e1","payload":{},"retryCount":5}"#);
-    let Decision::Skip(s) = plan(&e, &ReplayPolicy::default(), &EventFilter::default(), now())
-    else {
+    let Decision::Skip(s) = plan(
+        &e,
+        "t",
+        &ReplayPolicy::default(),
+        &EventFilter::default(),
+        now(),
+    ) else {
         panic!("must skip");
     };
     assert_eq!(s.idempotency_key.unwrap().as_str(), "replay-e1-v6");
@@ -838,8 +847,13 @@ fn page_parsing_is_lenient_per_event() {
 #[test]
 fn payload_check_names_the_field() {
     let e = event(r#"{"eventId":"e1","payload":{"a":1}}"#);
-    let Decision::Replay(r) = plan(&e, &ReplayPolicy::default(), &EventFilter::default(), now())
-    else {
+    let Decision::Replay(r) = plan(
+        &e,
+        "t",
+        &ReplayPolicy::default(),
+        &EventFilter::default(),
+        now(),
+    ) else {
         panic!()
     };
     let mut p = r.payload.clone();
@@ -868,4 +882,48 @@ fn payload_check_names_the_field() {
     assert!(ReplayPolicy::default().max_retries(0).is_err());
     assert!(ReplayPolicy::default().body_limit(0).is_err());
     assert!(ReplayPolicy::default().client_version("").is_err());
+}
+
+#[test]
+fn plan_makes_the_key_of_the_policys_scheme() {
+    let e = event(r#"{"eventId":"evt_1","payload":{"a":1},"retryCount":2}"#);
+    let any = EventFilter::default();
+    let table: &[(KeyScheme, &str, Result<&str, &str>)] = &[
+        (KeyScheme::EventScoped, "t1", Ok("replay-evt_1-v3")),
+        (KeyScheme::EventScoped, "t2", Ok("replay-evt_1-v3")),
+        (KeyScheme::TopicScoped, "t1", Ok("replay-t1-evt_1-v3")),
+        (KeyScheme::TopicScoped, "t2", Ok("replay-t2-evt_1-v3")),
+        // Too long for a key: the event is skipped, never sent with a cut key.
+        (
+            KeyScheme::TopicScoped,
+            &"t".repeat(250),
+            Err("topic-scoped idempotency key"),
+        ),
+    ];
+    for (scheme, topic, want) in table {
+        let policy = ReplayPolicy::default().key_scheme(*scheme);
+        assert_eq!(policy.get_key_scheme(), *scheme);
+        match (plan(&e, topic, &policy, &any, now()), want) {
+            (Decision::Replay(r), Ok(key)) => {
+                assert_eq!(r.idempotency_key().as_str(), *key);
+                let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+                assert_eq!(body["idempotencyKey"], *key);
+                assert!(
+                    r.payload.check().is_ok(),
+                    "the payload check knows the scheme"
+                );
+            }
+            (Decision::Skip(s), Err(part)) => {
+                assert_eq!(s.reason, SkipReason::InvalidEvent);
+                assert!(s.detail.contains(part), "{}", s.detail);
+                assert!(s.detail.contains("bytes long"), "{}", s.detail);
+                assert_eq!(s.idempotency_key, None);
+            }
+            (d, want) => panic!("{scheme} {topic}: want {want:?}, got {d:?}"),
+        }
+    }
+    assert_eq!(
+        ReplayPolicy::default().get_key_scheme(),
+        KeyScheme::EventScoped
+    );
 }

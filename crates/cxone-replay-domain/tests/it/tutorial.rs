@@ -44,7 +44,13 @@ fn step1_event_plans_to_step2_payload_exactly() {
         .max_retries(5)
         .unwrap()
         .destination_override(Some(destination));
-    let Decision::Replay(replay) = plan(event, &policy, &EventFilter::default(), initiated) else {
+    let Decision::Replay(replay) = plan(
+        event,
+        "topic_pub_conversations",
+        &policy,
+        &EventFilter::default(),
+        initiated,
+    ) else {
         panic!("the tutorial's event must be replayed");
     };
     assert_eq!(
@@ -74,6 +80,7 @@ fn without_override_the_original_topic_is_preserved() {
     let now = Utc.with_ymd_and_hms(2024, 5, 11, 9, 15, 22).unwrap();
     let Decision::Replay(replay) = plan(
         &page.events[0],
+        "topic_pub_conversations",
         &ReplayPolicy::default(),
         &EventFilter::default(),
         now,

@@ -56,12 +56,25 @@ pub(crate) async fn replay(
         "PUT topics/{topic}/events [{}]",
         key_header.unwrap_or("no Idempotency-Key")
     );
-    admitted.stamp(
-        match accept(&state, &parts.headers, &topic, key_header, bytes) {
+    let resp = match state.put_status() {
+        Some(status) => put_status_answer(status).respond(&state, &context),
+        None => match accept(&state, &parts.headers, &topic, key_header, bytes) {
             Ok(resp) => resp,
             Err(r) => r.respond(&state, &context),
         },
-    )
+    };
+    admitted.stamp(resp)
+}
+
+/// The answer of the `put_status` setting (not a contract violation of the client).
+fn put_status_answer(status: u16) -> Reject {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+    let reject = Reject::new(status, "put_status", "injected answer to every replay PUT");
+    if status == StatusCode::UNAUTHORIZED {
+        reject.header(header::WWW_AUTHENTICATE, "Bearer error=\"invalid_token\"")
+    } else {
+        reject
+    }
 }
 
 /// Counts a PUT in progress (latency included) for `max_in_flight`.

@@ -495,3 +495,43 @@ async fn a_genuinely_different_value_is_422_in_both_modes() {
         }
     }
 }
+
+#[tokio::test]
+async fn put_status_answers_every_put_after_the_gate_and_can_be_changed() {
+    let (k, tok, event) = setup(Emulator::builder().events(3).put_status(503)).await;
+    for _ in 0..3 {
+        let r = send_valid(&k, &tok, &event, &payload_of(&event)).await;
+        assert_eq!(r.expect_error(503, None)["error"], "put_status");
+    }
+    // The gate comes first: no token, a 401 of the gate (not of put_status).
+    let r = k
+        .send(put(
+            TOPIC,
+            "not-a-token",
+            Some(&key_of(&event)),
+            "{}".into(),
+        ))
+        .await;
+    assert_eq!(r.expect_error(401, None)["error"], "invalid_token");
+    k.state.set_put_status(Some(401));
+    let r = send_valid(&k, &tok, &event, &payload_of(&event)).await;
+    assert_eq!(r.expect_error(401, None)["error"], "put_status");
+    assert!(r.header("www-authenticate").is_some());
+    k.state.set_put_status(Some(403));
+    let r = send_valid(&k, &tok, &event, &payload_of(&event)).await;
+    r.expect_error(403, None);
+    k.state.set_put_status(None);
+    let r = send_valid(&k, &tok, &event, &payload_of(&event)).await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let l = k.ledger();
+    assert_eq!(l.rejections.get(&503), Some(&3));
+    assert_eq!(l.rejections.get(&401), Some(&2));
+    assert_eq!(l.rejections.get(&403), Some(&1));
+    assert!(
+        l.violations.is_empty(),
+        "not the client's fault: {:?}",
+        l.violations
+    );
+    assert_eq!(l.accepted.get(&event.event_id), Some(&1));
+    assert_eq!(l.requests_on(ROUTE_PUT), 7);
+}
