@@ -218,6 +218,11 @@ impl Adaptive {
     pub(crate) fn current(&self) -> f64 {
         self.rate
     }
+
+    /// Whether the rate is down to its lower bound: a slower pace cannot be tried.
+    pub(crate) fn at_min(&self) -> bool {
+        self.rate <= self.min
+    }
 }
 
 /// The window (seconds) of the level correction: about the time the policy takes to hand out

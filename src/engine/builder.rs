@@ -210,7 +210,11 @@ impl ReplayerBuilder {
     /// send (401 after a token refresh, 403) stops the run at once whatever this is. A stopped
     /// run lets in-flight sends finish and records them, leaves the events not sent without a
     /// record (a resume continues with them) and returns [`EngineError::Stopped`]
-    /// (see [`CircuitBreaker`](cxone_replay_domain::CircuitBreaker)).
+    /// (see [`CircuitBreaker`](cxone_replay_domain::CircuitBreaker)). Under
+    /// [`Pace::Adaptive`], a send that failed on `429`s while the pace can still slow down
+    /// (it is above its `min`, and the target reports its
+    /// [`throttling`](crate::ReplayTarget::throttling)) is the pace's to answer: it neither
+    /// counts nor ends a streak.
     pub fn stop_after_failures(mut self, n: u32) -> Self {
         self.stop_after_failures = n;
         self

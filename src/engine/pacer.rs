@@ -188,6 +188,8 @@ struct State {
     /// The target's throttling when the run started, and when last looked at.
     start: Throttling,
     seen: Throttling,
+    /// Whether the target reports its throttling (the adaptive pace can follow the server).
+    reported: bool,
     sends: u64,
 }
 
@@ -222,6 +224,7 @@ impl Pacer {
                 adaptive: None,
                 start: Throttling::default(),
                 seen: Throttling::default(),
+                reported: false,
                 sends: 0,
             }),
             clock,
@@ -238,12 +241,10 @@ impl Pacer {
     /// Starts (again) from now: the first send is due at once, growth starts from the
     /// beginning, and the summary counts the target's answers from here.
     pub(crate) fn start(&self) {
-        let baseline = self
-            .feedback
-            .as_ref()
-            .and_then(|f| f.throttling())
-            .unwrap_or_default();
+        let baseline = self.feedback.as_ref().and_then(|f| f.throttling());
         let mut s = self.lock();
+        s.reported = baseline.is_some();
+        let baseline = baseline.unwrap_or_default();
         s.epoch = self.clock.now();
         s.sends = 0;
         s.start = baseline.clone();
@@ -328,6 +329,18 @@ impl Pacer {
             Pace::Fixed(rate) => Some(rate),
             _ => self.lock().adaptive.as_ref().map(Adaptive::current),
         }
+    }
+
+    /// Whether a send that ended `FAILED` on `429`s is this pacer's to answer, not a sign that
+    /// the API is down: under [`Pace::Adaptive`], with a target that reports its throttling,
+    /// while the pace can still go down (it is above its `min`). The server is answering and
+    /// asking for a slower pace, which the run-wide hold and the next cut give it; the events
+    /// that used up their attempts meanwhile (the retries of every request held by the same
+    /// `Retry-After` go out together when it ends) say nothing more. At `min`, at a fixed pace
+    /// or unpaced, no slower pace will be tried, and such a failure counts as any other.
+    pub(crate) fn can_slow_down(&self) -> bool {
+        let s = self.lock();
+        s.reported && s.adaptive.as_ref().is_some_and(|a| !a.at_min())
     }
 
     /// What the summary reports: 429s and hold time since the start, sends, the pace now.

@@ -7,7 +7,9 @@ use crate::ports::SendOutcome;
 use crate::runtime::testing::{ManualClock, RecordingSleeper};
 use async_trait::async_trait;
 use chrono::TimeDelta;
-use cxone_replay_domain::{IdempotencyKey, Quota};
+use cxone_replay_domain::{
+    CircuitBreaker, DEFAULT_STOP_AFTER_FAILURES, FailureClass, IdempotencyKey, Quota, RetryPolicy,
+};
 use std::future::Future;
 use std::pin::Pin;
 
@@ -184,8 +186,12 @@ fn paces_outside_the_range_are_refused_naming_the_setting() {
 /// A server with a token bucket of `rate` per second and `burst`, `latency` seconds away,
 /// that answers 429 with `Retry-After: 1` when the bucket is empty (and, with `headers`, the
 /// `RateLimit` fields on every answer); and a client in front of it as the CXone client
-/// behaves: a 429 holds every request for a second, after which its retry goes at once, and
-/// at most `concurrency` requests are in flight. Everything runs on a manual clock.
+/// behaves: a 429 holds every request for a second, after which its retry goes at once, an
+/// event whose every attempt (5, the client's default) got a 429 ends `FAILED`, and at most
+/// `concurrency` requests are in flight. The events' outcomes go, in the order they are
+/// answered, to a circuit breaker at the engine's default, as the recorder gives them to it
+/// (a failure the pace can still answer is not given), and all of them to another one.
+/// Everything runs on a manual clock.
 struct Sim {
     clock: ManualClock,
     pacer: Pacer,
@@ -197,12 +203,20 @@ struct Sim {
     latency: f64,
     concurrency: usize,
     headers: bool,
-    /// (answer time, accepted, tokens left)
-    in_flight: Vec<(f64, bool, f64)>,
-    retries: u32,
+    /// (answer time, accepted, tokens left, attempt)
+    in_flight: Vec<(f64, bool, f64, u32)>,
+    /// The attempts made so far by each request waiting to be retried.
+    retries: Vec<u32>,
     /// Times of accepted answers and of 429s.
     accepted: Vec<f64>,
     throttled: Vec<f64>,
+    /// Times at which events ended `FAILED` (every attempt answered 429).
+    failed: Vec<f64>,
+    breaker: CircuitBreaker,
+    /// When the breaker tripped.
+    tripped_at: Option<f64>,
+    /// A breaker given every outcome.
+    unfiltered: CircuitBreaker,
     /// (time, pace) after every send.
     paces: Vec<(f64, f64)>,
 }
@@ -224,14 +238,18 @@ impl Sim {
             concurrency: 64,
             headers,
             in_flight: Vec::new(),
-            retries: 0,
+            retries: Vec::new(),
             accepted: Vec::new(),
             throttled: Vec::new(),
+            failed: Vec::new(),
+            breaker: CircuitBreaker::new(DEFAULT_STOP_AFTER_FAILURES),
+            tripped_at: None,
+            unfiltered: CircuitBreaker::new(DEFAULT_STOP_AFTER_FAILURES),
             paces: Vec::new(),
         }
     }
 
-    fn send(&mut self, now: f64) {
+    fn send(&mut self, now: f64, attempt: u32) {
         let at = now + self.latency / 2.0;
         self.tokens = (self.tokens + (at - self.last) * self.rate).min(self.burst);
         self.last = at;
@@ -239,10 +257,11 @@ impl Sim {
         if ok {
             self.tokens -= 1.0;
         }
-        self.in_flight.push((now + self.latency, ok, self.tokens));
+        self.in_flight
+            .push((now + self.latency, ok, self.tokens, attempt));
     }
 
-    fn answer(&mut self, now: f64, ok: bool, tokens: f64) {
+    fn answer(&mut self, now: f64, ok: bool, tokens: f64, attempt: u32) {
         let at = self.clock.now();
         let quota = Quota {
             per_second: Some(self.rate),
@@ -259,11 +278,28 @@ impl Sim {
                 t.hold(at, at + TimeDelta::seconds(1));
             }
         });
-        if ok {
+        let (outcome, status) = if ok {
             self.accepted.push(now);
+            (None, 201)
         } else {
             self.throttled.push(now);
-            self.retries += 1;
+            if attempt < RetryPolicy::default().max_attempts() {
+                self.retries.push(attempt);
+                return;
+            }
+            self.failed.push(now);
+            (Some(FailureClass::MaxRetriesExceeded), 429)
+        };
+        self.unfiltered.observe_send(outcome, Some(status), attempt);
+        if !ok && self.pacer.can_slow_down() {
+            return;
+        }
+        if self
+            .breaker
+            .observe_send(outcome, Some(status), attempt)
+            .is_some()
+        {
+            self.tripped_at = Some(now);
         }
     }
 
@@ -278,20 +314,19 @@ impl Sim {
             let (due, later): (Vec<_>, Vec<_>) =
                 self.in_flight.iter().partition(|(t, ..)| *t <= now + 1e-9);
             self.in_flight = later;
-            for (_, ok, tokens) in due {
-                self.answer(now, ok, tokens);
+            for (_, ok, tokens, attempt) in due {
+                self.answer(now, ok, tokens, attempt);
             }
             let held = self.fb.with(|t| t.is_held(self.clock.now()));
             let mut wake = now + 0.1;
             while !held && self.in_flight.len() < self.concurrency {
-                if self.retries > 0 {
-                    self.retries -= 1;
-                    self.send(now);
+                if let Some(made) = self.retries.pop() {
+                    self.send(now, made + 1);
                     continue;
                 }
                 match self.pacer.poll() {
                     None => {
-                        self.send(now);
+                        self.send(now, 1);
                         let pace = self.pacer.current().unwrap_or(0.0);
                         self.paces.push((now, pace));
                     }
@@ -456,4 +491,67 @@ fn adaptive_reconverges_within_ten_seconds_when_the_limit_changes() {
         let share = sim.throttles(40.0, 60.0) as f64 / sim.sends(40.0, 60.0) as f64;
         assert!(share <= 0.01, "{from} -> {to}: {:.2}% 429s", share * 100.0);
     }
+}
+
+/// The limit drops from 200 to 20 per second at 30 s while 60 requests are in flight (300 ms
+/// away): their retries go out together at the end of each hold, the server lets its burst
+/// of them through, and some events use up their attempts on 429s, 50 and more in a row.
+fn sharp_drop(pace: Pace) -> Sim {
+    let mut sim = Sim::new(pace, 200.0, false);
+    sim.latency = 0.3;
+    sim.run(90.0, |s, now| {
+        if now >= 30.0 && s.rate != 20.0 {
+            s.rate = 20.0;
+            s.burst = 2.0;
+        }
+    });
+    sim
+}
+
+#[test]
+fn a_throttled_adaptive_run_is_not_stopped_by_the_circuit_breaker() {
+    // Under a steady limit, a halving, or with the fields, no event even fails.
+    for (to, headers) in [(200.0, false), (200.0, true), (100.0, false), (100.0, true)] {
+        let mut sim = Sim::new(Pace::adaptive(), 200.0, headers);
+        sim.run(60.0, |s, now| {
+            if now >= 30.0 && s.rate != to {
+                s.rate = to;
+                s.burst = to / 10.0;
+            }
+        });
+        assert!(sim.failed.is_empty(), "{to} {headers}: {:?}", sim.failed);
+        assert_eq!(sim.tripped_at, None);
+    }
+    // A sharp drop fails events on 429s, enough in a row to trip a breaker that counted them
+    // all; the pace answers them, and the run goes on.
+    let sim = sharp_drop(Pace::adaptive());
+    assert!(
+        sim.unfiltered.tripped().is_some(),
+        "{} failed",
+        sim.failed.len()
+    );
+    assert_eq!(
+        sim.tripped_at, None,
+        "stopped while the pace could slow down"
+    );
+    let after = sim.accepted_rate(60.0, 90.0);
+    assert!(after >= 0.8 * 20.0, "{after:.1}/s after the drop");
+}
+
+#[test]
+fn failures_on_429s_still_trip_the_breaker_when_no_slower_pace_will_be_tried() {
+    // At a fixed pace.
+    let sim = sharp_drop(Pace::Fixed(200.0));
+    assert!(sim.tripped_at.is_some(), "{} failed", sim.failed.len());
+    // A server that refuses every request (one token, never refilled): the adaptive pace
+    // comes down to its min, and the run stops.
+    let mut sim = Sim::new(Pace::adaptive(), 0.0, false);
+    sim.run(300.0, |_, _| {});
+    let at = sim.tripped_at.expect("never stopped");
+    assert!(
+        at < 120.0,
+        "stopped at {at:.1} s, {} failed",
+        sim.failed.len()
+    );
+    assert!(sim.pacer.current().unwrap() <= DEFAULT_PACE_MIN);
 }
