@@ -22,16 +22,27 @@
 //! log for append first terminates that line, so new records start on a line of their own; the
 //! reader reports the torn line (as [`LogReport::torn_tail`] when it is last, as a
 //! [`LogReport::malformed`] line once later records follow it).
+//!
+//! # Reading back
+//! [`AuditLog::read`] and [`AuditLog::scan`] read the lines; [`AuditLog::summary`] and
+//! [`AuditLog::failed`] aggregate them by event without holding the records (`summary`,
+//! `failed`): each event's final outcome is its last record, except that a delivered outcome
+//! (`SUCCESS`, `DUPLICATE`) is never overridden by a later one that is not, and a dry run or a
+//! `FILTERED` skip (records that say nothing about the event's delivery) never overrides an
+//! earlier outcome.
+
+mod failed;
+mod summary;
+
+pub use failed::{FailedEvent, FailedReport};
+pub use summary::{LogSummary, RunRow};
 
 use crate::error::{EngineError, Setting};
 use crate::ports::{AuditSink, BoxError};
 use crate::resume::DeliveredKeys;
-use crate::summary::StatusCounts;
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use cxone_replay_domain::{AuditRecord, FailureClass, ReplayStatus, SkipReason};
+use cxone_replay_domain::AuditRecord;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -340,6 +351,13 @@ impl AuditSink for JsonlAuditLog {
     }
 }
 
+/// Whether a file with `records` records and these unreadable lines is an audit log: some line
+/// is a record, or no line is anything else (an empty log, only blank lines).
+fn is_audit_log(records: u64, torn_tail: Option<&BadLine>, malformed: &[BadLine]) -> bool {
+    let torn = torn_tail.is_some_and(|t| t.error.as_deref().is_some_and(|e| e != "blank"));
+    records > 0 || (malformed.is_empty() && !torn)
+}
+
 /// A line of an audit log that is not a record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BadLine {
@@ -367,123 +385,6 @@ pub struct LogReport {
     pub malformed: Vec<BadLine>,
 }
 
-impl LogReport {
-    /// The summary of these records.
-    #[must_use]
-    pub fn summary(&self) -> LogSummary {
-        let mut acc = SummaryAcc::default();
-        for r in &self.records {
-            acc.add(r);
-        }
-        acc.finish(self.lines, self.torn_tail.clone(), self.malformed.clone())
-    }
-}
-
-/// What an audit log says happened, across all the runs that appended to it (what the CLI's
-/// `audit summary` prints).
-///
-/// Each event's final outcome is its last record, except that a delivered outcome (`SUCCESS`
-/// or `DUPLICATE`) is never overridden by a later non-delivered one (say, a dry run), and a
-/// `SKIPPED`/`DUPLICATE_IN_RUN` record (the event came up again in the same run) overrides
-/// nothing.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct LogSummary {
-    /// Records in the log.
-    pub records: u64,
-    /// Lines in the log.
-    pub lines: u64,
-    /// Distinct events (by topic and event id).
-    pub events: u64,
-    /// Distinct run ids, in order.
-    pub runs: Vec<String>,
-    /// Final outcome per event, by status; adds up to `events`.
-    pub final_counts: StatusCounts,
-    /// Events whose final outcome is `FAILED`, by class.
-    pub failures: BTreeMap<FailureClass, u64>,
-    /// Events whose final outcome is `SKIPPED`, by reason.
-    pub skips: BTreeMap<SkipReason, u64>,
-    /// Events with more than one record.
-    pub events_with_several_records: u64,
-    /// Timestamp of the first record.
-    pub first: Option<DateTime<Utc>>,
-    /// Timestamp of the last record.
-    pub last: Option<DateTime<Utc>>,
-    /// The torn last line, if any.
-    pub torn_tail: Option<BadLine>,
-    /// Other unreadable lines.
-    pub malformed: Vec<BadLine>,
-}
-
-/// (status, class, skip reason, records seen) of one event.
-type FinalOutcome = (ReplayStatus, Option<FailureClass>, Option<SkipReason>, u32);
-
-#[derive(Default)]
-struct SummaryAcc {
-    records: u64,
-    runs: Vec<String>,
-    run_set: BTreeSet<String>,
-    finals: HashMap<(String, String), FinalOutcome>,
-    first: Option<DateTime<Utc>>,
-    last: Option<DateTime<Utc>>,
-}
-
-impl SummaryAcc {
-    fn add(&mut self, r: &AuditRecord) {
-        self.records += 1;
-        if self.run_set.insert(r.run_id.clone()) {
-            self.runs.push(r.run_id.clone());
-        }
-        self.first = Some(self.first.map_or(r.timestamp, |f| f.min(r.timestamp)));
-        self.last = Some(self.last.map_or(r.timestamp, |l| l.max(r.timestamp)));
-        let entry = (r.status, r.error_classification, r.skip_reason, 1);
-        // A repeat within a run says nothing about the event's outcome: it never overrides one.
-        let repeat = r.skip_reason == Some(SkipReason::DuplicateInRun);
-        self.finals
-            .entry((r.topic_id.clone(), r.event_id.clone()))
-            .and_modify(|e| {
-                e.3 += 1;
-                if !repeat && (r.status.is_delivered() || !e.0.is_delivered()) {
-                    (e.0, e.1, e.2) = (r.status, r.error_classification, r.skip_reason);
-                }
-            })
-            .or_insert(entry);
-    }
-
-    fn finish(self, lines: u64, torn_tail: Option<BadLine>, malformed: Vec<BadLine>) -> LogSummary {
-        let mut s = LogSummary {
-            records: self.records,
-            lines,
-            events: self.finals.len() as u64,
-            runs: self.runs,
-            first: self.first,
-            last: self.last,
-            torn_tail,
-            malformed,
-            ..LogSummary::default()
-        };
-        for (status, class, reason, n) in self.finals.into_values() {
-            s.final_counts.add(status);
-            if n > 1 {
-                s.events_with_several_records += 1;
-            }
-            match status {
-                ReplayStatus::Failed => {
-                    *s.failures
-                        .entry(class.unwrap_or(FailureClass::UnknownFailure))
-                        .or_default() += 1;
-                }
-                ReplayStatus::Skipped => {
-                    if let Some(r) = reason {
-                        *s.skips.entry(r).or_default() += 1;
-                    }
-                }
-                _ => {}
-            }
-        }
-        s
-    }
-}
-
 /// Reads audit logs back.
 #[derive(Debug, Clone, Copy)]
 pub struct AuditLog;
@@ -499,16 +400,6 @@ impl AuditLog {
         let mut report = Self::scan(path, |r| records.push(r))?;
         report.records = records;
         Ok(report)
-    }
-
-    /// Summarizes the log at `path` without holding its records in memory.
-    ///
-    /// # Errors
-    /// As [`AuditLog::read`].
-    pub fn summary(path: impl AsRef<Path>) -> Result<LogSummary, EngineError> {
-        let mut acc = SummaryAcc::default();
-        let report = Self::scan(path, |r| acc.add(&r))?;
-        Ok(acc.finish(report.lines, report.torn_tail, report.malformed))
     }
 
     /// Streams the records of the log at `path` to `f`; the returned report has no `records`.
@@ -568,7 +459,8 @@ impl AuditLog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cxone_replay_domain::{AuditContext, SentOutcome};
+    use chrono::{DateTime, Utc};
+    use cxone_replay_domain::{AuditContext, FailureClass, SentOutcome};
 
     fn rec(event: &str, class: Option<FailureClass>) -> AuditRecord {
         let ctx = AuditContext {
@@ -662,7 +554,8 @@ mod tests {
         assert_eq!(s.final_counts.duplicate, 1);
         assert_eq!(s.failures.get(&FailureClass::Forbidden), Some(&1));
         assert_eq!(s.events_with_several_records, 1);
-        assert_eq!(s.runs, vec!["run-1".to_string()]);
+        assert_eq!(s.runs.len(), 1);
+        assert_eq!(s.runs[0].run_id, "run-1");
         assert_eq!(s, AuditLog::read(&p).unwrap().summary());
     }
 

@@ -173,6 +173,26 @@ pub enum EngineError {
         #[source]
         source: BoxError,
     },
+    /// Reading the DLQ for an export failed; the lines written before stay written.
+    #[error("reading the DLQ of topic `{topic}` for the export failed after {written} events")]
+    ExportRead {
+        /// The topic being read.
+        topic: String,
+        /// Events written before.
+        written: u64,
+        /// The cause.
+        #[source]
+        source: BoxError,
+    },
+    /// Writing an export failed.
+    #[error("writing the export failed after {written} events")]
+    ExportWrite {
+        /// Events written before.
+        written: u64,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
     /// The circuit breaker stopped the run: a send failed for authentication or permission, or
     /// too many events in a row failed transiently. In-flight sends were finished and audited;
     /// events not sent have no record, so a resume continues with them (see `summary`, whose
@@ -210,9 +230,10 @@ impl EngineError {
     #[must_use]
     pub fn is_retryable(&self) -> bool {
         match self {
-            EngineError::Fetch { .. } | EngineError::LogLocked { .. } | EngineError::Io { .. } => {
-                true
-            }
+            EngineError::Fetch { .. }
+            | EngineError::LogLocked { .. }
+            | EngineError::Io { .. }
+            | EngineError::ExportRead { .. } => true,
             EngineError::Stopped { reason, .. } => !reason.is_auth(),
             _ => false,
         }

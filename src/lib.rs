@@ -7,16 +7,21 @@ pub use cxone_replay_domain as domain;
 
 pub mod audit_log;
 mod cxone;
+mod digest;
 mod engine;
 mod error;
+mod export;
 pub mod monitor;
 pub mod ports;
 mod resume;
 pub mod runtime;
+mod selection;
+pub mod source;
 mod summary;
 
 pub use audit_log::{
-    AuditLog, BadLine, JsonlAuditLog, JsonlOptions, LogReport, LogSummary, lock_path,
+    AuditLog, BadLine, FailedEvent, FailedReport, JsonlAuditLog, JsonlOptions, LogReport,
+    LogSummary, RunRow, lock_path,
 };
 pub use engine::{
     DEFAULT_CONCURRENCY, DEFAULT_DRAIN_TIMEOUT, DEFAULT_PACE_MAX, DEFAULT_PACE_MIN,
@@ -24,11 +29,14 @@ pub use engine::{
     Replayer, ReplayerBuilder, check_pace,
 };
 pub use error::{EngineError, Setting};
+pub use export::{ExportSummary, export};
 pub use monitor::{WebhookMonitor, WebhookMonitorBuilder};
 pub use ports::{
     AuditSink, BoxError, DlqSource, MonitorEvent, MonitorSink, PageStream, ReplayTarget,
-    RunStarted, SendOutcome,
+    RunStarted, SendOutcome, TopicPageResult, TopicPageStream,
 };
 pub use resume::DeliveredKeys;
 pub use runtime::{Clock, Sleeper, SystemClock, TokioSleeper};
+pub use selection::{EventSet, Selection};
+pub use source::{FileSource, FileTopics};
 pub use summary::{LatencySummary, Progress, RunSummary, StatusCounts};

@@ -10,8 +10,10 @@
 use crate::summary::RunSummary;
 use async_trait::async_trait;
 use cxone_replay_domain::{AuditRecord, DlqPage, FailureClass, IdempotencyKey, Throttling};
+use futures::StreamExt;
 use futures::stream::BoxStream;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// A boxed error from a port implementation, chained as the `source` of an
 /// [`EngineError`](crate::EngineError).
@@ -20,12 +22,43 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// A stream of DLQ pages, in order.
 pub type PageStream = BoxStream<'static, Result<DlqPage, BoxError>>;
 
+/// A page of one topic's DLQ, or the error that ended the stream, each with its topic.
+pub type TopicPageResult = Result<(Arc<str>, DlqPage), (Arc<str>, BoxError)>;
+
+/// The pages of several topics, in order, each with its topic.
+pub type TopicPageStream = BoxStream<'static, TopicPageResult>;
+
 /// Where failed events come from: the dead letter queue of a topic, page by page.
 pub trait DlqSource: Send + Sync {
     /// The pages of `topic`'s DLQ, `page_size` events at most each, starting at `start_token`
     /// (the first page when `None`). The stream ends after the last page. It must be lazy: the
     /// engine polls it for the next page only when it has room for one (at most one page ahead).
     fn pages(&self, topic: &str, page_size: u32, start_token: Option<String>) -> PageStream;
+
+    /// The pages of every topic of a run, each with its topic: what the engine reads. The
+    /// default reads the topics one after the other with [`DlqSource::pages`] (the start token
+    /// applies to each). A source that holds several topics in one sequence, such as a
+    /// [`FileSource`](crate::FileSource), overrides it to read that sequence once. The same
+    /// laziness applies: nothing is read until the stream is polled, one page per poll.
+    fn topic_pages(
+        &self,
+        topics: &[Arc<str>],
+        page_size: u32,
+        start_token: Option<String>,
+    ) -> TopicPageStream {
+        let per_topic: Vec<_> = topics
+            .iter()
+            .map(|topic| {
+                let (ok, err) = (Arc::clone(topic), Arc::clone(topic));
+                self.pages(topic, page_size, start_token.clone())
+                    .map(move |r| {
+                        r.map(|p| (Arc::clone(&ok), p))
+                            .map_err(|e| (Arc::clone(&err), e))
+                    })
+            })
+            .collect();
+        futures::stream::iter(per_topic).flatten().boxed()
+    }
 }
 
 /// Where a planned replay goes.
@@ -182,6 +215,14 @@ pub trait MonitorSink: Send + Sync {
 impl<T: DlqSource + ?Sized> DlqSource for std::sync::Arc<T> {
     fn pages(&self, topic: &str, page_size: u32, start_token: Option<String>) -> PageStream {
         (**self).pages(topic, page_size, start_token)
+    }
+    fn topic_pages(
+        &self,
+        topics: &[Arc<str>],
+        page_size: u32,
+        start_token: Option<String>,
+    ) -> TopicPageStream {
+        (**self).topic_pages(topics, page_size, start_token)
     }
 }
 

@@ -1,59 +1,7 @@
-//! What a run knows about the events it meets: the replays earlier runs delivered (resume) and
-//! the events this run has already taken (duplicates within a run).
-//!
-//! Both sets hold 128-bit digests (SHA-256 prefixes) of an event's identity rather than its
-//! strings, so their memory is bounded per entry whatever the ids look like: a 16-byte digest
-//! and the hash table's control byte and spare room, about 35 bytes per entry (a dry run of a
-//! million events peaks at 42 MiB, against 6 MiB for 100,000). The tables are sharded so that
-//! growing never holds two copies of a whole set. A digest prefix of SHA-256 cannot be made to
-//! collide on purpose (that needs about 2^64 work), so a hostile DLQ cannot make one event pass
-//! for another.
+//! What a run knows about the replays earlier runs delivered (resume).
 
+use crate::digest::{Digest128, DigestSet, digest};
 use cxone_replay_domain::AuditRecord;
-use sha2::{Digest, Sha256};
-use std::collections::HashSet;
-
-/// A 128-bit digest of `parts` under `domain`: each part is length-prefixed, so no two
-/// different lists of parts share an encoding.
-fn digest(domain: &[u8], parts: &[&[u8]]) -> [u8; 16] {
-    let mut h = Sha256::new();
-    h.update(domain);
-    for p in parts {
-        h.update((p.len() as u64).to_le_bytes());
-        h.update(p);
-    }
-    let full = h.finalize();
-    let mut out = [0u8; 16];
-    out.copy_from_slice(&full[..16]);
-    out
-}
-
-/// A set of 128-bit digests, in 256 shards by the first byte: a shard's table doubles on its
-/// own, so growing never holds two copies of the whole set (one big table would briefly need
-/// about 1.5 times its memory while it doubles).
-#[derive(Debug, Clone, Default)]
-struct DigestSet {
-    shards: Vec<HashSet<[u8; 16]>>,
-    len: usize,
-}
-
-impl DigestSet {
-    /// Adds `d`; true if it was not there yet.
-    fn insert(&mut self, d: [u8; 16]) -> bool {
-        if self.shards.is_empty() {
-            self.shards = vec![HashSet::new(); 256];
-        }
-        let added = self.shards[usize::from(d[0])].insert(d);
-        self.len += usize::from(added);
-        added
-    }
-
-    fn contains(&self, d: &[u8; 16]) -> bool {
-        self.shards
-            .get(usize::from(d[0]))
-            .is_some_and(|s| s.contains(d))
-    }
-}
 
 /// The replays that already ended `SUCCESS` or `DUPLICATE`, for resume.
 ///
@@ -64,8 +12,9 @@ impl DigestSet {
 /// nothing about the others. Leaving the scheme out means that changing the key scheme between a
 /// run and its resume does not send the delivered events again under new keys.
 ///
-/// Held as 128-bit digests (16 bytes per replay plus the table's overhead; see the module
-/// documentation), so a resume over a log of millions of events stays small.
+/// Held as 128-bit SHA-256 digests (16 bytes per replay plus the table's overhead, about 35
+/// bytes in all), so a resume over a log of millions of events stays small, and a hostile DLQ
+/// cannot make one replay pass for another.
 ///
 /// ```
 /// use cxone_dlq_replay::DeliveredKeys;
@@ -87,7 +36,7 @@ impl DeliveredKeys {
         Self::default()
     }
 
-    fn digest(topic: &str, event_id: &str, attempt: u32) -> [u8; 16] {
+    fn digest(topic: &str, event_id: &str, attempt: u32) -> Digest128 {
         digest(
             b"delivered\0",
             &[
@@ -127,13 +76,13 @@ impl DeliveredKeys {
     /// How many replays.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.keys.len
+        self.keys.len()
     }
 
     /// Whether there are none.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.keys.len == 0
+        self.keys.is_empty()
     }
 }
 
@@ -145,28 +94,6 @@ impl<'a> FromIterator<&'a AuditRecord> for DeliveredKeys {
             d.insert_record(r);
         }
         d
-    }
-}
-
-/// The events this run has already taken for replay, by topic and eventId: a server that hands
-/// out an event again (on a later page) gets it sent once; the repeat is recorded
-/// `SKIPPED`/`DUPLICATE_IN_RUN`.
-///
-/// It holds one 128-bit digest per event taken for replay (not per event seen: skips are not
-/// kept), so it grows with the run like [`DeliveredKeys`] grows with the log: about 35 bytes
-/// per event (see the module documentation).
-#[derive(Debug, Default)]
-pub(crate) struct SeenInRun {
-    keys: DigestSet,
-}
-
-impl SeenInRun {
-    /// Takes `event_id` of `topic`: true the first time, false for a repeat.
-    pub(crate) fn first_time(&mut self, topic: &str, event_id: &str) -> bool {
-        self.keys.insert(digest(
-            b"in-run\0",
-            &[topic.as_bytes(), event_id.as_bytes()],
-        ))
     }
 }
 
@@ -221,14 +148,5 @@ mod tests {
         assert_eq!(ok.status, ReplayStatus::Success);
         assert!(d.contains("t1", "e", 1));
         assert_eq!(d.len(), 1);
-    }
-
-    #[test]
-    fn a_repeat_in_the_run_is_told_by_topic_and_event() {
-        let mut s = SeenInRun::default();
-        assert!(s.first_time("t1", "e"));
-        assert!(!s.first_time("t1", "e"));
-        assert!(s.first_time("t2", "e"));
-        assert!(s.first_time("t1", "e2"));
     }
 }

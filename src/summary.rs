@@ -127,6 +127,12 @@ pub struct RunSummary {
     /// `Retry-After`), in milliseconds; overlapping holds count once.
     #[serde(default)]
     pub held_ms: u64,
+    /// Whether the run stopped because it had sent as many events as its limit allows
+    /// ([`ReplayerBuilder::limit`](crate::ReplayerBuilder::limit)); a resumed run continues
+    /// with the events not reached. Not an interruption: `interrupted` stays `false`, and
+    /// `stopped` stays `None` (a limit is a clean stop, the breaker an abnormal one).
+    #[serde(default)]
+    pub limit_reached: bool,
     /// Why the circuit breaker stopped the run before it ran out of events (a sentence), or
     /// `null`: events not sent have no record, and a resume continues with them.
     #[serde(default)]
@@ -295,6 +301,7 @@ impl Tally {
             pace_per_second: None,
             rate_limited: 0,
             held_ms: 0,
+            limit_reached: false,
             stopped: None,
         }
     }

@@ -8,8 +8,10 @@ use super::{
 use crate::error::{EngineError, Setting};
 use crate::ports::{AuditSink, DlqSource, MonitorSink, ReplayTarget};
 use crate::runtime::{Clock, Sleeper, SystemClock, TokioSleeper};
+use crate::selection::EventSet;
 use crate::summary::Progress;
 use cxone_replay_domain::{DestinationOverride, DomainError, EventFilter, ReplayPolicy};
+use std::num::NonZeroU64;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -20,6 +22,8 @@ pub struct ReplayerBuilder {
     topics: Vec<String>,
     policy: ReplayPolicy,
     filter: EventFilter,
+    only: Option<EventSet>,
+    limit: Option<NonZeroU64>,
     concurrency: usize,
     pace: Option<Pace>,
     page_size: u32,
@@ -59,6 +63,8 @@ impl ReplayerBuilder {
             topics: Vec::new(),
             policy: ReplayPolicy::default(),
             filter: EventFilter::default(),
+            only: None,
+            limit: None,
             concurrency: DEFAULT_CONCURRENCY,
             pace: None,
             page_size: DEFAULT_PAGE_SIZE,
@@ -112,6 +118,26 @@ impl ReplayerBuilder {
     /// Which events to replay (the others are audited `SKIPPED`/`FILTERED`).
     pub fn filter(mut self, filter: EventFilter) -> Self {
         self.filter = filter;
+        self
+    }
+
+    /// Only these events (by topic and event id); the others are audited `SKIPPED`/`FILTERED`
+    /// like those the [`filter`](Self::filter) excludes (both must admit an event). An invalid
+    /// event is still audited `INVALID_EVENT`. See [`AuditLog::failed`](crate::AuditLog::failed)
+    /// for the events a log says failed.
+    pub fn only_events(mut self, events: EventSet) -> Self {
+        self.only = Some(events);
+        self
+    }
+
+    /// Sends at most `n` replays (in a dry run: plans at most `n` `DRY_RUN` records), then stops
+    /// cleanly: nothing more is taken off the DLQ, the sends in flight finish and are recorded,
+    /// and the summary says [`limit_reached`](crate::RunSummary::limit_reached). The events
+    /// not reached have no record, so a resumed run continues with them. Skips, and events a
+    /// resumed run finds already delivered, do not count. For a canary: `limit(10)`, look, then
+    /// resume.
+    pub fn limit(mut self, n: NonZeroU64) -> Self {
+        self.limit = Some(n);
         self
     }
 
@@ -327,6 +353,8 @@ impl ReplayerBuilder {
             topics: self.topics.into_iter().map(Arc::from).collect(),
             policy: self.policy,
             filter: self.filter,
+            only: self.only,
+            limit: self.limit,
             concurrency: self.concurrency,
             pacer,
             page_size: self.page_size,

@@ -1,15 +1,15 @@
 //! Stream: the DLQ pages of every topic, in order, with at most one page fetched ahead of the
 //! one being dispatched.
 
-use crate::ports::{BoxError, DlqSource};
-use cxone_replay_domain::{DlqEvent, DlqPage};
+use crate::ports::{BoxError, DlqSource, TopicPageResult};
+use cxone_replay_domain::DlqEvent;
 use futures::StreamExt;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-type PageMsg = Result<(Arc<str>, DlqPage), (Arc<str>, BoxError)>;
+type PageMsg = TopicPageResult;
 
 /// What the dispatcher reads events from: a fetch task that runs ahead by one page, and the
 /// page being dispatched.
@@ -104,26 +104,24 @@ async fn fetch_pages(
     tx: mpsc::Sender<PageMsg>,
     stop: CancellationToken,
 ) {
-    for topic in topics {
-        let mut pages = source.pages(&topic, page_size, start_token.clone());
-        loop {
-            // Reserve room first: at most one page is fetched ahead of the dispatcher.
-            let permit = tokio::select! {
-                p = tx.reserve() => match p { Ok(p) => p, Err(_) => return },
-                () = stop.cancelled() => return,
-            };
-            let next = tokio::select! {
-                n = pages.next() => n,
-                () = stop.cancelled() => return,
-            };
-            match next {
-                Some(Ok(page)) => permit.send(Ok((Arc::clone(&topic), page))),
-                Some(Err(e)) => {
-                    permit.send(Err((topic, e)));
-                    return;
-                }
-                None => break,
+    let mut pages = source.topic_pages(&topics, page_size, start_token);
+    loop {
+        // Reserve room first: at most one page is fetched ahead of the dispatcher.
+        let permit = tokio::select! {
+            p = tx.reserve() => match p { Ok(p) => p, Err(_) => return },
+            () = stop.cancelled() => return,
+        };
+        let next = tokio::select! {
+            n = pages.next() => n,
+            () = stop.cancelled() => return,
+        };
+        match next {
+            Some(Ok(page)) => permit.send(Ok(page)),
+            Some(Err(e)) => {
+                permit.send(Err(e));
+                return;
             }
+            None => return,
         }
     }
 }

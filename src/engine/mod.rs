@@ -22,9 +22,11 @@ pub use pacer::{DEFAULT_PACE_MAX, DEFAULT_PACE_MIN, MAX_PACE, Pace, check_pace};
 
 use crate::ports::{AuditSink, DlqSource, MonitorSink, ReplayTarget};
 use crate::runtime::{Clock, Sleeper};
+use crate::selection::EventSet;
 use crate::summary::Progress;
 use cxone_replay_domain::{EventFilter, ReplayPolicy};
 use pacer::Pacer;
+use std::num::NonZeroU64;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -69,6 +71,8 @@ pub struct Replayer {
     topics: Vec<Arc<str>>,
     policy: ReplayPolicy,
     filter: EventFilter,
+    only: Option<EventSet>,
+    limit: Option<NonZeroU64>,
     concurrency: usize,
     pacer: Pacer,
     page_size: u32,

@@ -2,12 +2,16 @@
 
 use super::send::{InFlight, Outgoing};
 use super::{Mode, Replayer};
-use crate::resume::{DeliveredKeys, SeenInRun};
+use crate::resume::DeliveredKeys;
+use crate::selection::EventSet;
 use chrono::{DateTime, Utc};
 use cxone_replay_domain::{
     AuditContext, AuditRecord, Decision, DestinationOverride, DlqEvent, Skip, SkipReason,
 };
 use std::sync::Arc;
+
+/// The message of an event outside the run's event set.
+const NOT_SELECTED: &str = "not among the events selected for this run";
 
 /// What the plan of one event says to do.
 pub(super) enum Planned {
@@ -22,7 +26,9 @@ pub(super) enum Planned {
 /// What the run knows while planning: what earlier runs delivered, what this run took.
 pub(super) struct Known {
     pub(super) delivered: DeliveredKeys,
-    pub(super) seen: SeenInRun,
+    /// The events this run took for replay (not every event it saw: skips are not kept), to
+    /// tell a repeat within the run; it grows like `delivered`, about 35 bytes per event.
+    pub(super) seen: EventSet,
 }
 
 impl Replayer {
@@ -42,20 +48,18 @@ impl Replayer {
             event_id: &event.event_id,
             destination: self.destination(topic),
         };
-        let planned =
-            match cxone_replay_domain::plan(&event, topic, &self.policy, &self.filter, now) {
-                Decision::Skip(skip) => {
-                    return Planned::Record(AuditRecord::skipped(&ctx, &skip, now));
-                }
-                Decision::Replay(planned) => planned,
-            };
+        let decision = cxone_replay_domain::plan(&event, topic, &self.policy, &self.filter, now);
+        let planned = match self.select(topic, &event.event_id, decision) {
+            Decision::Skip(skip) => return Planned::Record(AuditRecord::skipped(&ctx, &skip, now)),
+            Decision::Replay(planned) => planned,
+        };
         let key = planned.idempotency_key();
         let attempt = planned.payload.retry_matrix.current_attempt;
         if !known.delivered.is_empty() && known.delivered.contains(topic, &event.event_id, attempt)
         {
             return Planned::AlreadyDelivered;
         }
-        if !known.seen.first_time(topic, &event.event_id) {
+        if !known.seen.insert(topic, &event.event_id) {
             let skip = Skip {
                 reason: SkipReason::DuplicateInRun,
                 detail: format!(
@@ -86,6 +90,34 @@ impl Replayer {
                 },
                 body: planned.body,
             }),
+        }
+    }
+
+    /// The domain's decision, with the run's event set applied on top: an event outside it is
+    /// `FILTERED`, as the domain's own filter would have it (an invalid event stays
+    /// `INVALID_EVENT`).
+    fn select(&self, topic: &str, event_id: &str, decision: Decision) -> Decision {
+        let Some(only) = &self.only else {
+            return decision;
+        };
+        if only.contains(topic, event_id) {
+            return decision;
+        }
+        let filtered = |idempotency_key, attempt| {
+            Decision::Skip(Skip {
+                reason: SkipReason::Filtered,
+                detail: NOT_SELECTED.into(),
+                idempotency_key,
+                attempt,
+            })
+        };
+        match decision {
+            Decision::Skip(s) if s.reason == SkipReason::InvalidEvent => Decision::Skip(s),
+            Decision::Skip(s) => filtered(s.idempotency_key, s.attempt),
+            Decision::Replay(p) => filtered(
+                Some(p.idempotency_key().clone()),
+                Some(p.payload.retry_matrix.current_attempt),
+            ),
         }
     }
 

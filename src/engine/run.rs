@@ -7,8 +7,10 @@ use super::record::{Recorded, Recorder};
 use super::send::{Outgoing, Sends};
 use crate::error::EngineError;
 use crate::ports::{MonitorEvent, RunStarted};
-use crate::resume::{DeliveredKeys, SeenInRun};
+use crate::resume::DeliveredKeys;
+use crate::selection::EventSet;
 use crate::summary::RunSummary;
+use cxone_replay_domain::ReplayStatus;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -42,6 +44,8 @@ struct Dispatch<'a> {
     /// Whether events were left (unseen, or planned but not sent) when the run was cancelled
     /// or its audit sink failed (a stop of the circuit breaker is told by `stopped` instead).
     interrupted: bool,
+    /// Replays planned for sending (or `DRY_RUN` records), counted against the limit.
+    planned: u64,
 }
 
 impl Replayer {
@@ -84,7 +88,7 @@ impl Replayer {
             replayer: &self,
             known: Known {
                 delivered,
-                seen: SeenInRun::default(),
+                seen: EventSet::new(),
             },
             feed: Feed::start(
                 Arc::clone(&self.source),
@@ -98,6 +102,7 @@ impl Replayer {
             recorder: Recorder::new(&self, started, stop.clone()),
             stop,
             interrupted: false,
+            planned: 0,
         };
         let mut phase = Phase::Running;
         loop {
@@ -107,6 +112,7 @@ impl Replayer {
                 Phase::Done => break,
             };
         }
+        let limit_reached = run.limit_reached();
         let Dispatch {
             feed,
             recorder,
@@ -115,11 +121,12 @@ impl Replayer {
         } = run;
         let fetch_error = feed.close();
         let Recorded {
-            summary,
+            mut summary,
             audit_error,
             stopped,
         } = recorder.finish(interrupted).await;
-        tracing::info!(run_id = %self.run_id, seen = summary.seen, interrupted,
+        summary.limit_reached = limit_reached;
+        tracing::info!(run_id = %self.run_id, seen = summary.seen, interrupted, limit_reached,
             stopped = summary.stopped.as_deref(), "replay finished");
         if let Some(source) = audit_error {
             return Err(EngineError::Audit {
@@ -145,29 +152,44 @@ impl Replayer {
 }
 
 impl Dispatch<'_> {
+    /// Whether the run's limit of sends (or dry-run records) is used up: then no more events
+    /// are taken, and the run ends once what is in flight is recorded.
+    fn limit_reached(&self) -> bool {
+        self.replayer.limit.is_some_and(|n| self.planned >= n.get())
+    }
+
     /// One step of a running run: plan events until one needs sending, then do whichever comes
     /// first of: the stop, a free slot and the pace for the planned send, a send finishing, the
     /// next page.
     async fn running(&mut self) -> Phase {
-        while self.pending.is_none() && !self.stop.is_cancelled() {
+        while self.pending.is_none() && !self.stop.is_cancelled() && !self.limit_reached() {
             let Some((topic, event)) = self.feed.next_event() else {
                 break;
             };
             let now = self.replayer.clock.now();
             match self.replayer.plan(&topic, event, &mut self.known, now) {
-                Planned::Record(rec) => self.recorder.record(rec).await,
+                Planned::Record(rec) => {
+                    if rec.status == ReplayStatus::DryRun {
+                        self.planned += 1;
+                    }
+                    self.recorder.record(rec).await;
+                }
                 Planned::AlreadyDelivered => self.recorder.already_delivered(now),
-                Planned::Send(out) => self.pending = Some(out),
+                Planned::Send(out) => {
+                    self.planned += 1;
+                    self.pending = Some(out);
+                }
             }
         }
         if self.stop.is_cancelled() {
             return self.drain();
         }
-        if self.pending.is_none() && self.sends.is_empty() && !self.feed.has_more() {
+        let more = self.feed.has_more() && !self.limit_reached();
+        if self.pending.is_none() && self.sends.is_empty() && !more {
             return Phase::Done;
         }
         let can_send = self.pending.is_some() && self.sends.len() < self.replayer.concurrency;
-        let want_page = self.pending.is_none() && self.feed.wants_page();
+        let want_page = self.pending.is_none() && more && self.feed.wants_page();
         let pacer = &self.replayer.pacer;
         let sleeper = self.replayer.sleeper.as_ref();
         tokio::select! {

@@ -60,6 +60,7 @@ pub struct EmulatorBuilder {
     pub(crate) seed: u64,
     pub(crate) client_id: String,
     pub(crate) client_secret: SecretString,
+    pub(crate) access_key: Option<(String, SecretString)>,
     pub(crate) token_ttl: Duration,
     pub(crate) token_max_uses: Option<u64>,
     pub(crate) latency_fixed: Duration,
@@ -90,6 +91,7 @@ impl Default for EmulatorBuilder {
             seed: 0,
             client_id: DEFAULT_CLIENT_ID.to_string(),
             client_secret: SecretString::from(DEFAULT_CLIENT_SECRET),
+            access_key: None,
             token_ttl: Duration::from_secs(3600),
             token_max_uses: None,
             latency_fixed: Duration::ZERO,
@@ -125,6 +127,8 @@ impl fmt::Debug for EmulatorBuilder {
             .field("seed", &self.seed)
             .field("client_id", &self.client_id)
             .field("client_secret", &"[redacted]")
+            .field("access_key_id", &self.access_key.as_ref().map(|(id, _)| id))
+            .field("access_key_secret", &"[redacted]")
             .field("token_ttl", &self.token_ttl)
             .field("token_max_uses", &self.token_max_uses)
             .field("latency_fixed", &self.latency_fixed)
@@ -177,6 +181,17 @@ impl EmulatorBuilder {
     pub fn credentials(mut self, id: impl Into<String>, secret: impl Into<String>) -> Self {
         self.client_id = id.into();
         self.client_secret = SecretString::from(secret.into());
+        self
+    }
+
+    /// Access-key mode, as a real CXone tenant logs in: the token endpoint also serves the
+    /// OAuth2 password grant, with this access key id and secret as `username` and `password`
+    /// and the client id and secret of [`credentials`](Self::credentials) as HTTP Basic client
+    /// authentication (required for this grant). `GET /.well-known/openid-configuration` points
+    /// to the token endpoint in every mode. Default: off (client credentials only).
+    #[must_use]
+    pub fn access_key(mut self, id: impl Into<String>, secret: impl Into<String>) -> Self {
+        self.access_key = Some((id.into(), SecretString::from(secret.into())));
         self
     }
 
@@ -379,6 +394,14 @@ impl EmulatorBuilder {
         if self.client_secret.expose_secret().is_empty() {
             return bad("client_secret", "is empty".into());
         }
+        if let Some((id, secret)) = &self.access_key {
+            if id.is_empty() {
+                return bad("access_key_id", "is empty".into());
+            }
+            if secret.expose_secret().is_empty() {
+                return bad("access_key_secret", "is empty".into());
+            }
+        }
         if self.token_ttl.is_zero() {
             return bad("token_ttl", "must be more than zero".into());
         }
@@ -468,6 +491,8 @@ mod tests {
             (Emulator::builder().topics(["a", "a"]), "topics"),
             (Emulator::builder().credentials("", "x"), "client_id"),
             (Emulator::builder().credentials("x", ""), "client_secret"),
+            (Emulator::builder().access_key("", "x"), "access_key_id"),
+            (Emulator::builder().access_key("x", ""), "access_key_secret"),
             (Emulator::builder().token_ttl(Duration::ZERO), "token_ttl"),
             (Emulator::builder().token_max_uses(0), "token_max_uses"),
             (Emulator::builder().fail_5xx(1.5), "fail_5xx"),
@@ -507,7 +532,11 @@ mod tests {
 
     #[test]
     fn debug_redacts_the_secret() {
-        let b = Emulator::builder().credentials("id", "s3cr3t-value");
-        assert!(!format!("{b:?}").contains("s3cr3t-value"));
+        let b = Emulator::builder()
+            .credentials("id", "s3cr3t-value")
+            .access_key("key-id", "ak-s3cr3t-value");
+        let dbg = format!("{b:?}");
+        assert!(!dbg.contains("s3cr3t-value"), "{dbg}");
+        assert!(dbg.contains("key-id"), "{dbg}");
     }
 }

@@ -20,5 +20,5 @@ pub use data::WINDOW;
 pub use error::EmulatorError;
 pub use ledger::{Ledger, WebhookDelivery};
 pub use limit::{MAX_RATE_LIMIT, RateLimit};
-pub use routes::{ROUTE_DLQ, ROUTE_OTHER, ROUTE_PUT, ROUTE_TOKEN, ROUTE_WEBHOOK};
+pub use routes::{ROUTE_DISCOVERY, ROUTE_DLQ, ROUTE_OTHER, ROUTE_PUT, ROUTE_TOKEN, ROUTE_WEBHOOK};
 pub use server::EmulatorHandle;

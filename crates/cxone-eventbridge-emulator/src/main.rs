@@ -37,6 +37,13 @@ struct Args {
     /// Client secret the token endpoint accepts.
     #[arg(long, default_value = "demo-secret", hide_default_value = true)]
     client_secret: String,
+    /// Access-key mode: also serve the password grant for this access key id (with
+    /// --access-key-secret; the client id and secret are then checked as HTTP Basic).
+    #[arg(long, requires = "access_key_secret", value_name = "ID")]
+    access_key_id: Option<String>,
+    /// The access key secret of access-key mode.
+    #[arg(long, requires = "access_key_id", value_name = "S")]
+    access_key_secret: Option<String>,
     /// Token lifetime in seconds.
     #[arg(long, default_value_t = 3600)]
     token_ttl: u64,
@@ -139,6 +146,9 @@ async fn run(args: Args) -> ExitCode {
             limit = limit.with_burst(burst);
         }
         builder = builder.rate_limit(limit);
+    }
+    if let (Some(id), Some(secret)) = (args.access_key_id, args.access_key_secret) {
+        builder = builder.access_key(id, secret);
     }
     let emu = match builder.start().await {
         Ok(emu) => emu,

@@ -1,6 +1,11 @@
 //! The command line: flags, environment variables and subcommands (clap derive).
 
-use chrono::{DateTime, Utc};
+mod connection;
+mod filter;
+
+pub use connection::{AuthMode, ConnectionArgs, Sources};
+pub use filter::{FilterArgs, TimeArg, TopicsArgs};
+
 use clap::builder::RangedU64ValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use cxone_dlq_replay::{
@@ -25,9 +30,11 @@ pub const MAX_ATTEMPTS: u32 = 100;
 macro_rules! after_help {
     () => {
         "\
-Environment: CXONE_CLIENT_ID, CXONE_CLIENT_SECRET, CXONE_REGION, CXONE_BASE_URL, CXONE_TOKEN_URL,
-CXONE_CA_CERT, CXONE_TOPIC_ID, DESTINATION_OVERRIDE_URL, MONITORING_WEBHOOK_URL, MONITORING_WEBHOOK_SECRET, and a
-.env file in the working directory. A flag wins over the environment, the environment over .env.
+Connection options (credentials, region or base URL, token URL, CA certificate) belong to the
+commands that connect: `replay` and `dlq ...` (see their --help). Each option has an environment
+variable (CXONE_CLIENT_ID, CXONE_CLIENT_SECRET, CXONE_REGION, CXONE_BASE_URL, CXONE_TOKEN_URL,
+CXONE_CA_CERT, CXONE_TOPIC_ID, ...), and a .env file in the working directory is read too. A flag
+wins over the environment, the environment over .env.
 
 Exit codes: 0 every eligible event delivered (or already delivered), 1 some events failed or the
 run stopped early (--stop-after-failures) or could not finish, 2 usage, configuration or
@@ -58,38 +65,6 @@ pub struct Cli {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Global options")]
 pub struct Global {
-    /// OAuth2 client id.
-    #[arg(long, env = "CXONE_CLIENT_ID", global = true, value_name = "ID")]
-    pub client_id: Option<String>,
-
-    /// OAuth2 client secret (prefer the environment: flags show up in `ps`).
-    #[arg(
-        long,
-        env = "CXONE_CLIENT_SECRET",
-        hide_env_values = true,
-        global = true,
-        value_name = "S",
-        value_parser = parse_secret
-    )]
-    pub client_secret: Option<SecretString>,
-
-    /// API host; the base URL becomes https://HOST [default: api.nicecxone.com].
-    #[arg(long, env = "CXONE_REGION", global = true, value_name = "HOST")]
-    pub region: Option<String>,
-
-    /// Explicit API base URL, instead of --region (plain http only to loopback hosts).
-    #[arg(long, env = "CXONE_BASE_URL", global = true, value_name = "URL")]
-    pub base_url: Option<String>,
-
-    /// OAuth2 token endpoint [default: BASE/oauth2/token].
-    #[arg(long, env = "CXONE_TOKEN_URL", global = true, value_name = "URL")]
-    pub token_url: Option<String>,
-
-    /// Also trust the CA certificates of this PEM file, for this command only (a corporate
-    /// proxy's or a private CA's); SSL_CERT_FILE instead replaces the system's CAs.
-    #[arg(long, env = "CXONE_CA_CERT", global = true, value_name = "FILE")]
-    pub ca_cert: Option<PathBuf>,
-
     /// More log output on stderr (-v info, -vv debug, -vvv trace); without -v/-q, RUST_LOG applies.
     #[arg(short, long, action = clap::ArgAction::Count, global = true, conflicts_with = "quiet")]
     pub verbose: u8,
@@ -128,31 +103,62 @@ pub enum Command {
     Demo(DemoArgs),
 }
 
+impl Command {
+    /// The connection options of the command, if it connects to the API.
+    pub fn connection_mut(&mut self) -> Option<&mut ConnectionArgs> {
+        match self {
+            Command::Replay(a) => Some(&mut a.connection),
+            Command::Dlq(DlqCommand::List(a)) => Some(&mut a.connection),
+            Command::Dlq(DlqCommand::Stats(a)) => Some(&mut a.connection),
+            Command::Dlq(DlqCommand::Show(a)) => Some(&mut a.connection),
+            Command::Dlq(DlqCommand::Export(a)) => Some(&mut a.connection),
+            Command::Audit(_) => None,
+            #[cfg(feature = "demo")]
+            Command::Demo(_) => None,
+        }
+    }
+}
+
 /// `dlq` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum DlqCommand {
     /// List DLQ events with their failure reason, retry count and age.
-    List(DlqListArgs),
+    List(Box<DlqListArgs>),
     /// Count DLQ events by failure reason, event type and retry count.
-    Stats(DlqStatsArgs),
+    Stats(Box<DlqStatsArgs>),
+    /// Show one DLQ event: its metadata and its payload exactly as received.
+    Show(Box<DlqShowArgs>),
+    /// Export DLQ events to a JSON Lines file (for a backup, forensics, or `replay --from-file`).
+    Export(Box<DlqExportArgs>),
 }
 
 /// `audit` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// What the runs recorded in an audit log did.
+    /// What the runs recorded in an audit log did: final outcomes, and a row per run.
     Summary(AuditSummaryArgs),
+    /// The events whose final outcome in an audit log is FAILED, with class, status, message.
+    Failed(AuditFailedArgs),
 }
 
 /// `dlq list`.
 #[derive(Debug, Args)]
 pub struct DlqListArgs {
-    /// The topic whose DLQ to read.
-    #[arg(long, env = "CXONE_TOPIC_ID", value_name = "ID")]
-    pub topic: Option<String>,
-    /// Show at most this many events.
+    /// Credentials and endpoint.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// The topics whose DLQ to read.
+    #[command(flatten)]
+    pub topics: TopicsArgs,
+    /// Which events to show.
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Read at most this many DLQ events per topic (the filters then pick among them).
     #[arg(long, default_value_t = 100, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub limit: u64,
+    /// Start at this page token (printed by an earlier `dlq list`; one topic only).
+    #[arg(long, value_name = "TOKEN")]
+    pub page_token: Option<String>,
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
@@ -161,10 +167,57 @@ pub struct DlqListArgs {
 /// `dlq stats`.
 #[derive(Debug, Args)]
 pub struct DlqStatsArgs {
-    /// The topic whose DLQ to read.
+    /// Credentials and endpoint.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// The topics whose DLQ to read.
+    #[command(flatten)]
+    pub topics: TopicsArgs,
+    /// Which events to count.
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `dlq show`.
+#[derive(Debug, Args)]
+pub struct DlqShowArgs {
+    /// Credentials and endpoint.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// The topic whose DLQ holds the event.
     #[arg(long, env = "CXONE_TOPIC_ID", value_name = "ID")]
     pub topic: Option<String>,
-    /// Print one JSON object on stdout.
+    /// The event's id.
+    #[arg(value_name = "EVENT_ID")]
+    pub event_id: String,
+    /// Print the event as one JSON line, exactly as received (the `dlq export` line format).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `dlq export`.
+#[derive(Debug, Args)]
+pub struct DlqExportArgs {
+    /// Credentials and endpoint.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// The topics whose DLQ to export.
+    #[command(flatten)]
+    pub topics: TopicsArgs,
+    /// Which events to export.
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// The file to write (JSON Lines, one event per line); `-` for stdout. Written to a
+    /// temporary file beside it and renamed when complete.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Replace FILE if it exists.
+    #[arg(long)]
+    pub force: bool,
+    /// Print the final counts as one JSON object on stdout (not with `--out -`).
     #[arg(long)]
     pub json: bool,
 }
@@ -175,6 +228,23 @@ pub struct AuditSummaryArgs {
     /// The audit log (JSON Lines).
     #[arg(value_name = "PATH")]
     pub path: PathBuf,
+    /// Only the records of this run.
+    #[arg(long = "run", value_name = "RUN_ID")]
+    pub run: Option<String>,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `audit failed`.
+#[derive(Debug, Args)]
+pub struct AuditFailedArgs {
+    /// The audit log (JSON Lines).
+    #[arg(value_name = "AUDIT_LOG")]
+    pub path: PathBuf,
+    /// Only the events that failed with this class (e.g. MAX_RETRIES_EXCEEDED).
+    #[arg(long, value_name = "CLASS", value_parser = filter::parse_class)]
+    pub class: Option<cxone_replay_domain::FailureClass>,
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
@@ -183,14 +253,17 @@ pub struct AuditSummaryArgs {
 /// `replay`.
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
-    /// Topic to replay (repeatable; CXONE_TOPIC_ID may list several, comma-separated).
-    #[arg(
-        long = "topic",
-        env = "CXONE_TOPIC_ID",
-        value_name = "ID",
-        value_delimiter = ','
-    )]
-    pub topics: Vec<String>,
+    /// Credentials and endpoint.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+
+    /// The topics to replay (with --from-file: only these of the file's topics).
+    #[command(flatten)]
+    pub topics: TopicsArgs,
+
+    /// Replay the events of this file (written by `dlq export`) instead of reading the DLQ.
+    #[arg(long, value_name = "FILE")]
+    pub from_file: Option<PathBuf>,
 
     /// Route replays to this URL instead of the topic's subscribers.
     #[arg(long, env = "DESTINATION_OVERRIDE_URL", value_name = "URL")]
@@ -208,25 +281,9 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub max_age: Option<Duration>,
 
-    /// Only events whose last failure is at or after this RFC 3339 time.
-    #[arg(long, value_name = "TIME", value_parser = parse_time)]
-    pub since: Option<DateTime<Utc>>,
-
-    /// Only events whose last failure is before this RFC 3339 time.
-    #[arg(long, value_name = "TIME", value_parser = parse_time)]
-    pub until: Option<DateTime<Utc>>,
-
-    /// Only events whose failure reason contains this text (case-insensitive).
-    #[arg(long, value_name = "TEXT")]
-    pub reason: Option<String>,
-
-    /// Only events of this payload type (repeatable: any of them).
-    #[arg(long = "event-type", value_name = "TYPE")]
-    pub event_types: Vec<String>,
-
-    /// Only these event ids (repeatable).
-    #[arg(long = "event-id", value_name = "ID")]
-    pub event_ids: Vec<String>,
+    /// Which events to replay.
+    #[command(flatten)]
+    pub filter: FilterArgs,
 
     /// Events in flight at once.
     #[arg(long, default_value_t = DEFAULT_CONCURRENCY, value_name = "N", value_parser = RangedU64ValueParser::<usize>::new().range(1..=MAX_CONCURRENCY as u64))]
@@ -258,6 +315,15 @@ pub struct ReplayArgs {
     #[arg(long)]
     pub dry_run: bool,
 
+    /// Send at most N events, then stop cleanly (a canary; --resume continues). Skips do not
+    /// count; in a dry run, DRY_RUN records do.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub limit: Option<u64>,
+
+    /// Do not ask before a live replay (needed when stdin or stderr is not a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+
     /// The audit log (JSON Lines, appended).
     #[arg(long, value_name = "PATH", default_value = DEFAULT_AUDIT_LOG)]
     pub audit_log: PathBuf,
@@ -267,8 +333,8 @@ pub struct ReplayArgs {
     #[arg(long)]
     pub resume: bool,
 
-    /// Idempotency keys: `event` is replay-{eventId}-v{n} (the tutorial's); `topic` is
-    /// replay-{topicId}-{eventId}-v{n}, for servers that dedupe keys across topics when the same
+    /// Idempotency keys: `event` is `replay-<eventId>-v<N>` (the tutorial's); `topic` is
+    /// `replay-<topicId>-<eventId>-v<N>`, for servers that dedupe keys across topics when the same
     /// event is replayed to several topics.
     #[arg(long, value_enum, default_value_t = KeyScope::Event, value_name = "SCOPE")]
     pub key_scope: KeyScope,
@@ -300,9 +366,9 @@ pub struct ReplayArgs {
 /// `--key-scope`: how idempotency keys are made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum KeyScope {
-    /// `replay-{eventId}-v{n}`.
+    /// `replay-<eventId>-v<N>`.
     Event,
-    /// `replay-{topicId}-{eventId}-v{n}`.
+    /// `replay-<topicId>-<eventId>-v<N>`.
     Topic,
 }
 
@@ -346,7 +412,7 @@ pub struct DemoArgs {
     pub json: bool,
 }
 
-fn parse_secret(s: &str) -> Result<SecretString, std::convert::Infallible> {
+pub(crate) fn parse_secret(s: &str) -> Result<SecretString, std::convert::Infallible> {
     Ok(SecretString::from(s))
 }
 
@@ -391,12 +457,6 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
         })
 }
 
-fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| format!("{e} (use RFC 3339, e.g. 2024-05-10T14:35:00Z)"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -408,20 +468,13 @@ mod tests {
     }
 
     #[test]
-    fn durations_and_times() {
+    fn durations() {
         assert_eq!(
             parse_duration("7d").unwrap(),
             Duration::from_secs(7 * 86_400)
         );
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("seven days").is_err());
-        assert_eq!(
-            parse_time("2024-05-10T16:35:00+02:00")
-                .unwrap()
-                .to_rfc3339(),
-            "2024-05-10T14:35:00+00:00"
-        );
-        assert!(parse_time("2024-05-10").is_err());
     }
 
     #[test]
@@ -445,8 +498,8 @@ mod tests {
         let Command::Replay(r) = cli.command else {
             panic!("not replay")
         };
-        assert_eq!(r.topics, ["a", "b"]);
-        assert_eq!(r.event_ids, ["e1", "e2"]);
+        assert_eq!(r.topics.list(), ["a", "b"]);
+        assert_eq!(r.filter.event_ids, ["e1", "e2"]);
         assert_eq!(r.audit_log, PathBuf::from(DEFAULT_AUDIT_LOG));
         assert!(r.dry_run);
         // the defaults are the library's

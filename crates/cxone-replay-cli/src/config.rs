@@ -1,41 +1,12 @@
-//! Global options → a [`Client`]; client errors → plain messages with the right exit code.
+//! Connection options → a [`Client`]; client errors → plain messages with the right exit code.
 
-use crate::cli::Global;
+use crate::cli::{AuthMode, ConnectionArgs};
 use crate::error::{CliError, chain};
-use clap::parser::ValueSource;
-use cxone_eventbridge::{BuildError, Client, ClientBuilder, Error as ApiError, Setting, TlsReason};
+use cxone_eventbridge::{
+    Auth, BuildError, Client, ClientBuilder, Error as ApiError, Setting, TlsReason,
+};
 use cxone_replay_domain::{FailureClass, RetryPolicy};
-use secrecy::ExposeSecret;
-
-/// Where `--region` and `--base-url` came from (a flag wins over the environment).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Sources {
-    /// `--region` was given on the command line.
-    pub region_flag: bool,
-    /// `--base-url` was given on the command line.
-    pub base_url_flag: bool,
-}
-
-impl Sources {
-    /// Reads the value sources of the endpoint options.
-    pub fn from_matches(m: &clap::ArgMatches) -> Self {
-        let flag = |id: &str| {
-            // The options are global: look in the subcommand's matches too.
-            let mut cur = Some(m);
-            while let Some(mm) = cur {
-                if mm.value_source(id) == Some(ValueSource::CommandLine) {
-                    return true;
-                }
-                cur = mm.subcommand().map(|(_, s)| s);
-            }
-            false
-        };
-        Sources {
-            region_flag: flag("region"),
-            base_url_flag: flag("base_url"),
-        }
-    }
-}
+use secrecy::{ExposeSecret, SecretString};
 
 /// The flag and the variable that configure a client setting; `None` for the settings the
 /// command line does not expose (a refusal of one of those is a bug here, reported by name).
@@ -46,12 +17,12 @@ fn knob(setting: Setting) -> Option<(&'static str, &'static str)> {
         Setting::Region => Some(("--region", "CXONE_REGION")),
         Setting::ClientId => Some(("--client-id", "CXONE_CLIENT_ID")),
         Setting::ClientSecret => Some(("--client-secret", "CXONE_CLIENT_SECRET")),
+        Setting::AccessKeyId => Some(("--access-key-id", "CXONE_ACCESS_KEY_ID")),
+        Setting::AccessKeySecret => Some(("--access-key-secret", "CXONE_ACCESS_KEY_SECRET")),
+        Setting::Issuer => Some(("--issuer", "CXONE_ISSUER")),
         Setting::RootCertificate => Some(("--ca-cert", "CXONE_CA_CERT")),
         Setting::Credentials
-        | Setting::Issuer
         | Setting::ApiPrefix
-        | Setting::AccessKeyId
-        | Setting::AccessKeySecret
         | Setting::ConnectTimeout
         | Setting::RequestTimeout
         | Setting::MaxConnections
@@ -76,25 +47,9 @@ fn described(setting: Setting) -> String {
 ///
 /// # Errors
 /// Exit-2 errors naming the flag and the variable.
-pub fn client_builder(g: &Global, sources: Sources) -> Result<ClientBuilder, CliError> {
-    let id = g
-        .client_id
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| {
-            CliError::usage("missing client id: pass --client-id or set CXONE_CLIENT_ID")
-        })?;
-    let secret = g
-        .client_secret
-        .clone()
-        .filter(|s| !s.expose_secret().is_empty())
-        .ok_or_else(|| {
-            CliError::usage(
-                "missing client secret: set CXONE_CLIENT_SECRET (or pass --client-secret)",
-            )
-        })?;
-    let mut b = Client::builder().client_credentials(id, secret);
+pub fn client_builder(g: &ConnectionArgs) -> Result<ClientBuilder, CliError> {
+    let sources = g.sources;
+    let mut b = Client::builder().auth(auth(g)?);
     let region = g.region.as_deref().filter(|s| !s.trim().is_empty());
     let base_url = g.base_url.as_deref().filter(|s| !s.trim().is_empty());
     match (region, base_url) {
@@ -124,6 +79,76 @@ pub fn client_builder(g: &Global, sources: Sources) -> Result<ClientBuilder, Cli
         b = b.add_root_certificate(pem);
     }
     Ok(b)
+}
+
+/// A non-empty, trimmed text option.
+fn text(v: Option<&String>) -> Option<&str> {
+    v.map(|s| s.trim()).filter(|s| !s.is_empty())
+}
+
+/// A non-empty secret option.
+fn secret(v: Option<&SecretString>) -> Option<SecretString> {
+    v.filter(|s| !s.expose_secret().is_empty()).cloned()
+}
+
+/// The login of `g.auth`, with every credential it needs.
+///
+/// # Errors
+/// Exit 2 naming the flag and the variable of what is missing, or of an access-key option
+/// given without `--auth access-key`.
+fn auth(g: &ConnectionArgs) -> Result<Auth, CliError> {
+    let client_id = text(g.client_id.as_ref()).ok_or_else(|| {
+        CliError::usage("missing client id: pass --client-id or set CXONE_CLIENT_ID")
+    })?;
+    let client_secret = secret(g.client_secret.as_ref()).ok_or_else(|| {
+        CliError::usage("missing client secret: set CXONE_CLIENT_SECRET (or pass --client-secret)")
+    })?;
+    match g.auth {
+        AuthMode::ClientCredentials => {
+            let access_key_options = [
+                (
+                    g.access_key_id.is_some(),
+                    "--access-key-id",
+                    "CXONE_ACCESS_KEY_ID",
+                ),
+                (
+                    g.access_key_secret.is_some(),
+                    "--access-key-secret",
+                    "CXONE_ACCESS_KEY_SECRET",
+                ),
+                (g.issuer.is_some(), "--issuer", "CXONE_ISSUER"),
+            ];
+            if let Some((_, flag, var)) = access_key_options.iter().find(|(set, ..)| *set) {
+                return Err(CliError::usage(format!(
+                    "{flag} ({var}) is an option of --auth access-key"
+                ))
+                .hint("pass --auth access-key (or set CXONE_AUTH=access-key), or drop it"));
+            }
+            Ok(Auth::ClientCredentials {
+                client_id: client_id.to_string(),
+                client_secret,
+            })
+        }
+        AuthMode::AccessKey => {
+            let access_key_id = text(g.access_key_id.as_ref()).ok_or_else(|| {
+                CliError::usage(
+                    "missing access key id: pass --access-key-id or set CXONE_ACCESS_KEY_ID",
+                )
+            })?;
+            let access_key_secret = secret(g.access_key_secret.as_ref()).ok_or_else(|| {
+                CliError::usage(
+                    "missing access key secret: set CXONE_ACCESS_KEY_SECRET (or pass --access-key-secret)",
+                )
+            })?;
+            Ok(Auth::CxoneAccessKey {
+                client_id: client_id.to_string(),
+                client_secret,
+                access_key_id: access_key_id.to_string(),
+                access_key_secret,
+                issuer: text(g.issuer.as_ref()).map(str::to_string),
+            })
+        }
+    }
 }
 
 /// The client's default retry policy with `--max-attempts` attempts.
@@ -170,12 +195,15 @@ pub fn build_error(e: &BuildError) -> CliError {
 /// # Errors
 /// Exit 2 when the credentials, scopes or endpoint are wrong; exit 1 when the server could not
 /// be reached or kept failing.
-pub async fn authenticate(client: &Client) -> Result<(), CliError> {
-    client.authenticate().await.map_err(|e| auth_error(&e))
+pub async fn authenticate(client: &Client, mode: AuthMode) -> Result<(), CliError> {
+    client
+        .authenticate()
+        .await
+        .map_err(|e| auth_error(&e, mode))
 }
 
-/// A plain message for a failed authentication.
-pub fn auth_error(e: &ApiError) -> CliError {
+/// A plain message for a failed authentication with `mode`.
+pub fn auth_error(e: &ApiError, mode: AuthMode) -> CliError {
     if let Some(tls) = tls_error("cannot obtain an access token", e) {
         return tls;
     }
@@ -183,20 +211,34 @@ pub fn auth_error(e: &ApiError) -> CliError {
         .status()
         .map(|s| format!(" (HTTP {s})"))
         .unwrap_or_default();
-    match e.last_class() {
-        FailureClass::Unauthorized | FailureClass::Forbidden => CliError::usage(format!(
-            "authentication failed{status}: the client id, the client secret or the scopes are wrong"
-        ))
-        .hint(
-            "check --client-id/CXONE_CLIENT_ID and --client-secret/CXONE_CLIENT_SECRET, and that \
-             the client is granted the scopes eventbridge:read eventbridge:write",
-        ),
-        FailureClass::NotFound => CliError::usage(format!(
+    match (e.last_class(), mode) {
+        (FailureClass::Unauthorized | FailureClass::Forbidden, AuthMode::ClientCredentials) => {
+            CliError::usage(format!(
+                "authentication failed{status}: the client id, the client secret or the scopes are wrong"
+            ))
+            .hint(
+                "check --client-id/CXONE_CLIENT_ID and --client-secret/CXONE_CLIENT_SECRET, and that \
+                 the client is granted the scopes eventbridge:read eventbridge:write",
+            )
+        }
+        (FailureClass::Unauthorized | FailureClass::Forbidden, AuthMode::AccessKey) => {
+            CliError::usage(format!(
+                "authentication failed{status}: the access key, the client id or secret, or the scopes are wrong"
+            ))
+            .hint(
+                "check --access-key-id/CXONE_ACCESS_KEY_ID, --access-key-secret/CXONE_ACCESS_KEY_SECRET \
+                 and the application's --client-id/--client-secret (sent as HTTP Basic)",
+            )
+        }
+        (FailureClass::NotFound, _) => CliError::usage(format!(
             "authentication failed{status}: the token endpoint was not found"
         ))
-        .hint("check --region/--base-url/--token-url (CXONE_REGION/CXONE_BASE_URL/CXONE_TOKEN_URL)"),
+        .hint(
+            "check --region/--base-url/--token-url/--issuer \
+             (CXONE_REGION/CXONE_BASE_URL/CXONE_TOKEN_URL/CXONE_ISSUER)",
+        ),
         _ => CliError::failed(format!("cannot obtain an access token: {}", chain(e)))
-            .hint("check that the API is reachable (--region/--base-url) and try again"),
+            .hint("check that the API is reachable (--region/--base-url/--issuer) and try again"),
     }
 }
 
@@ -220,8 +262,8 @@ fn tls_error(context: &str, e: &ApiError) -> Option<CliError> {
             "the server's certificate is not valid yet: check this machine's clock"
         }
         TlsReason::NameMismatch => {
-            "the certificate is for another host name: check --region/--base-url \
-             (CXONE_REGION/CXONE_BASE_URL)"
+            "the certificate is for another host name: check --region/--base-url/--token-url/\
+             --issuer (CXONE_REGION/CXONE_BASE_URL/CXONE_TOKEN_URL/CXONE_ISSUER)"
         }
         _ => {
             "check the server's certificate; a private CA's certificate can be passed with \
@@ -252,25 +294,34 @@ pub fn api_error(context: &str, e: &ApiError) -> CliError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::LogFormat;
+    use crate::cli::Sources;
     use secrecy::SecretString;
 
-    fn global(region: Option<&str>, base_url: Option<&str>) -> Global {
-        Global {
+    fn global(region: Option<&str>, base_url: Option<&str>) -> ConnectionArgs {
+        ConnectionArgs {
+            auth: AuthMode::ClientCredentials,
             client_id: Some("id".into()),
             client_secret: Some(SecretString::from("Sx-unit-secret-42")),
+            access_key_id: None,
+            access_key_secret: None,
+            issuer: None,
             region: region.map(Into::into),
             base_url: base_url.map(Into::into),
             token_url: None,
             ca_cert: None,
-            verbose: 0,
-            quiet: 0,
-            log_format: LogFormat::Text,
+            sources: Sources::default(),
         }
     }
 
-    fn endpoint(g: &Global, s: Sources) -> String {
-        let b = client_builder(g, s).unwrap();
+    fn with(g: &ConnectionArgs, sources: Sources) -> ConnectionArgs {
+        ConnectionArgs {
+            sources,
+            ..g.clone()
+        }
+    }
+
+    fn endpoint(g: &ConnectionArgs, s: Sources) -> String {
+        let b = client_builder(&with(g, s)).unwrap();
         let dbg = format!("{b:?}");
         assert!(!dbg.contains("Sx-unit-secret-42"), "{dbg}");
         dbg
@@ -295,7 +346,7 @@ mod tests {
             region_flag: true,
             base_url_flag: true,
         };
-        let e = client_builder(&both, both_flags).unwrap_err();
+        let e = client_builder(&with(&both, both_flags)).unwrap_err();
         assert_eq!(e.code, crate::error::EXIT_USAGE);
         assert!(e.to_string().contains("--region and --base-url"));
     }
@@ -304,11 +355,11 @@ mod tests {
     fn missing_or_empty_credentials_name_flag_and_variable() {
         let mut g = global(None, None);
         g.client_id = Some("  ".into());
-        let e = client_builder(&g, Sources::default()).unwrap_err();
+        let e = client_builder(&g).unwrap_err();
         assert!(e.to_string().contains("--client-id") && e.to_string().contains("CXONE_CLIENT_ID"));
         let mut g = global(None, None);
         g.client_secret = Some(SecretString::from(""));
-        let e = client_builder(&g, Sources::default()).unwrap_err();
+        let e = client_builder(&g).unwrap_err();
         assert!(
             e.to_string().contains("--client-secret")
                 && e.to_string().contains("CXONE_CLIENT_SECRET")
@@ -316,12 +367,81 @@ mod tests {
     }
 
     #[test]
+    fn access_key_mode_needs_the_key_and_the_client() {
+        let mut g = global(None, None);
+        g.auth = AuthMode::AccessKey;
+        let e = client_builder(&g).unwrap_err();
+        assert_eq!(e.code, crate::error::EXIT_USAGE);
+        assert!(
+            e.to_string().contains("--access-key-id")
+                && e.to_string().contains("CXONE_ACCESS_KEY_ID"),
+            "{e}"
+        );
+        g.access_key_id = Some("key-1".into());
+        let e = client_builder(&g).unwrap_err();
+        assert!(
+            e.to_string().contains("--access-key-secret")
+                && e.to_string().contains("CXONE_ACCESS_KEY_SECRET"),
+            "{e}"
+        );
+        g.access_key_secret = Some(SecretString::from("AK-unit-secret-77"));
+        g.issuer = Some("https://cxone.example.com".into());
+        let b = client_builder(&g).unwrap();
+        let dbg = format!("{b:?}");
+        assert!(dbg.contains("CxoneAccessKey"), "{dbg}");
+        assert!(
+            dbg.contains("key-1") && dbg.contains("cxone.example.com"),
+            "{dbg}"
+        );
+        assert!(!dbg.contains("AK-unit-secret-77") && !dbg.contains("Sx-unit-secret-42"));
+        // the application's client id is still required (HTTP Basic)
+        g.client_id = None;
+        let e = client_builder(&g).unwrap_err();
+        assert!(e.to_string().contains("--client-id"), "{e}");
+    }
+
+    #[test]
+    fn the_ca_cert_applies_in_either_auth_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.pem");
+        for mode in [AuthMode::ClientCredentials, AuthMode::AccessKey] {
+            let mut g = global(None, None);
+            g.auth = mode;
+            if mode == AuthMode::AccessKey {
+                g.access_key_id = Some("key-1".into());
+                g.access_key_secret = Some(SecretString::from("AK-unit-secret-77"));
+            }
+            g.ca_cert = Some(missing.clone());
+            let e = client_builder(&g).unwrap_err();
+            assert_eq!(e.code, crate::error::EXIT_USAGE);
+            let text = e.to_string();
+            assert!(
+                text.contains("--ca-cert (CXONE_CA_CERT)") && text.contains("missing.pem"),
+                "{text}"
+            );
+            g.ca_cert = Some(std::path::PathBuf::new());
+            assert!(client_builder(&g).is_ok(), "an empty value is no CA file");
+        }
+    }
+
+    #[test]
+    fn access_key_options_without_access_key_mode_are_refused() {
+        for set in [
+            |g: &mut ConnectionArgs| g.access_key_id = Some("k".into()),
+            |g: &mut ConnectionArgs| g.access_key_secret = Some(SecretString::from("s")),
+            |g: &mut ConnectionArgs| g.issuer = Some("https://i.example.com".into()),
+        ] {
+            let mut g = global(None, None);
+            set(&mut g);
+            let e = client_builder(&g).unwrap_err();
+            assert_eq!(e.code, crate::error::EXIT_USAGE);
+            assert!(e.to_string().contains("--auth access-key"), "{e}");
+        }
+    }
+
+    #[test]
     fn build_errors_are_plain() {
-        let b = client_builder(
-            &global(None, Some("http://example.com")),
-            Sources::default(),
-        )
-        .unwrap();
+        let b = client_builder(&global(None, Some("http://example.com"))).unwrap();
         let e = build(b).unwrap_err();
         assert_eq!(e.code, crate::error::EXIT_USAGE);
         let text = e.to_string();

@@ -3,11 +3,12 @@
 use crate::cli::{DemoArgs, Faults};
 use crate::config;
 use crate::error::CliError;
+use crate::output::{out, out_json};
 use crate::replay::{self, Finished, RunSpec};
 use cxone_dlq_replay::{DEFAULT_PAGE_SIZE, WebhookMonitor};
 use cxone_eventbridge::Client;
 use cxone_eventbridge_emulator::{Emulator, EmulatorBuilder, Ledger, ROUTE_PUT, ROUTE_TOKEN};
-use cxone_replay_domain::{EventFilter, ReplayPolicy, RetryBudget, RetryPolicy};
+use cxone_replay_domain::{ReplayPolicy, RetryBudget, RetryPolicy};
 use secrecy::SecretString;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -93,7 +94,7 @@ pub async fn run(args: &DemoArgs, progress: bool) -> Result<DemoOutcome, CliErro
     let concurrency = 16;
     let result = async {
         let client = client(&base_url, emu.client_id(), emu.client_secret(), concurrency)?;
-        config::authenticate(&client).await?;
+        config::authenticate(&client, crate::cli::AuthMode::ClientCredentials).await?;
         let monitor = WebhookMonitor::builder(emu.webhook_url())
             .backoff(Duration::from_millis(5), Duration::from_millis(50))
             .close_timeout(Duration::from_secs(2))
@@ -101,14 +102,16 @@ pub async fn run(args: &DemoArgs, progress: bool) -> Result<DemoOutcome, CliErro
             .map_err(|e| CliError::failed(format!("demo monitor: {e}")))?;
         let audit_log = args.audit_log.clone().unwrap_or_else(default_audit_log);
         let spec = RunSpec {
-            client,
+            source: std::sync::Arc::new(client.clone()),
+            target: Some(client),
             topics: vec![DEMO_TOPIC.to_string()],
             policy: ReplayPolicy::default(),
-            filter: EventFilter::default(),
+            selection: cxone_dlq_replay::Selection::default(),
             concurrency,
             pace: None,
             page_size: DEFAULT_PAGE_SIZE,
             dry_run: false,
+            limit: None,
             audit_log: audit_log.clone(),
             resume: false,
             stop_after_failures: cxone_dlq_replay::DEFAULT_STOP_AFTER_FAILURES,
@@ -129,6 +132,21 @@ pub async fn run(args: &DemoArgs, progress: bool) -> Result<DemoOutcome, CliErro
         ledger,
         base_url,
     })
+}
+
+/// Runs `demo` and prints what it did.
+///
+/// # Errors
+/// Exit 1 when the emulator cannot start or the run cannot start.
+pub async fn run_command(args: &DemoArgs, progress: bool) -> Result<u8, CliError> {
+    let outcome = run(args, progress).await?;
+    if args.json {
+        out_json(&to_json(&outcome))?;
+    } else {
+        out(&render(args, &outcome));
+    }
+    let code = outcome.run.exit_code();
+    crate::finish(outcome.run.error, code)
 }
 
 /// The demo's text output: what was set up, the run summary, what the emulator saw.
@@ -161,8 +179,9 @@ pub fn render(args: &DemoArgs, o: &DemoOutcome) -> String {
         l.requests_on(ROUTE_TOKEN),
     ));
     out.push_str(&format!(
-        "\nNext: cxone-replay audit summary {}\n",
-        o.audit_log.display()
+        "\nNext: {} audit summary {}\n",
+        crate::invocation::self_command(),
+        crate::invocation::shell_quote(&o.audit_log.to_string_lossy())
     ));
     out
 }

@@ -47,6 +47,13 @@ impl CliError {
         self
     }
 
+    /// The same exit code and hint with another message (for a context that tells the
+    /// failure its own way).
+    pub fn reworded(mut self, message: impl Into<String>) -> Self {
+        self.message = message.into();
+        self
+    }
+
     /// Prints `error: ...` (and `hint: ...`) on stderr and returns the exit code.
     pub fn report(&self) -> ExitCode {
         eprintln!("error: {}", self.message);

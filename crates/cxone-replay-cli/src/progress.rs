@@ -51,6 +51,13 @@ impl Bar {
         }
     }
 
+    /// Replaces the bar's message.
+    pub fn message(&self, msg: String) {
+        if let Some(pb) = &self.pb {
+            pb.set_message(msg);
+        }
+    }
+
     /// A line above the bar.
     pub fn note(&self, line: &str) {
         match &self.pb {

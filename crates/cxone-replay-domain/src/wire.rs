@@ -58,7 +58,9 @@ pub struct EventDefect {
 }
 
 impl EventDefect {
-    fn new(field: &'static str, problem: impl Into<String>) -> Self {
+    /// A defect of `field` (a wire name, or `"event"` for the whole element).
+    #[must_use]
+    pub fn new(field: &'static str, problem: impl Into<String>) -> Self {
         EventDefect {
             field,
             problem: problem.into(),
@@ -283,7 +285,11 @@ impl DlqEvent {
         }
     }
 
-    fn defective(defect: EventDefect) -> Self {
+    /// An event that is only its defect: no field could be read (the engine audits it
+    /// `INVALID_EVENT`, the defect in the message). For a source of its own that meets
+    /// something that is not an event, so that it is audited rather than lost.
+    #[must_use]
+    pub fn defective(defect: EventDefect) -> Self {
         DlqEvent {
             event_id: String::new(),
             topic_id: None,

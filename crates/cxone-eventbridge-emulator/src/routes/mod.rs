@@ -3,14 +3,16 @@
 //! | route | file |
 //! |---|---|
 //! | `POST /oauth2/token` | [`token`] |
+//! | `GET /.well-known/openid-configuration` | [`discovery`] |
 //! | `GET /api/v2/eventbridge/dlq/events` | [`dlq`] |
 //! | `PUT /api/v2/eventbridge/topics/{topicId}/events` | [`put`] |
 //! | `GET /__emulator/ledger`, `POST /__emulator/webhook`, anything else | [`admin`] |
 //!
 //! The two API routes pass [`gate::admit`] (fault schedule, then bearer token) before their own
-//! checks; the token endpoint and `/__emulator/*` never do.
+//! checks; the token endpoint, discovery and `/__emulator/*` never do.
 
 mod admin;
+mod discovery;
 mod dlq;
 mod gate;
 mod put;
@@ -25,6 +27,8 @@ use std::sync::Arc;
 
 /// Route name of the token endpoint in [`Ledger::requests`](crate::Ledger::requests).
 pub const ROUTE_TOKEN: &str = "POST /oauth2/token";
+/// Route name of OpenID discovery in [`Ledger::requests`](crate::Ledger::requests).
+pub const ROUTE_DISCOVERY: &str = "GET /.well-known/openid-configuration";
 /// Route name of the DLQ listing in [`Ledger::requests`](crate::Ledger::requests).
 pub const ROUTE_DLQ: &str = "GET /api/v2/eventbridge/dlq/events";
 /// Route name of the replay PUT in [`Ledger::requests`](crate::Ledger::requests).
@@ -41,6 +45,10 @@ pub const ROUTE_OTHER: &str = "OTHER";
 pub(crate) fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/oauth2/token", post(token::token))
+        .route(
+            "/.well-known/openid-configuration",
+            get(discovery::openid_configuration),
+        )
         .route("/api/v2/eventbridge/dlq/events", get(dlq::dlq))
         .route(
             "/api/v2/eventbridge/topics/{topic_id}/events",

@@ -2,8 +2,9 @@
 //!
 //! A request is read into a [`TokenRequest`] (form body, optional HTTP Basic credentials),
 //! dispatched on `grant_type` to the handler of that grant, which authenticates and returns
-//! the [`Scopes`] to grant; [`issue`] then stores and answers the token. Only
-//! `client_credentials` is served; another grant is one more arm in [`grant`].
+//! the [`Scopes`] to grant; [`issue`] then stores and answers the token. `client_credentials`
+//! is always served; `password` (a CXone access key, with HTTP Basic client authentication)
+//! in access-key mode ([`EmulatorBuilder::access_key`](crate::EmulatorBuilder::access_key)).
 
 use crate::routes::ROUTE_TOKEN;
 use crate::server::reject::{OAuthReject, json_response, no_store};
@@ -101,6 +102,11 @@ impl TokenRequest {
 fn grant(state: &AppState, req: &TokenRequest) -> Result<Scopes, OAuthReject> {
     match req.get("grant_type") {
         Some("client_credentials") => client_credentials(state, req),
+        Some("password") if state.cfg.access_key.is_some() => password(state, req),
+        Some(_) if state.cfg.access_key.is_some() => Err(OAuthReject::bad_request(
+            "unsupported_grant_type",
+            "only client_credentials and password are supported",
+        )),
         Some(_) => Err(OAuthReject::bad_request(
             "unsupported_grant_type",
             "only client_credentials is supported",
@@ -120,6 +126,36 @@ fn client_credentials(state: &AppState, req: &TokenRequest) -> Result<Scopes, OA
         .ok_or_else(|| OAuthReject::invalid_client("client credentials are missing"))?;
     if id != state.cfg.client_id || secret != state.cfg.client_secret.expose_secret() {
         return Err(OAuthReject::invalid_client("client authentication failed"));
+    }
+    req.scopes()
+}
+
+/// The password grant of access-key mode: the client authenticates with HTTP Basic (required
+/// here, as CXone does), then the access key id and secret come as `username` and `password`.
+fn password(state: &AppState, req: &TokenRequest) -> Result<Scopes, OAuthReject> {
+    let Some((key_id, key_secret)) = &state.cfg.access_key else {
+        return Err(OAuthReject::bad_request(
+            "unsupported_grant_type",
+            "access-key mode is off",
+        ));
+    };
+    let (id, secret) = req.basic.as_ref().ok_or_else(|| {
+        OAuthReject::invalid_client("the password grant needs HTTP Basic client authentication")
+    })?;
+    if *id != state.cfg.client_id || secret != state.cfg.client_secret.expose_secret() {
+        return Err(OAuthReject::invalid_client("client authentication failed"));
+    }
+    let (Some(user), Some(pass)) = (req.get("username"), req.get("password")) else {
+        return Err(OAuthReject::bad_request(
+            "invalid_request",
+            "username and password are required",
+        ));
+    };
+    if user != key_id || pass != key_secret.expose_secret() {
+        return Err(OAuthReject::bad_request(
+            "invalid_grant",
+            "the access key id or secret is wrong",
+        ));
     }
     req.scopes()
 }
@@ -341,6 +377,97 @@ mod tests {
             l.violations.is_empty(),
             "token errors are not contract violations"
         );
+    }
+
+    const KEY_SECRET: &str = "ak-s3cret-never-shown";
+
+    fn access_key_kit() -> Kit {
+        Kit::new(
+            Emulator::builder()
+                .events(1)
+                .credentials("id-1", SECRET)
+                .access_key("key-1", KEY_SECRET),
+        )
+    }
+
+    fn password_request(basic: Option<(&str, &str)>, form: &str) -> Request<Body> {
+        let mut b = Request::post("/oauth2/token")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if let Some((id, secret)) = basic {
+            let v = STANDARD.encode(format!("{id}:{secret}"));
+            b = b.header(header::AUTHORIZATION, format!("Basic {v}"));
+        }
+        b.body(Body::from(form.to_string())).expect("request")
+    }
+
+    #[tokio::test]
+    async fn access_key_mode_serves_the_password_grant_with_basic_client_auth() {
+        let k = access_key_kit();
+        let form = format!("grant_type=password&username=key-1&password={KEY_SECRET}");
+        let reply = k
+            .send(password_request(Some(("id-1", SECRET)), &form))
+            .await;
+        assert_eq!(reply.status, StatusCode::OK);
+        assert_eq!(reply.json()["scope"], "eventbridge:read eventbridge:write");
+        // client credentials still work in access-key mode
+        let reply = k
+            .send(token_request(&format!(
+                "grant_type=client_credentials&client_id=id-1&client_secret={SECRET}"
+            )))
+            .await;
+        assert_eq!(reply.status, StatusCode::OK);
+        assert_eq!(k.ledger().tokens_issued, 2);
+    }
+
+    #[tokio::test]
+    async fn the_password_grant_refuses_what_a_tenant_refuses() {
+        let k = access_key_kit();
+        let good = format!("grant_type=password&username=key-1&password={KEY_SECRET}");
+        let cases: Vec<(Request<Body>, u16, &str)> = vec![
+            // client credentials in the form only: Basic is required for this grant
+            (
+                token_request(&format!("{good}&client_id=id-1&client_secret={SECRET}")),
+                401,
+                "invalid_client",
+            ),
+            (
+                password_request(Some(("id-1", "wrong")), &good),
+                401,
+                "invalid_client",
+            ),
+            (
+                password_request(
+                    Some(("id-1", SECRET)),
+                    "grant_type=password&username=key-1&password=nope",
+                ),
+                400,
+                "invalid_grant",
+            ),
+            (
+                password_request(
+                    Some(("id-1", SECRET)),
+                    &format!("grant_type=password&username=key-2&password={KEY_SECRET}"),
+                ),
+                400,
+                "invalid_grant",
+            ),
+            (
+                password_request(Some(("id-1", SECRET)), "grant_type=password&username=key-1"),
+                400,
+                "invalid_request",
+            ),
+        ];
+        for (req, status, code) in cases {
+            let reply = k.send(req).await;
+            assert_oauth_error(&reply, status, code);
+            assert!(!String::from_utf8_lossy(&reply.body).contains(KEY_SECRET));
+        }
+        assert_eq!(k.ledger().tokens_issued, 0);
+        // without access-key mode the grant does not exist
+        let reply = kit()
+            .send(password_request(Some(("id-1", SECRET)), &good))
+            .await;
+        assert_oauth_error(&reply, 400, "unsupported_grant_type");
     }
 
     #[tokio::test]

@@ -15,8 +15,10 @@ async fn key_scope_topic_delivers_a_fan_out_to_both_topics() {
     let sb = Sandbox::new();
     // The tutorial's key: the emulator dedupes keys across topics, t2's replays are 409s.
     let mut c = sb.cmd_for(&emu);
-    c.args(["replay", "--json", "--topic", "t1", "--topic", "t2"])
-        .args(["--audit-log", "event.jsonl"]);
+    c.args([
+        "replay", "--yes", "--json", "--topic", "t1", "--topic", "t2",
+    ])
+    .args(["--audit-log", "event.jsonl"]);
     let o = run(c).await;
     o.expect_code(0);
     let s = o.json();
@@ -39,6 +41,7 @@ async fn key_scope_topic_delivers_a_fan_out_to_both_topics() {
     let mut c = sb.cmd_for(&emu);
     c.args([
         "replay",
+        "--yes",
         "--json",
         "--topic",
         "t1",
@@ -79,7 +82,7 @@ async fn key_scope_topic_delivers_a_fan_out_to_both_topics() {
     // A topic too long for a topic-scoped key is a usage error naming --topic.
     let long = "t".repeat(250);
     let mut c = sb.cmd_for(&emu);
-    c.args(["replay", "--topic", &long, "--key-scope", "topic"]);
+    c.args(["replay", "--yes", "--topic", &long, "--key-scope", "topic"]);
     let o = run(c).await;
     o.expect_code(2);
     assert!(
@@ -101,8 +104,15 @@ async fn stop_after_failures_stops_prints_why_and_a_resume_finishes() {
     let sb = Sandbox::new();
     let replay = |extra: &[&str]| {
         let mut c = sb.cmd_for(&emu);
-        c.args(["replay", "--max-attempts", "1", "--concurrency", "1"])
-            .args(extra);
+        c.args([
+            "replay",
+            "--yes",
+            "--max-attempts",
+            "1",
+            "--concurrency",
+            "1",
+        ])
+        .args(extra);
         c
     };
     let o = run(replay(&["--json", "--stop-after-failures", "3"])).await;
@@ -183,7 +193,7 @@ async fn a_replay_refused_for_permission_stops_the_run_with_exit_2() {
         let emu = emulator(20).put_status(status).start().await.unwrap();
         let sb = Sandbox::new();
         let mut c = sb.cmd_for(&emu);
-        c.args(["replay", "--json", "--concurrency", "1"]);
+        c.args(["replay", "--yes", "--json", "--concurrency", "1"]);
         let o = run(c).await;
         o.expect_code(2);
         let s = o.json();

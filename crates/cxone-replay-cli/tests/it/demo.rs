@@ -75,4 +75,20 @@ async fn demo_text_without_faults() {
         AuditLog::read(sb.file("demo.jsonl")).unwrap().records.len(),
         50
     );
+    // The "Next:" hint is a command that works as printed (here: no PATH, so the binary's
+    // own path, as after `cargo run`).
+    let next = o
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Next: "))
+        .unwrap_or_else(|| panic!("no Next: line\n{}", o.stdout));
+    assert!(next.ends_with(" audit summary demo.jsonl"), "{next}");
+    #[cfg(unix)]
+    {
+        let mut c = std::process::Command::new("/bin/sh");
+        c.env_clear().current_dir(sb.path()).args(["-c", next]);
+        let o = run(c).await;
+        o.expect_code(0);
+        assert!(o.stdout.starts_with("Audit log demo.jsonl"), "{}", o.stdout);
+    }
 }

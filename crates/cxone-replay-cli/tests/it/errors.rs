@@ -38,7 +38,7 @@ async fn missing_client_id_names_flag_and_variable() {
 async fn missing_client_secret_names_flag_and_variable() {
     let sb = Sandbox::new();
     let mut c = sb.cmd();
-    c.args(["--client-id", CLIENT_ID, "dlq", "stats", "--topic", TOPIC]);
+    c.args(["dlq", "stats", "--client-id", CLIENT_ID, "--topic", TOPIC]);
     let o = run(c).await;
     o.expect_code(2);
     assert!(o.stderr.contains("--client-secret"), "{}", o.stderr);
@@ -64,19 +64,19 @@ async fn plain_http_to_a_non_loopback_host_is_refused() {
     let sb = Sandbox::new();
     for args in [
         vec![
-            "--base-url",
-            "http://api.example.com",
             "dlq",
             "list",
+            "--base-url",
+            "http://api.example.com",
             "--topic",
             TOPIC,
         ],
         vec![
+            "replay",
             "--base-url",
             "https://api.example.com",
             "--token-url",
             "http://10.1.2.3/oauth2/token",
-            "replay",
             "--topic",
             TOPIC,
         ],
@@ -100,7 +100,7 @@ async fn wrong_secret_is_an_authentication_error() {
     let wrong = "Wr0ng-s3cret-XYZZY-also-never-printed";
     let mut c = sb.cmd_for(&emu);
     c.env("CXONE_CLIENT_SECRET", wrong)
-        .args(["replay", "--json"]);
+        .args(["replay", "--yes", "--json"]);
     let o = run(c).await;
     o.expect_code(2);
     assert!(o.stdout.is_empty(), "{}", o.stdout);
@@ -121,13 +121,18 @@ async fn wrong_secret_is_an_authentication_error() {
 #[tokio::test]
 async fn help_never_shows_secret_values() {
     let sb = Sandbox::new();
-    let mut commands = vec![vec!["--help"], vec!["replay", "--help"]];
+    let mut commands = vec![
+        vec!["--help"],
+        vec!["replay", "--help"],
+        vec!["dlq", "list", "--help"],
+    ];
     if cfg!(feature = "demo") {
         commands.push(vec!["demo", "--help"]);
     }
     for args in commands {
         let mut c = sb.cmd();
         c.env("CXONE_CLIENT_SECRET", SECRET)
+            .env("CXONE_ACCESS_KEY_SECRET", crate::support::KEY_SECRET)
             .env("MONITORING_WEBHOOK_SECRET", SECRET)
             .args(&args);
         let o = run(c).await; // asserts the secret is absent
@@ -165,4 +170,64 @@ async fn dotenv_is_read_and_the_environment_wins() {
     o.expect_code(2);
     assert!(o.stderr.contains("HTTP 401"), "{}", o.stderr);
     emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn connection_options_belong_to_the_commands_that_connect() {
+    let sb = Sandbox::new();
+    // before the subcommand, or on a command that does not connect: refused, not ignored
+    let mut refused = vec![
+        vec!["--client-id", CLIENT_ID, "dlq", "list"],
+        vec![
+            "audit",
+            "summary",
+            "log.jsonl",
+            "--region",
+            "eu.example.com",
+        ],
+    ];
+    if cfg!(feature = "demo") {
+        refused.push(vec!["demo", "--base-url", "http://127.0.0.1:9"]);
+    }
+    for args in refused {
+        let mut c = sb.cmd();
+        c.args(&args);
+        let o = run(c).await;
+        o.expect_code(2);
+        assert!(o.stderr.contains("unexpected argument"), "{}", o.stderr);
+    }
+    // and --help lists them only where they apply
+    let help = |args: &'static [&'static str]| {
+        let mut c = sb.cmd();
+        c.args(args);
+        c
+    };
+    for args in [&["replay", "--help"][..], &["dlq", "list", "--help"][..]] {
+        let o = run(help(args)).await;
+        o.expect_code(0);
+        assert!(o.stdout.contains("--client-id"), "{}", o.stdout);
+        assert!(o.stdout.contains("CXONE_BASE_URL"), "{}", o.stdout);
+    }
+    let mut no_connection: Vec<&'static [&'static str]> =
+        vec![&["--help"], &["audit", "summary", "--help"]];
+    if cfg!(feature = "demo") {
+        no_connection.push(&["demo", "--help"]);
+    }
+    for args in no_connection {
+        let o = run(help(args)).await;
+        o.expect_code(0);
+        for flag in [
+            "--client-id",
+            "--client-secret",
+            "--region",
+            "--base-url",
+            "--token-url",
+        ] {
+            assert!(
+                !o.stdout.contains(flag),
+                "{args:?} lists {flag}:\n{}",
+                o.stdout
+            );
+        }
+    }
 }

@@ -37,7 +37,7 @@ async fn an_untrusted_certificate_exits_2_and_says_to_pass_the_ca() {
     let sb = Sandbox::new();
     for args in [
         &["dlq", "list"][..],
-        &["replay", "--audit-log", "a.jsonl"][..],
+        &["replay", "--yes", "--audit-log", "a.jsonl"][..],
     ] {
         let mut c = cmd(&sb, &server);
         c.args(args);
@@ -53,16 +53,27 @@ async fn an_untrusted_certificate_exits_2_and_says_to_pass_the_ca() {
     }
     assert_eq!(server.count(Route::Token), 0);
 
-    // Trusting the CA for this client only makes it work, by flag or by variable.
+    // Trusting the CA for this client only makes it work, by flag (an option of each command
+    // that connects) or by variable.
     std::fs::write(sb.file("ca.pem"), ca.pem()).unwrap();
     let mut c = cmd(&sb, &server);
-    c.args(["--ca-cert", "ca.pem", "dlq", "list", "--json"]);
+    c.args(["dlq", "list", "--ca-cert", "ca.pem", "--json"]);
     let o = run(c).await;
     o.expect_code(0);
     assert_eq!(o.json()["count"], 3);
     let mut c = cmd(&sb, &server);
     c.env("CXONE_CA_CERT", "ca.pem").args(["dlq", "stats"]);
     run(c).await.expect_code(0);
+    let mut c = cmd(&sb, &server);
+    c.args(["replay", "--yes", "--ca-cert", "ca.pem", "--json"])
+        .args(["--audit-log", "ok.jsonl"]);
+    let o = run(c).await;
+    o.expect_code(0);
+    assert_eq!(o.json()["counts"]["SUCCESS"], 3);
+    // Not an option of the program: it belongs to the commands that connect.
+    let mut c = cmd(&sb, &server);
+    c.args(["--ca-cert", "ca.pem", "dlq", "stats"]);
+    run(c).await.expect_code(2);
 }
 
 #[tokio::test]
@@ -81,7 +92,7 @@ async fn expired_and_wrong_host_certificates_exit_2_with_their_reason() {
     ] {
         let server = tls_server(ca.issue(hosts, validity).unwrap()).await;
         let mut c = cmd(&sb, &server);
-        c.args(["--ca-cert", "ca.pem", "dlq", "stats"]);
+        c.args(["dlq", "stats", "--ca-cert", "ca.pem"]);
         let o = run(c).await;
         o.expect_code(2);
         assert!(o.stderr.contains(reason), "{}", o.stderr);
@@ -123,7 +134,7 @@ async fn a_ca_cert_that_cannot_be_used_is_a_usage_error_naming_flag_and_variable
     std::fs::write(sb.file("not.pem"), "hello").unwrap();
     for file in ["missing.pem", "not.pem"] {
         let mut c = cmd(&sb, &server);
-        c.args(["--ca-cert", file, "dlq", "stats"]);
+        c.args(["dlq", "stats", "--ca-cert", file]);
         let o = run(c).await;
         o.expect_code(2);
         assert!(
@@ -148,7 +159,7 @@ async fn a_dlq_that_refuses_every_token_exits_2() {
     for args in [
         &["dlq", "list"][..],
         &["dlq", "stats"][..],
-        &["replay", "--audit-log", "a.jsonl"][..],
+        &["replay", "--yes", "--audit-log", "a.jsonl"][..],
     ] {
         let mut c = cmd(&sb, &server);
         c.args(args);
@@ -171,7 +182,14 @@ async fn the_servers_reason_reaches_the_audit_log_and_the_vv_log_but_no_credenti
         .unwrap();
     let sb = Sandbox::new();
     let mut c = cmd(&sb, &server);
-    c.args(["-vv", "replay", "--audit-log", "audit.jsonl", "--json"]);
+    c.args([
+        "-vv",
+        "replay",
+        "--yes",
+        "--audit-log",
+        "audit.jsonl",
+        "--json",
+    ]);
     let o = run(c).await;
     o.expect_code(1);
     assert_eq!(o.json()["counts"]["FAILED"], 3);
@@ -213,7 +231,7 @@ async fn an_oversized_dlq_page_exits_1_and_says_to_lower_the_page_size() {
         .unwrap();
     let sb = Sandbox::new();
     let mut c = cmd(&sb, &server);
-    c.args(["replay", "--audit-log", "a.jsonl"]);
+    c.args(["replay", "--yes", "--audit-log", "a.jsonl"]);
     let o = run(c).await;
     o.expect_code(1);
     assert!(o.stderr.contains("max_page_body"), "{}", o.stderr);

@@ -15,7 +15,7 @@ async fn event_id_filter_and_json_logs() {
         .collect();
     let sb = Sandbox::new();
     let mut c = sb.cmd_for(&emu);
-    c.args(["-vv", "--log-format", "json", "replay", "--json"])
+    c.args(["-vv", "--log-format", "json", "replay", "--yes", "--json"])
         .args(["--event-id", &ids[0], "--event-id", &ids[1]]);
     let o = run(c).await;
     o.expect_code(0);
@@ -52,6 +52,7 @@ async fn destination_override_and_signed_webhook() {
     .args([
         "-vv",
         "replay",
+        "--yes",
         "--json",
         "--allow-destination-host",
         "hooks.example.com",
@@ -196,10 +197,19 @@ async fn several_topics_from_flags_or_the_environment() {
         topics.into_iter().collect::<Vec<_>>(),
         ["topic_a", "topic_b"]
     );
-    // dlq commands read one topic
+    // dlq list and stats read several topics too; dlq show reads one
     let mut c = sb.cmd_for(&emu);
     c.env("CXONE_TOPIC_ID", "topic_a,topic_b")
-        .args(["dlq", "stats"]);
+        .args(["dlq", "stats", "--json"]);
+    let o = run(c).await;
+    o.expect_code(0);
+    assert_eq!(
+        o.json()["by_topic"],
+        serde_json::json!({"topic_a": 12, "topic_b": 12})
+    );
+    let mut c = sb.cmd_for(&emu);
+    c.env("CXONE_TOPIC_ID", "topic_a,topic_b")
+        .args(["dlq", "show", "evt_x"]);
     let o = run(c).await;
     o.expect_code(2);
     assert!(o.stderr.contains("--topic"), "{}", o.stderr);

@@ -48,6 +48,7 @@ async fn replay_with_faults_delivers_every_eligible_event() {
     c.args([
         "-vv",
         "replay",
+        "--yes",
         "--json",
         "--max-attempts",
         "10",
@@ -128,7 +129,7 @@ async fn resume_skips_what_a_previous_run_delivered() {
     let want = eligible(&emu);
     let sb = Sandbox::new();
     let mut c = sb.cmd_for(&emu);
-    c.args(["replay", "--json"]);
+    c.args(["replay", "--yes", "--json"]);
     let first = run(c).await;
     first.expect_code(0);
     assert_eq!(first.json()["counts"]["SUCCESS"], want.len() as u64);
@@ -136,7 +137,7 @@ async fn resume_skips_what_a_previous_run_delivered() {
     assert_eq!(after_first.accepted_total(), want.len() as u64);
 
     let mut c = sb.cmd_for(&emu);
-    c.args(["replay", "--resume", "--json"]);
+    c.args(["replay", "--yes", "--resume", "--json"]);
     let second = run(c).await;
     second.expect_code(0);
     let s = second.json();
@@ -156,7 +157,7 @@ async fn resume_skips_what_a_previous_run_delivered() {
     );
     // text mode says so too
     let mut c = sb.cmd_for(&emu);
-    c.args(["replay", "--resume"]);
+    c.args(["replay", "--yes", "--resume"]);
     let third = run(c).await;
     third.expect_code(0);
     assert!(
@@ -177,6 +178,7 @@ async fn failures_exit_1_and_are_counted() {
     let mut c = sb.cmd_for(&emu);
     c.args([
         "replay",
+        "--yes",
         "--json",
         "--max-attempts",
         "1",
@@ -197,6 +199,7 @@ async fn failures_exit_1_and_are_counted() {
     let mut c = sb.cmd_for(&emu);
     c.args([
         "replay",
+        "--yes",
         "--json",
         "--resume",
         "--max-attempts",
@@ -227,6 +230,7 @@ async fn a_failed_dlq_read_still_prints_the_partial_summary() {
     let mut c = sb.cmd_for(&emu);
     c.args([
         "replay",
+        "--yes",
         "--json",
         "--max-attempts",
         "1",
@@ -255,7 +259,7 @@ async fn text_summary_is_a_table() {
         .unwrap();
     let sb = Sandbox::new();
     let mut c = sb.cmd_for(&emu);
-    c.args(["replay", "--rate", "1000"]);
+    c.args(["replay", "--yes", "--rate", "1000"]);
     let o = run(c).await;
     o.expect_code(0);
     for needle in [
@@ -290,7 +294,15 @@ async fn rate_auto_follows_the_ratelimit_fields_and_reports_the_pace() {
         .unwrap();
     let sb = Sandbox::new();
     let mut c = sb.cmd_for(&emu);
-    c.args(["replay", "--json", "--rate", "auto", "--rate-max", "3000"]);
+    c.args([
+        "replay",
+        "--yes",
+        "--json",
+        "--rate",
+        "auto",
+        "--rate-max",
+        "3000",
+    ]);
     let o = run(c).await;
     o.expect_code(0);
     let v = o.json();
@@ -319,7 +331,7 @@ async fn ctrl_c_drains_in_flight_events_and_exits_130() {
         .unwrap();
     let sb = Sandbox::new();
     let mut c = sb.cmd_for(&emu);
-    c.args(["-v", "replay", "--json", "--concurrency", "2"])
+    c.args(["-v", "replay", "--yes", "--json", "--concurrency", "2"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let o = tokio::task::spawn_blocking(move || {

@@ -10,6 +10,10 @@ use std::process::Command;
 pub const SECRET: &str = "Sx-9f1d-NEVER-PRINT-ME-c0ffee";
 /// The client id of the test emulators.
 pub const CLIENT_ID: &str = "cli-test-client";
+/// The access key id of the test emulators in access-key mode.
+pub const KEY_ID: &str = "cli-test-access-key";
+/// The access key secret: like the client secret, it must never appear in any output.
+pub const KEY_SECRET: &str = "AK-7e57-NEVER-PRINT-ME-beef";
 /// The topic of the test emulators.
 pub const TOPIC: &str = "topic_cli_tests";
 
@@ -112,11 +116,15 @@ pub async fn run(mut cmd: Command) -> Output {
     o
 }
 
-/// Asserts that `text` has neither the secret nor a panic.
+/// Asserts that `text` has neither secret nor a panic.
 pub fn assert_clean(name: &str, text: &str) {
     assert!(
         !text.contains(SECRET),
         "the client secret leaked to {name}:\n{text}"
+    );
+    assert!(
+        !text.contains(KEY_SECRET),
+        "the access key secret leaked to {name}:\n{text}"
     );
     assert!(
         !text.contains("panicked") && !text.contains("RUST_BACKTRACE"),

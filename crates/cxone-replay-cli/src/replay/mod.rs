@@ -1,32 +1,40 @@
-//! `replay` (and the run part of `demo`): flags → engine configuration, progress, summary.
+//! `replay` (and the run part of `demo`): flags → engine configuration, confirmation,
+//! progress; the summary is rendered by `report`.
+
+mod report;
+
+pub use report::Finished;
 
 use crate::cli::{Rate, ReplayArgs};
-use crate::config::api_error;
-use crate::error::{CliError, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, chain};
+use crate::config::{self, api_error};
+use crate::confirm;
+use crate::error::{CliError, EXIT_INTERRUPTED, EXIT_OK, chain};
+use crate::output::{out, out_json};
 use crate::progress::Bar;
-use crate::table::{Align, Table, push_breakdown, status_table};
+use chrono::{DateTime, Utc};
 use cxone_dlq_replay::{
-    DEFAULT_PACE_MAX, DEFAULT_PACE_MIN, EngineError, JsonlAuditLog, Pace, Replayer, RunSummary,
-    Setting, WebhookMonitor,
+    DEFAULT_PACE_MAX, DEFAULT_PACE_MIN, DlqSource, EngineError, FileSource, JsonlAuditLog, Pace,
+    Replayer, Selection, Setting, WebhookMonitor,
 };
 use cxone_eventbridge::{Client, Error as ApiError};
-use cxone_replay_domain::{
-    DestinationAllowList, DestinationOverride, EventFilter, FailureClass, ReplayPolicy,
-};
-use std::path::{Path, PathBuf};
+use cxone_replay_domain::{DestinationAllowList, DestinationOverride, FailureClass, ReplayPolicy};
+use std::num::NonZeroU64;
+use std::path::PathBuf;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 /// Everything a run needs, already checked.
 pub struct RunSpec {
-    /// The API client (source and target).
-    pub client: Client,
+    /// Where the events come from: the API client, or a DLQ file.
+    pub source: Arc<dyn DlqSource>,
+    /// Where replays go (`None` only for a dry run).
+    pub target: Option<Client>,
     /// Topics, in order.
     pub topics: Vec<String>,
     /// Replay policy.
     pub policy: ReplayPolicy,
-    /// Event filter.
-    pub filter: EventFilter,
+    /// Which events.
+    pub selection: Selection,
     /// Events in flight.
     pub concurrency: usize,
     /// How fast the replays go (`None`: as fast as the concurrency allows).
@@ -35,6 +43,8 @@ pub struct RunSpec {
     pub page_size: u32,
     /// Send nothing.
     pub dry_run: bool,
+    /// Stop after this many sends.
+    pub limit: Option<NonZeroU64>,
     /// The audit log.
     pub audit_log: PathBuf,
     /// Skip what the audit log says is delivered.
@@ -49,11 +59,151 @@ pub struct RunSpec {
     pub progress: bool,
 }
 
-/// Turns the `replay` flags into a policy and a filter.
+/// Runs `replay`: checks the flags, logs in, replays, prints the summary.
+///
+/// # Errors
+/// Exit 2 for usage, configuration and authentication errors; exit 1 when the run could not
+/// start. A run that started returns its exit code (and reports why it stopped early).
+pub async fn run(a: ReplayArgs, progress: bool, now: DateTime<Utc>) -> Result<u8, CliError> {
+    let (policy, selection) = policy_and_filter(&a, now)?;
+    let pace = pace(&a)?;
+    if let (Some(log), Some(only)) = (&a.filter.only_failed, &selection.only)
+        && only.is_empty()
+    {
+        eprintln!(
+            "no event's final outcome in {} is FAILED{}: nothing to re-drive",
+            log.display(),
+            a.filter
+                .only_failed_class
+                .map(|c| format!(" with class {c}"))
+                .unwrap_or_default()
+        );
+        return Ok(EXIT_OK);
+    }
+    let file = a.from_file.as_ref().map(FileSource::new);
+    let topics = match &file {
+        None => a.topics.required()?,
+        Some(f) => match file_topics(f, a.topics.list()).await? {
+            Some(t) => t,
+            None => return Ok(EXIT_OK),
+        },
+    };
+    let monitor = monitor(&a)?;
+    let interactive = confirm::can_ask();
+    // A dry run of a file needs no API at all.
+    let client = if a.dry_run && file.is_some() {
+        None
+    } else {
+        let builder = config::client_builder(&a.connection)?
+            .retry_policy(config::retry_policy(a.max_attempts)?)
+            .max_connections(a.concurrency);
+        let client = config::build(builder)?;
+        // refused before anything goes over the network
+        confirm::check(&a, interactive)?;
+        config::authenticate(&client, a.connection.auth).await?;
+        Some(client)
+    };
+    if !a.dry_run && !a.yes {
+        confirm::ask(confirm::plan(
+            &a,
+            &topics,
+            &selection,
+            &policy,
+            pace.as_ref(),
+        ))
+        .await?;
+    }
+    let source: Arc<dyn DlqSource> = match (file, &client) {
+        (Some(f), _) => Arc::new(f),
+        (None, Some(c)) => Arc::new(c.clone()),
+        (None, None) => return Err(CliError::failed("no source of events")),
+    };
+    let spec = RunSpec {
+        source,
+        target: client,
+        topics,
+        policy,
+        selection,
+        concurrency: a.concurrency,
+        pace,
+        page_size: a.page_size,
+        dry_run: a.dry_run,
+        limit: a.limit.and_then(NonZeroU64::new),
+        audit_log: a.audit_log.clone(),
+        resume: a.resume,
+        stop_after_failures: a.stop_after_failures,
+        monitor,
+        expected_total: None,
+        progress,
+    };
+    let run = execute(spec).await?;
+    if a.json {
+        out_json(&run.json(&a.audit_log))?;
+    } else {
+        out(&run.text(&a.audit_log));
+    }
+    let code = run.exit_code();
+    crate::finish(run.error, code)
+}
+
+/// The topics to replay out of `file`: those given (`--topic` filters), else every topic its
+/// lines name. `None` (after saying so) when the file is empty.
+///
+/// # Errors
+/// Exit 2 if the file cannot be read; exit 1 if it has lines but none names a topic (it is
+/// not a DLQ export).
+async fn file_topics(
+    file: &FileSource,
+    given: Vec<String>,
+) -> Result<Option<Vec<String>>, CliError> {
+    let missing = || {
+        CliError::usage(format!("no file at {}", file.path().display()))
+            .hint("give the path of a `dlq export --out` file")
+    };
+    if !given.is_empty() {
+        // The run reads the file; no need for a pass to list its topics.
+        return match std::fs::metadata(file.path()) {
+            Ok(m) if m.is_file() => Ok(Some(given)),
+            _ => Err(missing()),
+        };
+    }
+    let found = file.topics().await.map_err(|e| match &e {
+        EngineError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+            missing()
+        }
+        _ => engine_error(&e),
+    })?;
+    if found.topics.is_empty() {
+        if found.lines == 0 {
+            eprintln!(
+                "{} holds no events: nothing to replay",
+                file.path().display()
+            );
+            return Ok(None);
+        }
+        return Err(CliError::failed(format!(
+            "{} is not a DLQ export: none of its {} line(s) names a topic (topicId)",
+            file.path().display(),
+            found.lines
+        )));
+    }
+    if found.unattributed > 0 {
+        tracing::warn!(
+            lines = found.unattributed,
+            "lines of the file name no topic; they are audited INVALID_EVENT"
+        );
+    }
+    Ok(Some(found.topics))
+}
+
+/// Turns the `replay` flags into a policy and a selection.
 ///
 /// # Errors
 /// Exit 2 naming the flag.
-pub fn policy_and_filter(a: &ReplayArgs) -> Result<(ReplayPolicy, EventFilter), CliError> {
+pub fn policy_and_filter(
+    a: &ReplayArgs,
+    now: DateTime<Utc>,
+) -> Result<(ReplayPolicy, Selection), CliError> {
     let mut policy = ReplayPolicy::default()
         .max_retries(a.max_retries)
         .map_err(|e| CliError::usage(format!("invalid --max-retries: {e}")))?
@@ -78,26 +228,8 @@ pub fn policy_and_filter(a: &ReplayArgs) -> Result<(ReplayPolicy, EventFilter), 
             "--allow-destination-host needs --destination-override (or DESTINATION_OVERRIDE_URL)",
         ));
     }
-    let mut filter = EventFilter::default();
-    if let Some(s) = a.since {
-        filter = filter.since(s);
-    }
-    if let Some(u) = a.until {
-        filter = filter.until(u);
-    }
-    if let Some(r) = a.reason.as_deref().filter(|r| !r.is_empty()) {
-        filter = filter.reason_contains(r);
-    }
-    for t in &a.event_types {
-        filter = filter.event_type(t.clone());
-    }
-    if !a.event_ids.is_empty() {
-        filter = filter.event_ids(a.event_ids.iter().cloned());
-    }
-    filter
-        .check()
-        .map_err(|e| CliError::usage(format!("invalid --since/--until: {e}")))?;
-    Ok((policy, filter))
+    let selection = a.filter.selection(now)?;
+    Ok((policy, selection))
 }
 
 /// The pace of `--rate`, `--rate-min` and `--rate-max`.
@@ -145,38 +277,6 @@ pub fn monitor(a: &ReplayArgs) -> Result<Option<WebhookMonitor>, CliError> {
     b.build().map(Some).map_err(|e| engine_error(&e))
 }
 
-/// A run that got under way: its summary, and why it stopped early if it did.
-pub struct Finished {
-    /// What the run did (all of it, or the part before it stopped).
-    pub summary: RunSummary,
-    /// Why the run stopped before it ran out of events (exit 1), if it did.
-    pub error: Option<CliError>,
-}
-
-impl Finished {
-    /// The exit code: the error's, else the summary's.
-    pub fn exit_code(&self) -> u8 {
-        match &self.error {
-            Some(e) => e.code,
-            None => exit_code(&self.summary),
-        }
-    }
-
-    /// The summary as one JSON object (with `audit_log`, and `error` if it stopped early).
-    pub fn json(&self, audit_log: &Path) -> serde_json::Value {
-        let mut v = summary_json(&self.summary, audit_log);
-        if let (Some(e), Some(o)) = (&self.error, v.as_object_mut()) {
-            o.insert("error".into(), serde_json::Value::String(e.to_string()));
-        }
-        v
-    }
-
-    /// The summary as text.
-    pub fn text(&self, audit_log: &Path) -> String {
-        render_summary(&self.summary, audit_log, self.error.is_some())
-    }
-}
-
 /// Runs the replay with a progress bar and Ctrl-C handling.
 ///
 /// # Errors
@@ -210,20 +310,26 @@ pub async fn execute(spec: RunSpec) -> Result<Finished, CliError> {
     let mut b = Replayer::builder()
         .topics(spec.topics.iter().cloned())
         .policy(spec.policy)
-        .filter(spec.filter)
+        .filter(spec.selection.filter)
         .concurrency(spec.concurrency)
         .page_size(spec.page_size)
         .dry_run(spec.dry_run)
-        .source(spec.client.clone())
+        .source(spec.source)
         .audit(log)
         .resume(spec.resume)
         .stop_after_failures(spec.stop_after_failures)
         .cancel_token(cancel);
-    if !spec.dry_run {
-        b = b.target(spec.client);
+    if let Some(only) = spec.selection.only {
+        b = b.only_events(only);
+    }
+    if let Some(target) = spec.target.filter(|_| !spec.dry_run) {
+        b = b.target(target);
     }
     if let Some(p) = spec.pace {
         b = b.pacing(p);
+    }
+    if let Some(n) = spec.limit {
+        b = b.limit(n);
     }
     if let Some(m) = spec.monitor {
         b = b.monitor(m);
@@ -360,185 +466,15 @@ fn flag_of(setting: Setting) -> Option<&'static str> {
     }
 }
 
-/// The exit code of a finished run.
-pub fn exit_code(s: &RunSummary) -> u8 {
-    if s.interrupted {
-        EXIT_INTERRUPTED
-    } else if s.counts.failed > 0 {
-        EXIT_FAILED
-    } else {
-        EXIT_OK
-    }
-}
-
-/// The summary as one JSON object: the engine's `RunSummary` plus `audit_log`.
-pub fn summary_json(s: &RunSummary, audit_log: &Path) -> serde_json::Value {
-    let mut v = serde_json::to_value(s).unwrap_or_default();
-    if let Some(o) = v.as_object_mut() {
-        o.insert(
-            "audit_log".into(),
-            serde_json::Value::String(audit_log.display().to_string()),
-        );
-    }
-    v
-}
-
-/// The summary as aligned text.
-pub fn render_summary(s: &RunSummary, audit_log: &Path, stopped_early: bool) -> String {
-    let mut out = String::new();
-    let title = if s.dry_run { "DRY RUN" } else { "REPLAY" };
-    let state = if s.interrupted {
-        "interrupted"
-    } else if s.stopped.is_some() {
-        "stopped"
-    } else if stopped_early {
-        "stopped early"
-    } else {
-        "finished"
-    };
-    out.push_str(&format!("{title} {} {state}\n\n", s.run_id));
-    let mut t = status_table("STATUS", &s.counts);
-    t.row(["total seen".to_string(), s.seen.to_string()]);
-    if s.already_replayed > 0 {
-        t.row([
-            "already replayed (resume)".to_string(),
-            s.already_replayed.to_string(),
-        ]);
-    }
-    out.push_str(&t.render(2));
-    push_breakdown(&mut out, "FAILED BY CLASS", &s.failures, 2);
-    push_breakdown(&mut out, "SKIPPED BY REASON", &s.skips, 2);
-    out.push('\n');
-    let l = &s.latency_ms;
-    let mut t = Table::new(&[
-        ("PUT LATENCY (ms)", Align::Left),
-        ("p50", Align::Right),
-        ("p95", Align::Right),
-        ("p99", Align::Right),
-        ("max", Align::Right),
-    ]);
-    t.row([
-        String::new(),
-        format!("{:.1}", l.p50),
-        format!("{:.1}", l.p95),
-        format!("{:.1}", l.p99),
-        format!("{:.1}", l.max),
-    ]);
-    out.push_str(&t.render(2));
-    out.push('\n');
-    let mut kv = Table::new(&[("", Align::Left), ("", Align::Left)]);
-    kv.row([
-        "throughput".to_string(),
-        format!(
-            "{:.1} events/s ({} events in {:.2} s)",
-            s.events_per_second,
-            s.seen,
-            s.elapsed_ms as f64 / 1000.0
-        ),
-    ]);
-    if !s.dry_run {
-        let pace = match s.pace_per_second {
-            Some(p) => format!("paced at {p:.1}/s at the end; "),
-            None => String::new(),
-        };
-        kv.row([
-            "sends".to_string(),
-            format!("{pace}{:.1} sends/s on average", s.sends_per_second),
-        ]);
-    }
-    if s.rate_limited > 0 || s.held_ms > 0 {
-        kv.row([
-            "rate limited".to_string(),
-            format!(
-                "{} answer(s) 429; held {:.1} s by Retry-After",
-                s.rate_limited,
-                s.held_ms as f64 / 1000.0
-            ),
-        ]);
-    }
-    if s.monitor_dropped > 0 {
-        kv.row([
-            "monitor".to_string(),
-            format!(
-                "{} notification(s) could not be delivered",
-                s.monitor_dropped
-            ),
-        ]);
-    }
-    kv.row(["audit log".to_string(), audit_log.display().to_string()]);
-    if let Some(reason) = &s.stopped {
-        kv.row(["stopped".to_string(), reason.clone()]);
-    }
-    out.push_str(&kv.render_rows(2));
-    if s.interrupted || stopped_early || s.stopped.is_some() {
-        out.push_str("\nNot every event was handled: run again with --resume to finish.\n");
-    } else if s.counts.failed > 0 {
-        out.push_str(&format!(
-            "\n{} event(s) failed; see the audit log (status FAILED). Re-run with --resume to retry them.\n",
-            s.counts.failed
-        ));
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cxone_replay_domain::{FailureClass, SkipReason};
-
-    #[test]
-    fn summary_text_and_codes() {
-        let mut s = RunSummary {
-            run_id: "run-1".into(),
-            seen: 10,
-            ..RunSummary::default()
-        };
-        s.counts.success = 7;
-        s.counts.skipped = 2;
-        s.counts.failed = 1;
-        s.failures.insert(FailureClass::MaxRetriesExceeded, 1);
-        s.skips.insert(SkipReason::RetryWindowExceeded, 2);
-        let text = render_summary(&s, Path::new("log.jsonl"), false);
-        assert!(text.contains("  SUCCESS          7\n"), "{text}");
-        assert!(text.contains("MAX_RETRIES_EXCEEDED"), "{text}");
-        assert!(text.contains("RETRY_WINDOW_EXCEEDED"), "{text}");
-        assert!(text.contains("  audit log   log.jsonl\n"), "{text}");
-        assert_eq!(exit_code(&s), EXIT_FAILED);
-        s.counts.failed = 0;
-        assert_eq!(exit_code(&s), EXIT_OK);
-        s.interrupted = true;
-        assert_eq!(exit_code(&s), EXIT_INTERRUPTED);
-        let j = summary_json(&s, Path::new("log.jsonl"));
-        assert_eq!(j["audit_log"], "log.jsonl");
-        assert_eq!(j["counts"]["SUCCESS"], 7);
-    }
-
-    #[test]
-    fn a_failed_run_says_how_to_retry() {
-        let mut s = RunSummary {
-            seen: 3,
-            ..RunSummary::default()
-        };
-        s.counts.success = 2;
-        s.counts.failed = 1;
-        let text = render_summary(&s, Path::new("log.jsonl"), false);
-        assert!(
-            text.ends_with(
-                "\n1 event(s) failed; see the audit log (status FAILED). Re-run with --resume to retry them.\n"
-            ),
-            "{text}"
-        );
-        s.interrupted = true;
-        let text = render_summary(&s, Path::new("log.jsonl"), false);
-        assert!(
-            text.ends_with("\nNot every event was handled: run again with --resume to finish.\n"),
-            "{text}"
-        );
-    }
 
     #[test]
     fn a_stopped_run_says_why_and_how_to_go_on() {
+        use cxone_dlq_replay::RunSummary;
         use cxone_replay_domain::StopReason;
+        use std::path::Path;
         let mut s = RunSummary {
             run_id: "run-2".into(),
             seen: 50,
@@ -551,7 +487,18 @@ mod tests {
             http_status: Some(503),
         };
         s.stopped = Some(reason.to_string());
-        let text = render_summary(&s, Path::new("log.jsonl"), true);
+        let e = engine_error(&EngineError::Stopped {
+            reason: reason.clone(),
+            summary: Box::new(s.clone()),
+        });
+        assert_eq!(e.code, crate::error::EXIT_FAILED);
+        assert!(e.to_string().contains("--resume"), "{e}");
+        let finished = Finished {
+            summary: s.clone(),
+            error: Some(e),
+        };
+        assert_eq!(finished.exit_code(), crate::error::EXIT_FAILED);
+        let text = finished.text(Path::new("log.jsonl"));
         assert!(text.starts_with("REPLAY run-2 stopped\n"), "{text}");
         assert!(
             text.contains(&format!("  stopped     {reason}\n")),
@@ -561,12 +508,6 @@ mod tests {
             text.ends_with("\nNot every event was handled: run again with --resume to finish.\n"),
             "{text}"
         );
-        let e = engine_error(&EngineError::Stopped {
-            reason,
-            summary: Box::new(s.clone()),
-        });
-        assert_eq!(e.code, crate::error::EXIT_FAILED);
-        assert!(e.to_string().contains("--resume"), "{e}");
         let e = engine_error(&EngineError::Stopped {
             reason: StopReason::AuthFailed {
                 class: FailureClass::Forbidden,
