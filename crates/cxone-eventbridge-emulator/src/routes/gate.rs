@@ -298,8 +298,13 @@ mod tests {
         let r = k.send(get(PAGE, "not-a-token")).await;
         assert_eq!(r.expect_error(429, None)["error"], "rate_limited");
         assert_eq!(r.header("retry-after"), Some("1"));
-        // The token route is not limited.
+        // The token route and OpenID discovery are not limited.
         k.token(None).await;
+        let discovery = Request::get("/.well-known/openid-configuration")
+            .header(axum::http::header::HOST, "127.0.0.1:1")
+            .body(Body::empty())
+            .expect("request");
+        assert_eq!(k.send(discovery).await.status, StatusCode::OK);
         // One token per 100 ms.
         tokio::time::advance(Duration::from_millis(99)).await;
         k.send(get(PAGE, &tok)).await.expect_error(429, None);

@@ -204,6 +204,42 @@ async fn replay_from_file_delivers_exactly_the_exported_events() {
     emu.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_from_a_file_is_paced_by_what_the_api_answers_its_puts() {
+    use cxone_eventbridge_emulator::{ROUTE_DLQ, RateLimit};
+    // The file source reports no throttling; the client (the target) does. A limit far above
+    // what 30 events need: the point is that `--rate auto` reads the PUTs' RateLimit fields.
+    let emu = emulator(30)
+        .rate_limit(RateLimit::new(5_000))
+        .rate_limit_headers(true)
+        .start()
+        .await
+        .unwrap();
+    let sb = Sandbox::new();
+    let mut c = sb.cmd_for(&emu);
+    c.args(["dlq", "export", "--out", "backup.jsonl"]);
+    run(c).await.expect_code(0);
+    let reads = emu.ledger().requests_on(ROUTE_DLQ);
+
+    let mut c = sb.cmd_for(&emu);
+    c.args(["replay", "--from-file", "backup.jsonl", "--yes", "--json"])
+        .args(["--rate", "auto", "--rate-max", "3000"]);
+    let o = run(c).await;
+    o.expect_code(0);
+    let v = o.json();
+    assert_eq!(v["counts"]["SUCCESS"], 30, "{v}");
+    // Slow start alone would still be near 10/s after 30 sends: the policy (5,000/s, above
+    // --rate-max) was read from the PUTs' answers.
+    assert_eq!(v["pace_per_second"], 3000.0, "{v}");
+    assert_eq!(v["rate_limited"], 0, "{v}");
+    assert_eq!(
+        emu.ledger().requests_on(ROUTE_DLQ),
+        reads,
+        "the replay read the file, not the DLQ"
+    );
+    emu.shutdown().await;
+}
+
 #[tokio::test]
 async fn a_line_that_does_not_parse_is_audited_with_its_number() {
     let emu = emulator(5).start().await.unwrap();
