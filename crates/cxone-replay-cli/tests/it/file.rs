@@ -1,6 +1,9 @@
 //! `dlq export` and `replay --from-file`: a DLQ to a file and back, byte for byte.
 
-use crate::support::{Sandbox, TOPIC, counts_sum, emulator, run};
+use crate::support::{
+    Sandbox, TOPIC, counts_sum, emulator, emulator_with_ratelimit_fields,
+    replay_paced_by_the_fields, run,
+};
 use cxone_dlq_replay::AuditLog;
 use cxone_eventbridge_emulator::ROUTE_PUT;
 use cxone_replay_domain::{
@@ -206,32 +209,16 @@ async fn replay_from_file_delivers_exactly_the_exported_events() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replay_from_a_file_is_paced_by_what_the_api_answers_its_puts() {
-    use cxone_eventbridge_emulator::{ROUTE_DLQ, RateLimit};
-    // The file source reports no throttling; the client (the target) does. A limit far above
-    // what 30 events need: the point is that `--rate auto` reads the PUTs' RateLimit fields.
-    let emu = emulator(30)
-        .rate_limit(RateLimit::new(5_000))
-        .rate_limit_headers(true)
-        .start()
-        .await
-        .unwrap();
+    use cxone_eventbridge_emulator::ROUTE_DLQ;
+    // The file source reports no throttling; the client (the target) does: `--rate auto`
+    // follows the RateLimit fields of the PUTs' answers.
+    let emu = emulator_with_ratelimit_fields(30).await;
     let sb = Sandbox::new();
     let mut c = sb.cmd_for(&emu);
     c.args(["dlq", "export", "--out", "backup.jsonl"]);
     run(c).await.expect_code(0);
     let reads = emu.ledger().requests_on(ROUTE_DLQ);
-
-    let mut c = sb.cmd_for(&emu);
-    c.args(["replay", "--from-file", "backup.jsonl", "--yes", "--json"])
-        .args(["--rate", "auto", "--rate-max", "3000"]);
-    let o = run(c).await;
-    o.expect_code(0);
-    let v = o.json();
-    assert_eq!(v["counts"]["SUCCESS"], 30, "{v}");
-    // Slow start alone would still be near 10/s after 30 sends: the policy (5,000/s, above
-    // --rate-max) was read from the PUTs' answers.
-    assert_eq!(v["pace_per_second"], 3000.0, "{v}");
-    assert_eq!(v["rate_limited"], 0, "{v}");
+    replay_paced_by_the_fields(&sb, &emu, &["--from-file", "backup.jsonl"], 30).await;
     assert_eq!(
         emu.ledger().requests_on(ROUTE_DLQ),
         reads,

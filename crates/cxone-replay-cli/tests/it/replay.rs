@@ -1,6 +1,9 @@
 //! `replay` against an emulator: faults, dry run, resume, failures.
 
-use crate::support::{Output, Sandbox, TOPIC, assert_clean, counts_sum, emulator, run};
+use crate::support::{
+    Output, Sandbox, TOPIC, assert_clean, counts_sum, emulator, emulator_with_ratelimit_fields,
+    replay_paced_by_the_fields, run,
+};
 use cxone_dlq_replay::AuditLog;
 use cxone_eventbridge_emulator::{EmulatorHandle, ROUTE_PUT};
 use cxone_replay_domain::{Decision, EventFilter, ReplayPolicy, ReplayStatus, plan};
@@ -284,33 +287,9 @@ async fn text_summary_is_a_table() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_auto_follows_the_ratelimit_fields_and_reports_the_pace() {
-    use cxone_eventbridge_emulator::RateLimit;
-    // A limit far above what 30 events need: the point is the wiring, not the timing.
-    let emu = emulator(30)
-        .rate_limit(RateLimit::new(5_000))
-        .rate_limit_headers(true)
-        .start()
-        .await
-        .unwrap();
+    let emu = emulator_with_ratelimit_fields(30).await;
     let sb = Sandbox::new();
-    let mut c = sb.cmd_for(&emu);
-    c.args([
-        "replay",
-        "--yes",
-        "--json",
-        "--rate",
-        "auto",
-        "--rate-max",
-        "3000",
-    ]);
-    let o = run(c).await;
-    o.expect_code(0);
-    let v = o.json();
-    assert_eq!(v["counts"]["SUCCESS"], 30, "{v}");
-    // The policy (5,000/s) is above --rate-max: the pace is the max.
-    assert_eq!(v["pace_per_second"], 3000.0, "{v}");
-    assert_eq!(v["rate_limited"], 0);
-    assert_eq!(v["held_ms"], 0);
+    let v = replay_paced_by_the_fields(&sb, &emu, &[], 30).await;
     assert!(
         v["sends_per_second"].as_f64().is_some_and(|r| r > 0.0),
         "{v}"
