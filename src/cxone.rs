@@ -3,7 +3,7 @@
 use crate::ports::{BoxError, DlqSource, PageStream, ReplayTarget, SendOutcome};
 use async_trait::async_trait;
 use cxone_eventbridge::{Client, Error, PutOutcome};
-use cxone_replay_domain::{IdempotencyKey, MAX_MESSAGE_EXCERPT, excerpt};
+use cxone_replay_domain::{IdempotencyKey, MAX_MESSAGE_EXCERPT, Throttling, excerpt};
 use futures::StreamExt;
 
 impl DlqSource for Client {
@@ -36,6 +36,10 @@ impl ReplayTarget for Client {
                 SendOutcome::failed(e.class(), e.status(), e.attempts().max(1), message)
             }
         }
+    }
+
+    fn throttling(&self) -> Option<Throttling> {
+        Some(Client::throttling(self))
     }
 }
 

@@ -26,8 +26,9 @@ pub use audit_log::{
     RunRow, TimeBin, Timeline, TopicCount, lock_path,
 };
 pub use engine::{
-    DEFAULT_CONCURRENCY, DEFAULT_DRAIN_TIMEOUT, DEFAULT_PAGE_SIZE, DEFAULT_STOP_AFTER_FAILURES,
-    MAX_CONCURRENCY, MAX_PACE, ProgressFn, Replayer, ReplayerBuilder, check_pace,
+    DEFAULT_CONCURRENCY, DEFAULT_DRAIN_TIMEOUT, DEFAULT_PACE_MAX, DEFAULT_PACE_MIN,
+    DEFAULT_PAGE_SIZE, DEFAULT_STOP_AFTER_FAILURES, MAX_CONCURRENCY, MAX_PACE, Pace, ProgressFn,
+    Replayer, ReplayerBuilder, check_pace,
 };
 pub use error::{EngineError, Setting};
 pub use export::{ExportSummary, export};

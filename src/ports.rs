@@ -9,7 +9,7 @@
 
 use crate::summary::RunSummary;
 use async_trait::async_trait;
-use cxone_replay_domain::{AuditRecord, DlqPage, FailureClass, IdempotencyKey};
+use cxone_replay_domain::{AuditRecord, DlqPage, FailureClass, IdempotencyKey, Throttling};
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use serde::{Deserialize, Serialize};
@@ -68,6 +68,18 @@ pub trait ReplayTarget: Send + Sync {
     /// `key`, with whatever retries the target does internally, and reports the final outcome.
     /// Failures are outcomes, not errors: the engine audits them.
     async fn send(&self, topic: &str, key: &IdempotencyKey, body: Vec<u8>) -> SendOutcome;
+
+    /// What the server has said about its rate limit so far (`429`s, `503`s with
+    /// `Retry-After`, the run-wide hold, the `RateLimit` fields' quota), if this target keeps
+    /// track (the CXone client does: [`Client::throttling`](cxone_eventbridge::Client::throttling)).
+    /// The pacer reads it before each send: it honours the hold, and
+    /// [`Pace::Adaptive`](crate::Pace::Adaptive) follows the rest. The summary's
+    /// `rate_limited` and `held_ms` come from it. Must be cheap and must not block.
+    ///
+    /// Default: `None` (the target reports nothing).
+    fn throttling(&self) -> Option<Throttling> {
+        None
+    }
 }
 
 /// The final outcome of one [`ReplayTarget::send`].
@@ -218,6 +230,9 @@ impl<T: DlqSource + ?Sized> DlqSource for std::sync::Arc<T> {
 impl<T: ReplayTarget + ?Sized> ReplayTarget for std::sync::Arc<T> {
     async fn send(&self, topic: &str, key: &IdempotencyKey, body: Vec<u8>) -> SendOutcome {
         (**self).send(topic, key, body).await
+    }
+    fn throttling(&self) -> Option<Throttling> {
+        (**self).throttling()
     }
 }
 

@@ -120,6 +120,22 @@ pub struct RunSummary {
     /// When the run started.
     #[serde(default)]
     pub started_at: Option<DateTime<Utc>>,
+    /// Sends started per second over the run: the mean send rate (0 for a dry run).
+    #[serde(default)]
+    pub sends_per_second: f64,
+    /// The pace at the end of the run, in sends per second: the fixed rate, or the rate
+    /// [`Pace::Adaptive`](crate::Pace::Adaptive) had found; `None` when unpaced.
+    #[serde(default)]
+    pub pace_per_second: Option<f64>,
+    /// `429 Too Many Requests` answers the target received during the run, retries and DLQ
+    /// reads included (0 when the target does not report them, see
+    /// [`ReplayTarget::throttling`](crate::ReplayTarget::throttling)).
+    #[serde(default)]
+    pub rate_limited: u64,
+    /// Time the run spent held by `Retry-After` (every request waits out a `429`'s
+    /// `Retry-After`), in milliseconds; overlapping holds count once.
+    #[serde(default)]
+    pub held_ms: u64,
     /// Whether the run stopped because it had sent as many events as its limit allows
     /// ([`ReplayerBuilder::limit`](crate::ReplayerBuilder::limit)); a resumed run continues
     /// with the events not reached. Not an interruption: `interrupted` stays `false`, and
@@ -144,6 +160,11 @@ pub struct Progress {
     pub already_replayed: u64,
     /// Events finished per second over the last second or so (the whole run until then).
     pub current_rate: f64,
+    /// Events finished per second since the start: the mean rate.
+    pub mean_rate: f64,
+    /// The pace now, in sends per second (for [`Pace::Adaptive`](crate::Pace::Adaptive) the
+    /// rate it is at); `None` when unpaced.
+    pub pace: Option<f64>,
     /// Time since the start.
     pub elapsed: Duration,
 }
@@ -222,18 +243,18 @@ impl Tally {
     pub(crate) fn progress(&self, now: DateTime<Utc>) -> Progress {
         let el = elapsed(self.started, now);
         let done = self.seen + self.already_replayed;
-        let current_rate = self.last_rate.unwrap_or_else(|| {
-            if el.is_zero() {
-                0.0
-            } else {
-                done as f64 / el.as_secs_f64()
-            }
-        });
+        let mean_rate = if el.is_zero() {
+            0.0
+        } else {
+            done as f64 / el.as_secs_f64()
+        };
         Progress {
             seen: self.seen,
             counts: self.counts,
             already_replayed: self.already_replayed,
-            current_rate,
+            current_rate: self.last_rate.unwrap_or(mean_rate),
+            mean_rate,
+            pace: None,
             elapsed: el,
         }
     }
@@ -264,6 +285,10 @@ impl Tally {
             already_replayed: self.already_replayed,
             dry_run,
             started_at: Some(self.started),
+            sends_per_second: 0.0,
+            pace_per_second: None,
+            rate_limited: 0,
+            held_ms: 0,
             limit_reached: false,
             stopped: None,
         }
@@ -300,6 +325,10 @@ mod tests {
             "elapsed_ms",
             "interrupted",
             "monitor_dropped",
+            "sends_per_second",
+            "pace_per_second",
+            "rate_limited",
+            "held_ms",
             "stopped",
         ] {
             assert!(v.get(k).is_some(), "missing {k}");

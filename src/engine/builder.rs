@@ -1,6 +1,6 @@
 //! [`ReplayerBuilder`]: the settings of a run, validated by [`ReplayerBuilder::build`].
 
-use super::pacer::Pacer;
+use super::pacer::{Pace, Pacer};
 use super::{
     DEFAULT_CONCURRENCY, DEFAULT_DRAIN_TIMEOUT, DEFAULT_PAGE_SIZE, DEFAULT_STOP_AFTER_FAILURES,
     MAX_CONCURRENCY, Mode, ProgressFn, Replayer,
@@ -25,7 +25,7 @@ pub struct ReplayerBuilder {
     only: Option<EventSet>,
     limit: Option<NonZeroU64>,
     concurrency: usize,
-    pace: Option<f64>,
+    pace: Option<Pace>,
     page_size: u32,
     dry_run: bool,
     source: Option<Arc<dyn DlqSource>>,
@@ -149,11 +149,20 @@ impl ReplayerBuilder {
     }
 
     /// At most this many sends per second, evenly spaced (no bursts; see [`check_pace`] for the
-    /// accepted values). Skips and dry-run records are not paced.
+    /// accepted values): [`pacing`](Self::pacing) with [`Pace::Fixed`]. Skips and dry-run
+    /// records are not paced.
     ///
     /// [`check_pace`]: crate::check_pace
-    pub fn pace(mut self, events_per_second: f64) -> Self {
-        self.pace = Some(events_per_second);
+    pub fn pace(self, events_per_second: f64) -> Self {
+        self.pacing(Pace::Fixed(events_per_second))
+    }
+
+    /// How the sends are paced: a fixed rate, or [`Pace::Adaptive`] to find the server's rate
+    /// limit (default: unpaced, only [`concurrency`](Self::concurrency) limits them). Every
+    /// pace waits out the target's run-wide `Retry-After` hold and resumes one period at a time
+    /// after it, never in a burst.
+    pub fn pacing(mut self, pace: Pace) -> Self {
+        self.pace = Some(pace);
         self
     }
 
@@ -227,7 +236,11 @@ impl ReplayerBuilder {
     /// send (401 after a token refresh, 403) stops the run at once whatever this is. A stopped
     /// run lets in-flight sends finish and records them, leaves the events not sent without a
     /// record (a resume continues with them) and returns [`EngineError::Stopped`]
-    /// (see [`CircuitBreaker`](cxone_replay_domain::CircuitBreaker)).
+    /// (see [`CircuitBreaker`](cxone_replay_domain::CircuitBreaker)). Under
+    /// [`Pace::Adaptive`], a send that failed on `429`s while the pace can still slow down
+    /// (it is above its `min`, and the target reports its
+    /// [`throttling`](crate::ReplayTarget::throttling)) is the pace's to answer: it neither
+    /// counts nor ends a streak.
     pub fn stop_after_failures(mut self, n: u32) -> Self {
         self.stop_after_failures = n;
         self
@@ -291,10 +304,9 @@ impl ReplayerBuilder {
                 "must be at least 1",
             ));
         }
-        let pacer = self
-            .pace
-            .map(|p| Pacer::new(p, Arc::clone(&self.clock)))
-            .transpose()?;
+        if let Some(p) = &self.pace {
+            p.check()?;
+        }
         if self.drain_timeout.is_zero() {
             return Err(EngineError::invalid(
                 Setting::DrainTimeout,
@@ -332,6 +344,11 @@ impl ReplayerBuilder {
                 ));
             }
         };
+        let feedback = match &mode {
+            Mode::Send(target) => Some(Arc::clone(target)),
+            Mode::DryRun => None,
+        };
+        let pacer = Pacer::new(self.pace, Arc::clone(&self.clock), feedback)?;
         Ok(Replayer {
             topics: self.topics.into_iter().map(Arc::from).collect(),
             policy: self.policy,

@@ -5,8 +5,9 @@
 //! runs the planned replays concurrently and paced, and `record` audits every final outcome,
 //! counts it once the sink took it and feeds it to the circuit breaker. `run`
 //! drives them through the phases of a run (`Running`, `Draining`, `Done`). `builder` validates
-//! the settings and `pacer` spaces the sends.
+//! the settings and `pacer` spaces the sends (at a fixed rate, or at the rate `adaptive` finds).
 
+mod adaptive;
 mod builder;
 mod feed;
 mod pacer;
@@ -17,7 +18,7 @@ mod send;
 
 pub use builder::ReplayerBuilder;
 pub use cxone_replay_domain::DEFAULT_STOP_AFTER_FAILURES;
-pub use pacer::{MAX_PACE, check_pace};
+pub use pacer::{DEFAULT_PACE_MAX, DEFAULT_PACE_MIN, MAX_PACE, Pace, check_pace};
 
 use crate::ports::{AuditSink, DlqSource, MonitorSink, ReplayTarget};
 use crate::runtime::{Clock, Sleeper};
@@ -73,7 +74,7 @@ pub struct Replayer {
     only: Option<EventSet>,
     limit: Option<NonZeroU64>,
     concurrency: usize,
-    pacer: Option<Pacer>,
+    pacer: Pacer,
     page_size: u32,
     mode: Mode,
     source: Arc<dyn DlqSource>,

@@ -6,7 +6,7 @@ use crate::ports::{AuditSink, BoxError, MonitorEvent, MonitorSink};
 use crate::runtime::Clock;
 use crate::summary::{RunSummary, Tally};
 use chrono::{DateTime, Utc};
-use cxone_replay_domain::{AuditRecord, CircuitBreaker, StopReason};
+use cxone_replay_domain::{AuditRecord, CircuitBreaker, ReplayStatus, StopReason};
 use tokio_util::sync::CancellationToken;
 
 /// The run's audit trail and its counts.
@@ -69,11 +69,23 @@ impl<'a> Recorder<'a> {
             m.notify(MonitorEvent::Record(&rec));
         }
         self.progress(now);
+        if self.paced_away(&rec) {
+            return;
+        }
         if let Some(reason) = self.breaker.observe(&rec) {
             tracing::error!(run_id = %self.replayer.run_id, reason = %reason,
                 "circuit breaker: stopping the run; events not sent have no record (resume continues)");
             self.stop.cancel();
         }
+    }
+
+    /// Whether `rec` is a send that failed on `429`s while the adaptive pace can still slow
+    /// down: the pace answers it, so the circuit breaker neither counts it nor lets it end a
+    /// streak (see [`Pacer::can_slow_down`](super::pacer::Pacer::can_slow_down)).
+    fn paced_away(&self, rec: &AuditRecord) -> bool {
+        rec.status == ReplayStatus::Failed
+            && rec.http_status == Some(429)
+            && self.replayer.pacer.can_slow_down()
     }
 
     /// Whether the circuit breaker stopped the run.
@@ -89,7 +101,9 @@ impl<'a> Recorder<'a> {
 
     fn progress(&self, now: DateTime<Utc>) {
         if let Some(p) = &self.replayer.progress {
-            p(&self.tally.progress(now));
+            let mut progress = self.tally.progress(now);
+            progress.pace = self.replayer.pacer.current();
+            p(&progress);
         }
     }
 
@@ -106,6 +120,13 @@ impl<'a> Recorder<'a> {
             interrupted,
             r.mode.is_dry_run(),
         );
+        let pacing = r.pacer.report();
+        summary.rate_limited = pacing.rate_limited;
+        summary.held_ms = u64::try_from(pacing.held.as_millis()).unwrap_or(u64::MAX);
+        summary.pace_per_second = pacing.pace;
+        if summary.elapsed_ms > 0 {
+            summary.sends_per_second = pacing.sends as f64 * 1000.0 / summary.elapsed_ms as f64;
+        }
         let stopped = self.breaker.tripped().cloned();
         summary.stopped = stopped.as_ref().map(ToString::to_string);
         if let Some(m) = self.monitor {

@@ -82,6 +82,7 @@ impl Replayer {
         tracing::info!(run_id = %self.run_id, topics = ?self.topics, resume = self.resume,
             resumed_keys = delivered.len(), dry_run, "replay started");
 
+        self.pacer.start();
         let stop = self.cancel.child_token();
         let mut run = Dispatch {
             replayer: &self,
@@ -189,16 +190,12 @@ impl Dispatch<'_> {
         }
         let can_send = self.pending.is_some() && self.sends.len() < self.replayer.concurrency;
         let want_page = self.pending.is_none() && more && self.feed.wants_page();
-        let pacer = self.replayer.pacer.as_ref();
+        let pacer = &self.replayer.pacer;
         let sleeper = self.replayer.sleeper.as_ref();
         tokio::select! {
             biased;
             () = self.stop.cancelled() => self.drain(),
-            () = async {
-                if let Some(p) = pacer {
-                    p.until_ready(sleeper).await;
-                }
-            }, if can_send => {
+            () = pacer.until_ready(sleeper), if can_send => {
                 if let Some(out) = self.pending.take() {
                     self.sends.spawn(out);
                 }

@@ -1,9 +1,9 @@
 //! The circuit breaker (issue 15, item 5), with in-memory fakes and paused Tokio time.
 
 use crate::fakes::*;
-use cxone_dlq_replay::domain::{FailureClass, ReplayStatus, StopReason};
-use cxone_dlq_replay::{EngineError, JsonlAuditLog, Replayer, RunSummary, SendOutcome};
-use std::sync::Arc;
+use cxone_dlq_replay::domain::{FailureClass, ReplayStatus, StopReason, Throttling};
+use cxone_dlq_replay::{EngineError, JsonlAuditLog, Pace, Replayer, RunSummary, SendOutcome};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// The event number in a key `replay-evt-NNNNNNN-vA`.
@@ -228,4 +228,75 @@ async fn a_dry_run_never_trips() {
         .await
         .unwrap();
     assert_eq!((s.counts.dry_run, s.stopped), (120, None));
+}
+
+/// Runs 60 events into a target that throttles the first 30 (each a `429` it reports, failed
+/// after its attempts) and accepts the rest, at `pace`, stopping after 10 failures in a row.
+async fn throttled_run(pace: Pace, reports: bool) -> Result<RunSummary, EngineError> {
+    let clock = Arc::new(TokioClock::new());
+    let throttling = Arc::new(Mutex::new(Throttling::default()));
+    let script = {
+        let throttling = Arc::clone(&throttling);
+        Arc::new(move |key: &str| {
+            (number(key) < 30).then(|| {
+                throttling.lock().unwrap().record_throttle();
+                SendOutcome::failed(
+                    FailureClass::MaxRetriesExceeded,
+                    Some(429),
+                    5,
+                    "HTTP 429 after 5 attempt(s)",
+                )
+            })
+        })
+    };
+    let tgt = FakeTarget {
+        throttling: reports.then_some(throttling),
+        script: Some(script),
+        ..FakeTarget::default()
+    };
+    Replayer::builder()
+        .topic("t")
+        .source(FakeSource::new(60))
+        .target(tgt)
+        .audit(MemoryAudit::default())
+        .concurrency(1)
+        .pacing(pace)
+        .stop_after_failures(10)
+        .clock(clock)
+        .build()
+        .unwrap()
+        .run()
+        .await
+}
+
+#[tokio::test(start_paused = true)]
+async fn under_rate_auto_failures_on_429s_do_not_stop_the_run_while_the_pace_can_slow_down() {
+    // Every failure cuts the pace (at most to 10 × 0.81^30 ≈ 0.02/s): never down to its min.
+    let auto = Pace::Adaptive {
+        min: 0.001,
+        max: 100.0,
+    };
+    let s = throttled_run(auto, true).await.unwrap();
+    assert_eq!((s.counts.failed, s.counts.success), (30, 30));
+    assert_eq!((s.stopped, s.rate_limited), (None, 30));
+
+    // Where no slower pace will be tried, they count as any transient failure: at a fixed
+    // pace, at the adaptive pace's min, or when the target does not report its throttling.
+    let min = Pace::Adaptive {
+        min: 10.0,
+        max: 10.0,
+    };
+    for (pace, reports) in [(Pace::Fixed(10.0), true), (min, true), (auto, false)] {
+        let (reason, s) = stopped(throttled_run(pace, reports).await);
+        assert_eq!(
+            reason,
+            StopReason::ConsecutiveFailures {
+                count: 10,
+                last_class: FailureClass::MaxRetriesExceeded,
+                http_status: Some(429)
+            },
+            "{pace:?} {reports}"
+        );
+        assert_eq!(s.counts.failed, 10, "{pace:?} {reports}");
+    }
 }

@@ -5,7 +5,7 @@ use cxone_dlq_replay::domain::{FailureClass, ReplayStatus, SkipReason};
 use cxone_dlq_replay::{
     AuditLog, EngineError, JsonlAuditLog, Progress, Replayer, SendOutcome, Setting, TokioSleeper,
 };
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -95,6 +95,56 @@ async fn pace_is_respected_on_a_fake_clock() {
         span < Duration::from_millis(39 * 50 + 50),
         "pacing much slower than asked: {span:?}"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_after_hold_pauses_paced_sends_which_resume_one_period_apart() {
+    use cxone_dlq_replay::domain::Throttling;
+    let clock = Arc::new(TokioClock::new());
+    let throttling = Arc::new(Mutex::new(Throttling::default()));
+    let sent = Arc::new(AtomicUsize::new(0));
+    // The third send is answered 429 with `Retry-After: 1`: the target holds everything.
+    let script = {
+        let (clock, throttling, sent) = (clock.clone(), throttling.clone(), sent.clone());
+        Arc::new(move |_: &str| {
+            if sent.fetch_add(1, Ordering::SeqCst) == 2 {
+                let now = cxone_dlq_replay::Clock::now(clock.as_ref());
+                let mut t = throttling.lock().unwrap();
+                t.record_throttle();
+                t.hold(now, now + chrono::TimeDelta::seconds(1));
+            }
+            None
+        })
+    };
+    let tgt = FakeTarget {
+        clock: Some(clock.clone()),
+        throttling: Some(throttling),
+        script: Some(script),
+        ..FakeTarget::default()
+    };
+    let summary = Replayer::builder()
+        .topic("t")
+        .source(FakeSource::new(8))
+        .target(tgt.clone())
+        .audit(MemoryAudit::default())
+        .concurrency(8)
+        .pace(50.0)
+        .clock(clock)
+        .build()
+        .unwrap()
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(summary.counts.success, 8);
+    let times = tgt.send_times.lock().unwrap().clone();
+    let ms: Vec<i64> = times
+        .iter()
+        .map(|t| (*t - times[0]).num_milliseconds())
+        .collect();
+    // 0, 20, 40 (the 429 and its hold until 1040), then one period apart: no burst.
+    assert_eq!(ms, [0, 20, 40, 1040, 1060, 1080, 1100, 1120], "{ms:?}");
+    assert_eq!((summary.rate_limited, summary.held_ms), (1, 1000));
+    assert_eq!(summary.pace_per_second, Some(50.0));
 }
 
 #[tokio::test(start_paused = true)]

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use cxone_dlq_replay::domain::{AuditRecord, DlqEvent, DlqPage, IdempotencyKey};
+use cxone_dlq_replay::domain::{AuditRecord, DlqEvent, DlqPage, IdempotencyKey, Throttling};
 use cxone_dlq_replay::{
     AuditSink, BoxError, DeliveredKeys, DlqSource, MonitorEvent, MonitorSink, PageStream,
     ReplayTarget, SendOutcome,
@@ -226,6 +226,8 @@ pub struct FakeTarget {
     pub clock: Option<Arc<dyn Clock>>,
     #[allow(clippy::type_complexity)]
     pub script: Option<Arc<dyn Fn(&str) -> Option<SendOutcome> + Send + Sync>>,
+    /// What the target reports as its server's rate-limit feedback (none when `None`).
+    pub throttling: Option<Arc<Mutex<Throttling>>>,
 }
 
 impl FakeTarget {
@@ -299,6 +301,10 @@ impl ReplayTarget for FakeTarget {
         };
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
         out
+    }
+
+    fn throttling(&self) -> Option<Throttling> {
+        self.throttling.as_ref().map(|t| t.lock().unwrap().clone())
     }
 }
 

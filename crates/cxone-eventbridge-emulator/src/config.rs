@@ -1,6 +1,7 @@
 //! The emulator's settings and their builder.
 
 use crate::error::EmulatorError;
+use crate::limit::RateLimit;
 use crate::server::{self, EmulatorHandle};
 use chrono::{DateTime, TimeZone, Utc};
 use secrecy::{ExposeSecret, SecretString};
@@ -76,6 +77,8 @@ pub struct EmulatorBuilder {
     pub(crate) epoch: DateTime<Utc>,
     pub(crate) webhook_status: u16,
     pub(crate) strict_payload: bool,
+    pub(crate) rate_limit: Option<RateLimit>,
+    pub(crate) rate_limit_headers: bool,
     pub(crate) fan_out: bool,
     pub(crate) put_status: Option<u16>,
 }
@@ -108,6 +111,8 @@ impl Default for EmulatorBuilder {
                 .unwrap_or(DateTime::<Utc>::UNIX_EPOCH),
             webhook_status: 200,
             strict_payload: false,
+            rate_limit: None,
+            rate_limit_headers: false,
             fan_out: false,
             put_status: None,
         }
@@ -140,6 +145,8 @@ impl fmt::Debug for EmulatorBuilder {
             .field("epoch", &self.epoch)
             .field("webhook_status", &self.webhook_status)
             .field("strict_payload", &self.strict_payload)
+            .field("rate_limit", &self.rate_limit)
+            .field("rate_limit_headers", &self.rate_limit_headers)
             .field("fan_out", &self.fan_out)
             .field("put_status", &self.put_status)
             .finish()
@@ -303,6 +310,25 @@ impl EmulatorBuilder {
         self
     }
 
+    /// A token-bucket rate limit over the API routes (DLQ reads and PUTs): a request that finds
+    /// the bucket empty is answered `429` with `Retry-After: 1` and counted in
+    /// [`Ledger::rate_limited`](crate::Ledger::rate_limited). Default: none.
+    /// [`EmulatorHandle::set_rate_limit`](crate::EmulatorHandle::set_rate_limit) changes it
+    /// while running.
+    #[must_use]
+    pub fn rate_limit(mut self, limit: RateLimit) -> Self {
+        self.rate_limit = Some(limit);
+        self
+    }
+
+    /// While a rate limit is in force, send the IETF `RateLimit-Policy` and `RateLimit` header
+    /// fields on every API response (see the README; default `false`).
+    #[must_use]
+    pub fn rate_limit_headers(mut self, yes: bool) -> Self {
+        self.rate_limit_headers = yes;
+        self
+    }
+
     /// Seeds every topic with the same events (the same eventIds and payloads, `topicId` set to
     /// each topic): a fan-out, as when one event failed on several topics (default `false`:
     /// the events are spread round-robin over the topics). With it, `events(n)` is the count
@@ -417,6 +443,9 @@ impl EmulatorBuilder {
                 format!("{} is more than 4 MiB", self.payload_bytes),
             );
         }
+        if let Some(limit) = &self.rate_limit {
+            limit.check()?;
+        }
         if let Some(status) = self.put_status {
             check_put_status(status)?;
         }
@@ -482,6 +511,14 @@ mod tests {
             (Emulator::builder().payload_bytes(5 << 20), "payload_bytes"),
             (Emulator::builder().webhook_status(99), "webhook_status"),
             (Emulator::builder().put_status(201), "put_status"),
+            (
+                Emulator::builder().rate_limit(RateLimit::new(0)),
+                "rate_limit",
+            ),
+            (
+                Emulator::builder().rate_limit(RateLimit::new(10).with_burst(0)),
+                "rate_limit_burst",
+            ),
             (
                 Emulator::builder().latency(Duration::from_secs(4000), Duration::ZERO),
                 "latency",

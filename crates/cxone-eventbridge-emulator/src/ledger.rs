@@ -52,6 +52,10 @@ pub struct Ledger {
     /// API requests whose connection was closed without a response (injected).
     #[serde(default)]
     pub dropped: u64,
+    /// `429`s sent because the rate limit's bucket was empty (also counted in `rejections`;
+    /// the injected `rate_limit_every` 429s are not counted here).
+    #[serde(default)]
+    pub rate_limited: u64,
     /// The highest number of PUTs in progress at once.
     pub max_in_flight: u64,
     /// PUTs in progress when the snapshot was taken.

@@ -8,6 +8,7 @@ mod error;
 mod faults;
 pub mod json_eq;
 mod ledger;
+mod limit;
 mod routes;
 mod server;
 
@@ -18,5 +19,6 @@ pub use config::{
 pub use data::WINDOW;
 pub use error::EmulatorError;
 pub use ledger::{Ledger, WebhookDelivery};
+pub use limit::{MAX_RATE_LIMIT, RateLimit};
 pub use routes::{ROUTE_DISCOVERY, ROUTE_DLQ, ROUTE_OTHER, ROUTE_PUT, ROUTE_TOKEN, ROUTE_WEBHOOK};
 pub use server::EmulatorHandle;

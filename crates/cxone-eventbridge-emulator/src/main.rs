@@ -6,7 +6,7 @@
 #![deny(missing_docs)]
 
 use clap::Parser;
-use cxone_eventbridge_emulator::Emulator;
+use cxone_eventbridge_emulator::{Emulator, RateLimit};
 use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
@@ -65,6 +65,16 @@ struct Args {
     /// Retry-After seconds sent with the 429s.
     #[arg(long, default_value_t = 1)]
     retry_after: u64,
+    /// A token-bucket rate limit over the API routes, in requests per second: an empty bucket
+    /// answers 429 with Retry-After: 1.
+    #[arg(long, value_name = "RPS")]
+    rate_limit: Option<u32>,
+    /// The rate limit's largest burst [default: max(1, RPS/10)].
+    #[arg(long, value_name = "N", requires = "rate_limit")]
+    rate_limit_burst: Option<u32>,
+    /// Send the IETF RateLimit-Policy / RateLimit header fields on every API response.
+    #[arg(long, requires = "rate_limit")]
+    rate_limit_headers: bool,
     /// Fraction of API requests whose connection is closed without a response.
     #[arg(long, default_value_t = 0.0)]
     drop_fraction: f64,
@@ -125,9 +135,17 @@ async fn run(args: Args) -> ExitCode {
         .exhausted_fraction(args.exhausted_fraction)
         .oversize_fraction(args.oversize_fraction)
         .payload_bytes(args.payload_bytes)
-        .strict_payload(args.strict_payload);
+        .strict_payload(args.strict_payload)
+        .rate_limit_headers(args.rate_limit_headers);
     if let Some(n) = args.token_max_uses {
         builder = builder.token_max_uses(n);
+    }
+    if let Some(rps) = args.rate_limit {
+        let mut limit = RateLimit::new(rps);
+        if let Some(burst) = args.rate_limit_burst {
+            limit = limit.with_burst(burst);
+        }
+        builder = builder.rate_limit(limit);
     }
     if let (Some(id), Some(secret)) = (args.access_key_id, args.access_key_secret) {
         builder = builder.access_key(id, secret);

@@ -413,7 +413,7 @@ impl ClientBuilder {
                 clock: self.clock,
                 sleeper: self.sleeper,
                 jitter: self.jitter,
-                hold_until: Mutex::new(None),
+                throttling: Mutex::default(),
                 tokens: TokenCache::new(self.refresh_margin),
                 page_limit: BodyLimit {
                     bytes: self.max_page_body,

@@ -10,10 +10,9 @@ use crate::exchange::Answer;
 use crate::runtime::{Clock, Jitter, Sleeper};
 use crate::token::{CachedToken, TokenCache};
 use bytes::Bytes;
-use chrono::{DateTime, Utc};
 use cxone_replay_domain::{
     DlqPage, FailureClass, IdempotencyKey, PutEventResponse, ReplayPayload, RetryBudget,
-    RetryPolicy, TokenResponse, check_credential_url, redact_userinfo,
+    RetryPolicy, Throttling, TokenResponse, check_credential_url, redact_userinfo,
 };
 use reqwest::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use secrecy::ExposeSecret;
@@ -54,7 +53,8 @@ pub(crate) struct Inner {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) sleeper: Arc<dyn Sleeper>,
     pub(crate) jitter: Arc<dyn Jitter>,
-    pub(crate) hold_until: Mutex<Option<DateTime<Utc>>>,
+    /// 429s, holds and quotas (see `throttle`); the client-wide hold is its `hold_until`.
+    pub(crate) throttling: Mutex<Throttling>,
     pub(crate) tokens: TokenCache,
     /// The caps of success bodies: DLQ page, token (and discovery), anything else.
     pub(crate) page_limit: BodyLimit,

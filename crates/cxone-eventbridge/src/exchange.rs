@@ -81,7 +81,7 @@ impl Client {
     async fn wait_for_hold(&self) {
         let i = &self.inner;
         loop {
-            let until = *i.hold_until.lock().unwrap_or_else(PoisonError::into_inner);
+            let until = self.throttle_state().hold_until;
             let Some(until) = until else { return };
             let Ok(wait) = (until - i.clock.now()).to_std() else {
                 return; // already passed
@@ -91,7 +91,7 @@ impl Client {
             }
             i.sleeper.sleep(wait).await;
             // Waited it out, unless a later 429 moved the hold meanwhile.
-            if *i.hold_until.lock().unwrap_or_else(PoisonError::into_inner) == Some(until) {
+            if self.throttle_state().hold_until == Some(until) {
                 return;
             }
         }
@@ -105,10 +105,7 @@ impl Client {
             .now()
             .checked_add_signed(TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX))
             .unwrap_or(DateTime::<Utc>::MAX_UTC);
-        let mut hold = i.hold_until.lock().unwrap_or_else(PoisonError::into_inner);
-        if hold.is_none_or(|h| h < until) {
-            *hold = Some(until);
-        }
+        self.throttle_state().hold(i.clock.now(), until);
     }
 
     /// Sends the request `make` builds until it succeeds or the retry policy gives up, through
@@ -189,6 +186,7 @@ impl Client {
                         held = true;
                     }
                 }
+                self.observe(bearer, status, &headers, retry_after);
                 let success = (200..300).contains(&status) || (accept_409 && status == 409);
                 if success {
                     match read_capped(response, limit).await {

@@ -19,6 +19,7 @@ pub mod retry;
 pub mod runtime;
 mod secrets;
 mod setting;
+mod throttle;
 mod tls;
 mod token;
 

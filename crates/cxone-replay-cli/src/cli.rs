@@ -293,9 +293,19 @@ pub struct ReplayArgs {
     #[arg(long, default_value_t = DEFAULT_CONCURRENCY, value_name = "N", value_parser = RangedU64ValueParser::<usize>::new().range(1..=MAX_CONCURRENCY as u64))]
     pub concurrency: usize,
 
-    /// At most N replays per second, evenly spaced.
-    #[arg(long, value_name = "N", value_parser = parse_rate)]
-    pub rate: Option<f64>,
+    /// At most N replays per second, evenly spaced; or `auto`: find the API's rate limit
+    /// (start slowly, speed up while it accepts, slow down on a 429, follow its RateLimit
+    /// header fields when it sends them).
+    #[arg(long, value_name = "N|auto", value_parser = parse_rate)]
+    pub rate: Option<Rate>,
+
+    /// With --rate auto: never slower than N replays per second [default: 1].
+    #[arg(long, value_name = "N", value_parser = parse_rate_bound, requires = "rate")]
+    pub rate_min: Option<f64>,
+
+    /// With --rate auto: never faster than N replays per second [default: 10000].
+    #[arg(long, value_name = "N", value_parser = parse_rate_bound, requires = "rate")]
+    pub rate_max: Option<f64>,
 
     /// DLQ page size.
     #[arg(long, default_value_t = REPLAY_PAGE_SIZE, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
@@ -413,8 +423,27 @@ pub(crate) fn parse_secret(s: &str) -> Result<SecretString, std::convert::Infall
     Ok(SecretString::from(s))
 }
 
-/// A `--rate`: a number the engine accepts as a pace.
-fn parse_rate(s: &str) -> Result<f64, String> {
+/// A `--rate`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Rate {
+    /// At most this many replays per second.
+    PerSecond(f64),
+    /// Find the API's rate limit.
+    Auto,
+}
+
+/// A `--rate`: `auto`, or a number the engine accepts as a pace.
+fn parse_rate(s: &str) -> Result<Rate, String> {
+    if s.trim().eq_ignore_ascii_case("auto") {
+        return Ok(Rate::Auto);
+    }
+    parse_rate_bound(s)
+        .map(Rate::PerSecond)
+        .map_err(|e| format!("{e} (or `auto`)"))
+}
+
+/// A `--rate-min`/`--rate-max` (or a number of `--rate`): a pace the engine accepts.
+fn parse_rate_bound(s: &str) -> Result<f64, String> {
     let rate: f64 = s.trim().parse().map_err(|e| format!("{e}"))?;
     match check_pace(rate) {
         Ok(()) => Ok(rate),
@@ -528,13 +557,22 @@ mod tests {
         };
         assert_eq!(
             parse(&["--rate", "0.5"]).unwrap(),
-            (Some(0.5), DEFAULT_CONCURRENCY)
+            (Some(Rate::PerSecond(0.5)), DEFAULT_CONCURRENCY)
         );
+        assert_eq!(parse(&["--rate", "AUTO"]).unwrap().0, Some(Rate::Auto));
         for bad in ["0", "-3", "NaN", "inf", "2e9", "fast"] {
             let e = parse(&[&format!("--rate={bad}")]).unwrap_err();
             assert_eq!(e.kind(), clap::error::ErrorKind::ValueValidation, "{bad}");
             assert!(e.to_string().contains("--rate"), "{e}");
+            for flag in ["--rate-min", "--rate-max"] {
+                let e = parse(&["--rate", "auto", &format!("{flag}={bad}")]).unwrap_err();
+                assert_eq!(e.kind(), clap::error::ErrorKind::ValueValidation, "{bad}");
+                assert!(e.to_string().contains(flag), "{e}");
+            }
         }
+        // The bounds need a --rate (and `auto`, checked when the run is configured).
+        let e = parse(&["--rate-min", "5"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::MissingRequiredArgument);
         let max = MAX_CONCURRENCY.to_string();
         assert_eq!(parse(&["--concurrency", &max]).unwrap().1, MAX_CONCURRENCY);
         let over = (MAX_CONCURRENCY + 1).to_string();

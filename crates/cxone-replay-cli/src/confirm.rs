@@ -3,7 +3,7 @@
 
 use crate::cli::ReplayArgs;
 use crate::error::CliError;
-use cxone_dlq_replay::Selection;
+use cxone_dlq_replay::{Pace, Selection};
 use cxone_replay_domain::ReplayPolicy;
 use std::io::{BufRead, IsTerminal, Write};
 
@@ -33,6 +33,7 @@ pub fn plan(
     topics: &[String],
     selection: &Selection,
     policy: &ReplayPolicy,
+    pace: Option<&Pace>,
 ) -> String {
     let mut rows: Vec<(&str, String)> = Vec::new();
     let topics = topics.join(", ");
@@ -97,8 +98,14 @@ pub fn plan(
     ));
     rows.push((
         "rate",
-        a.rate
-            .map_or("unpaced".into(), |r| format!("at most {r} per second")),
+        match pace {
+            None => "unpaced".into(),
+            Some(Pace::Fixed(r)) => format!("at most {r} per second"),
+            Some(Pace::Adaptive { min, max }) => {
+                format!("auto: find the API's rate limit, between {min} and {max} per second")
+            }
+            Some(other) => format!("{other:?}"),
+        },
     ));
     rows.push(("concurrency", a.concurrency.to_string()));
     rows.push((
@@ -205,11 +212,13 @@ mod tests {
             "--resume",
         ]);
         let (policy, _) = crate::replay::policy_and_filter(&a, chrono::Utc::now()).unwrap();
+        let pace = crate::replay::pace(&a).unwrap();
         let text = plan(
             &a,
             &["t1".into(), "t2".into()],
             &Selection::default(),
             &policy,
+            pace.as_ref(),
         );
         for needle in [
             "  source       the DLQ of t1, t2\n",
@@ -228,9 +237,41 @@ mod tests {
             &["t".into()],
             &Selection::default(),
             &ReplayPolicy::default(),
+            None,
         );
         assert!(text.contains("filters      none"), "{text}");
         assert!(text.contains("destination  each event's topic"), "{text}");
+        assert!(text.contains("  rate         unpaced\n"), "{text}");
+    }
+
+    #[test]
+    fn the_plan_shows_an_auto_pace_with_its_bounds() {
+        let text_of = |args: &[&str]| {
+            let a = replay(args);
+            let pace = crate::replay::pace(&a).unwrap();
+            plan(
+                &a,
+                &["t".into()],
+                &Selection::default(),
+                &ReplayPolicy::default(),
+                pace.as_ref(),
+            )
+        };
+        let text = text_of(&["--rate", "auto", "--rate-min", "2", "--rate-max", "40"]);
+        assert!(
+            text.contains(
+                "  rate         auto: find the API's rate limit, between 2 and 40 per second\n"
+            ),
+            "{text}"
+        );
+        // the defaults are shown, not left implicit
+        let text = text_of(&["--rate", "auto"]);
+        let bounds = format!(
+            "between {} and {} per second",
+            cxone_dlq_replay::DEFAULT_PACE_MIN,
+            cxone_dlq_replay::DEFAULT_PACE_MAX
+        );
+        assert!(text.contains(&bounds), "{text}");
     }
 
     #[test]

@@ -75,7 +75,7 @@ impl Bar {
     }
 }
 
-/// `seen 120 · ok 100 · dup 2 · skipped 15 · failed 3 · 240/s`.
+/// `seen 120 · replayed 100 · duplicate 2 · skipped 15 · failed 3 · 240/s (mean 231/s) · pace 250/s`.
 pub fn message(p: &Progress) -> String {
     let c = &p.counts;
     let mut s = format!(
@@ -88,6 +88,12 @@ pub fn message(p: &Progress) -> String {
     if p.already_replayed > 0 {
         s.push_str(&format!(" · already replayed {}", p.already_replayed));
     }
-    s.push_str(&format!(" · {:.0}/s", p.current_rate));
+    s.push_str(&format!(
+        " · {:.0}/s (mean {:.0}/s)",
+        p.current_rate, p.mean_rate
+    ));
+    if let Some(pace) = p.pace {
+        s.push_str(&format!(" · pace {pace:.0}/s"));
+    }
     s
 }

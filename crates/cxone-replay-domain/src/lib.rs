@@ -12,6 +12,7 @@ mod filter;
 mod ids;
 mod payload;
 mod plan;
+mod ratelimit;
 mod retry;
 mod split;
 pub mod time;
@@ -31,6 +32,9 @@ pub use ids::{
 };
 pub use payload::{CLIENT_VERSION, ReplayMetadata, ReplayPayload, RetryMatrix, RoutingDirective};
 pub use plan::{DEFAULT_BODY_LIMIT, Decision, PlannedReplay, ReplayPolicy, Skip, SkipReason, plan};
+pub use ratelimit::{
+    Quota, QuotaPolicy, ServiceLimit, Throttling, parse_ratelimit, parse_ratelimit_policy,
+};
 pub use retry::{RetryBudget, RetryDecision, RetryPolicy, parse_retry_after};
 pub use time::{Clock, Jitter, NoJitter, Sleeper};
 pub use wire::{

@@ -24,13 +24,14 @@ pub(crate) async fn dlq(
     uri: Uri,
 ) -> Response {
     state.ledger().request(ROUTE_DLQ);
-    if let Err(resp) = gate::admit(&state, &conn, &headers, Scope::Read).await {
-        return resp;
-    }
-    match page(&state, &uri) {
+    let admitted = match gate::admit(&state, &conn, &headers, Scope::Read).await {
+        Ok(a) => a,
+        Err(resp) => return resp,
+    };
+    admitted.stamp(match page(&state, &uri) {
         Ok(body) => json_response(&state, StatusCode::OK, body),
         Err(r) => r.respond(&state, "GET dlq/events"),
-    }
+    })
 }
 
 /// The JSON text of the page the query asks for.

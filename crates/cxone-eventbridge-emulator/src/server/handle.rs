@@ -4,6 +4,7 @@ use crate::config::EmulatorBuilder;
 use crate::data;
 use crate::error::EmulatorError;
 use crate::ledger::Ledger;
+use crate::limit::RateLimit;
 use crate::routes;
 use crate::server::clock::ServerClock;
 use crate::server::listener::{ConnTag, DropListener};
@@ -147,13 +148,27 @@ impl EmulatorHandle {
         self.state.tokens.expire_all();
     }
 
+    /// Changes the rate limit while running (`None` lifts it): from now on, requests are judged
+    /// by the new limit; the tokens already earned are kept up to its burst.
+    ///
+    /// # Errors
+    /// [`EmulatorError::InvalidConfig`] naming `rate_limit` or `rate_limit_burst` when out of
+    /// range (the limit in force is then unchanged).
+    pub fn set_rate_limit(&self, limit: Option<RateLimit>) -> Result<(), EmulatorError> {
+        if let Some(l) = &limit {
+            l.check()?;
+        }
+        self.state.set_rate_limit(limit);
+        Ok(())
+    }
+
     /// Answers every replay PUT from now on with `status` (400 to 599), or normally again with
     /// `None`; see [`EmulatorBuilder::put_status`](crate::EmulatorBuilder::put_status).
     ///
     /// # Errors
-    /// [`EmulatorError::InvalidConfig`](crate::EmulatorError::InvalidConfig) (setting
+    /// [`EmulatorError::InvalidConfig`] (setting
     /// `put_status`) for a status outside 400 to 599; nothing changes then.
-    pub fn set_put_status(&self, status: Option<u16>) -> Result<(), crate::EmulatorError> {
+    pub fn set_put_status(&self, status: Option<u16>) -> Result<(), EmulatorError> {
         if let Some(s) = status {
             crate::config::check_put_status(s)?;
         }

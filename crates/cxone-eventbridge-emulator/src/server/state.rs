@@ -5,6 +5,7 @@ use crate::data::Dataset;
 use crate::faults::FaultPlan;
 use crate::json_eq::Numbers;
 use crate::ledger::LedgerState;
+use crate::limit::{Bucket, RateLimit, Verdict};
 use crate::server::clock::ServerClock;
 use crate::server::tokens::TokenStore;
 use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
@@ -29,6 +30,7 @@ pub(crate) struct AppState {
     /// The status every PUT is answered with after the gate; 0: none.
     put_status: AtomicU16,
     ledger: Mutex<LedgerState>,
+    limit: Mutex<Option<Bucket>>,
 }
 
 impl AppState {
@@ -40,8 +42,10 @@ impl AppState {
         clock: ServerClock,
         token_nonce: u64,
     ) -> Self {
+        let limit = cfg.rate_limit.map(|l| Bucket::new(l, clock.now()));
         AppState {
             faults: FaultPlan::from_config(&cfg),
+            limit: Mutex::new(limit),
             tokens: TokenStore::new(cfg.seed, token_nonce, cfg.token_ttl, cfg.token_max_uses),
             put_status: AtomicU16::new(cfg.put_status.unwrap_or(0)),
             cfg,
@@ -69,6 +73,23 @@ impl AppState {
     /// The number of the next API request, from 0: its key into the fault schedule.
     pub(crate) fn next_api_request(&self) -> u64 {
         self.api_seq.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The rate limit's verdict on an API request arriving now (`None` without a limit).
+    pub(crate) fn take_token(&self) -> Option<Verdict> {
+        let now = self.clock.now();
+        lock(&self.limit).as_mut().map(|b| b.take(now))
+    }
+
+    /// Sets (or lifts, with `None`) the rate limit from now on.
+    pub(crate) fn set_rate_limit(&self, limit: Option<RateLimit>) {
+        let now = self.clock.now();
+        let mut bucket = lock(&self.limit);
+        match (bucket.as_mut(), limit) {
+            (Some(b), Some(l)) => b.set(l, now),
+            (None, Some(l)) => *bucket = Some(Bucket::new(l, now)),
+            (_, None) => *bucket = None,
+        }
     }
 
     /// The status every PUT is answered with after the gate, if one is set.

@@ -180,6 +180,25 @@ async fn a_dropped_put_is_not_accepted_and_its_retry_is() {
 }
 
 #[tokio::test]
+async fn the_handle_changes_the_rate_limit_and_refuses_a_bad_one() {
+    use cxone_eventbridge_emulator::RateLimit;
+    let emu = Emulator::builder()
+        .events(2)
+        .rate_limit(RateLimit::new(1).with_burst(1))
+        .start()
+        .await
+        .expect("starts");
+    let err = emu
+        .set_rate_limit(Some(RateLimit::new(10).with_burst(0)))
+        .expect_err("burst 0");
+    assert_eq!(err.setting(), Some("rate_limit_burst"));
+    emu.set_rate_limit(None).expect("lifted");
+    emu.set_rate_limit(Some(RateLimit::new(1_000_000)))
+        .expect("the largest");
+    emu.shutdown().await;
+}
+
+#[tokio::test]
 async fn put_status_leaves_the_dlq_readable_and_is_checked_when_changed() {
     let emu = start(Emulator::builder().events(3).put_status(503)).await;
     let tok = token(&emu).await;

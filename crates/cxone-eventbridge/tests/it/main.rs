@@ -10,4 +10,5 @@ mod memory;
 mod requests;
 mod retry;
 mod support;
+mod throttle;
 mod tls;

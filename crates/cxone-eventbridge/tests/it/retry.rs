@@ -10,8 +10,8 @@ use httpmock::{HttpMockRequest, HttpMockResponse};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
 
 const BODY: &[u8] =
     br#"{"eventId":"e1","idempotencyKey":"replay-e1-v1","originalPayload":{"n":1}}"#;
@@ -277,33 +277,6 @@ async fn the_retry_budget_stops_a_retry_storm() {
     put.assert_calls_async(4).await;
 }
 
-/// Reads one HTTP/1.1 request (head and `Content-Length` body) off `stream`.
-async fn read_request(stream: &mut TcpStream) -> Vec<u8> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        let n = stream.read(&mut chunk).await.unwrap_or(0);
-        if n == 0 {
-            return buf;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        let text = String::from_utf8_lossy(&buf).to_string();
-        if let Some(head_end) = text.find("\r\n\r\n") {
-            let len = text[..head_end]
-                .lines()
-                .find_map(|l| {
-                    let (k, v) = l.split_once(':')?;
-                    k.eq_ignore_ascii_case("content-length")
-                        .then(|| v.trim().parse::<usize>().ok())?
-                })
-                .unwrap_or(0);
-            if buf.len() >= head_end + 4 + len {
-                return buf;
-            }
-        }
-    }
-}
-
 /// A raw server: answers token requests; the first `broken` PUTs get half a response and a
 /// closed connection, later ones a 201. Returns the base URL and the PUT count.
 async fn breaking_server(broken: usize) -> (String, Arc<AtomicUsize>) {
@@ -324,11 +297,7 @@ async fn breaking_server(broken: usize) -> (String, Arc<AtomicUsize>) {
                         return;
                     }
                     let response = if req.starts_with(b"POST") {
-                        let body = format!(r#"{{"access_token":"{TOKEN}","expires_in":3600}}"#);
-                        format!(
-                            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
-                            body.len()
-                        )
+                        raw_token_response()
                     } else if counter.fetch_add(1, Ordering::SeqCst) < broken {
                         // Promise 500 bytes, send 10, close.
                         let _ = stream

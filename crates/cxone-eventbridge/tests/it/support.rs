@@ -8,6 +8,8 @@ use httpmock::prelude::*;
 use secrecy::SecretString;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
 
 pub const CLIENT_ID: &str = "demo-client";
 pub const SECRET: &str = "s3cr3t-client-secret-value";
@@ -107,3 +109,39 @@ pub fn put_path(topic: &str) -> String {
 }
 
 pub const DLQ_PATH: &str = "/api/v2/eventbridge/dlq/events";
+
+/// Reads one HTTP/1.1 request (head and `Content-Length` body) off `stream`.
+pub async fn read_request(stream: &mut TcpStream) -> Vec<u8> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut chunk).await.unwrap_or(0);
+        if n == 0 {
+            return buf;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&buf).to_string();
+        if let Some(head_end) = text.find("\r\n\r\n") {
+            let len = text[..head_end]
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse::<usize>().ok())?
+                })
+                .unwrap_or(0);
+            if buf.len() >= head_end + 4 + len {
+                return buf;
+            }
+        }
+    }
+}
+
+/// The raw HTTP/1.1 answer of a token request: `TOKEN`, valid for an hour.
+pub fn raw_token_response() -> String {
+    let body = format!(r#"{{"access_token":"{TOKEN}","expires_in":3600}}"#);
+    format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}

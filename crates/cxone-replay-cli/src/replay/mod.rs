@@ -5,7 +5,7 @@ mod report;
 
 pub use report::Finished;
 
-use crate::cli::ReplayArgs;
+use crate::cli::{Rate, ReplayArgs};
 use crate::config::{self, api_error};
 use crate::confirm;
 use crate::error::{CliError, EXIT_INTERRUPTED, EXIT_OK, chain};
@@ -13,7 +13,8 @@ use crate::output::{out, out_json};
 use crate::progress::Bar;
 use chrono::{DateTime, Utc};
 use cxone_dlq_replay::{
-    DlqSource, EngineError, FileSource, JsonlAuditLog, Replayer, Selection, Setting, WebhookMonitor,
+    DEFAULT_PACE_MAX, DEFAULT_PACE_MIN, DlqSource, EngineError, FileSource, JsonlAuditLog, Pace,
+    Replayer, Selection, Setting, WebhookMonitor,
 };
 use cxone_eventbridge::{Client, Error as ApiError};
 use cxone_replay_domain::{DestinationAllowList, DestinationOverride, FailureClass, ReplayPolicy};
@@ -36,8 +37,8 @@ pub struct RunSpec {
     pub selection: Selection,
     /// Events in flight.
     pub concurrency: usize,
-    /// Replays per second.
-    pub pace: Option<f64>,
+    /// How fast the replays go (`None`: as fast as the concurrency allows).
+    pub pace: Option<Pace>,
     /// DLQ page size.
     pub page_size: u32,
     /// Send nothing.
@@ -65,6 +66,7 @@ pub struct RunSpec {
 /// start. A run that started returns its exit code (and reports why it stopped early).
 pub async fn run(a: ReplayArgs, progress: bool, now: DateTime<Utc>) -> Result<u8, CliError> {
     let (policy, selection) = policy_and_filter(&a, now)?;
+    let pace = pace(&a)?;
     if let (Some(log), Some(only)) = (&a.filter.only_failed, &selection.only)
         && only.is_empty()
     {
@@ -102,7 +104,14 @@ pub async fn run(a: ReplayArgs, progress: bool, now: DateTime<Utc>) -> Result<u8
         Some(client)
     };
     if !a.dry_run && !a.yes {
-        confirm::ask(confirm::plan(&a, &topics, &selection, &policy)).await?;
+        confirm::ask(confirm::plan(
+            &a,
+            &topics,
+            &selection,
+            &policy,
+            pace.as_ref(),
+        ))
+        .await?;
     }
     let source: Arc<dyn DlqSource> = match (file, &client) {
         (Some(f), _) => Arc::new(f),
@@ -116,7 +125,7 @@ pub async fn run(a: ReplayArgs, progress: bool, now: DateTime<Utc>) -> Result<u8
         policy,
         selection,
         concurrency: a.concurrency,
-        pace: a.rate,
+        pace,
         page_size: a.page_size,
         dry_run: a.dry_run,
         limit: a.limit.and_then(NonZeroU64::new),
@@ -223,6 +232,39 @@ pub fn policy_and_filter(
     Ok((policy, selection))
 }
 
+/// The pace of `--rate`, `--rate-min` and `--rate-max`.
+///
+/// # Errors
+/// Exit 2 when a bound is given without `--rate auto`, or `--rate-min` is above `--rate-max`.
+pub fn pace(a: &ReplayArgs) -> Result<Option<Pace>, CliError> {
+    let bounds = a.rate_min.is_some() || a.rate_max.is_some();
+    let pace = match a.rate {
+        None => None,
+        Some(Rate::PerSecond(_)) if bounds => {
+            return Err(CliError::usage(
+                "--rate-min and --rate-max bound --rate auto; with a fixed --rate N leave them out",
+            ));
+        }
+        Some(Rate::PerSecond(r)) => Some(Pace::Fixed(r)),
+        Some(Rate::Auto) => Some(Pace::Adaptive {
+            min: a
+                .rate_min
+                .unwrap_or(DEFAULT_PACE_MIN.min(a.rate_max.unwrap_or(f64::MAX))),
+            max: a
+                .rate_max
+                .unwrap_or(DEFAULT_PACE_MAX.max(a.rate_min.unwrap_or(0.0))),
+        }),
+    };
+    if let Some(p) = &pace
+        && let Err(EngineError::Setting { problem, .. }) = p.check()
+    {
+        return Err(CliError::usage(format!(
+            "invalid --rate-min/--rate-max: {problem}"
+        )));
+    }
+    Ok(pace)
+}
+
 /// Builds the webhook monitor of `--monitoring-webhook` (needs a Tokio runtime).
 pub fn monitor(a: &ReplayArgs) -> Result<Option<WebhookMonitor>, CliError> {
     let Some(url) = a.monitoring_webhook.as_deref().filter(|u| !u.is_empty()) else {
@@ -284,7 +326,7 @@ pub async fn execute(spec: RunSpec) -> Result<Finished, CliError> {
         b = b.target(target);
     }
     if let Some(p) = spec.pace {
-        b = b.pace(p);
+        b = b.pacing(p);
     }
     if let Some(n) = spec.limit {
         b = b.limit(n);

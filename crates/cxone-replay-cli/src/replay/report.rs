@@ -115,6 +115,26 @@ pub fn render_summary(s: &RunSummary, audit_log: &Path, stopped_early: bool) -> 
             s.elapsed_ms as f64 / 1000.0
         ),
     ]);
+    if !s.dry_run {
+        let pace = match s.pace_per_second {
+            Some(p) => format!("paced at {p:.1}/s at the end; "),
+            None => String::new(),
+        };
+        kv.row([
+            "sends".to_string(),
+            format!("{pace}{:.1} sends/s on average", s.sends_per_second),
+        ]);
+    }
+    if s.rate_limited > 0 || s.held_ms > 0 {
+        kv.row([
+            "rate limited".to_string(),
+            format!(
+                "{} answer(s) 429; held {:.1} s by Retry-After",
+                s.rate_limited,
+                s.held_ms as f64 / 1000.0
+            ),
+        ]);
+    }
     if s.monitor_dropped > 0 {
         kv.row([
             "monitor".to_string(),
@@ -208,6 +228,46 @@ mod tests {
             text.ends_with("\nNot every event was handled: run again with --resume to finish.\n"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn the_pace_and_the_rate_limit_are_shown_beside_the_limit() {
+        let mut s = RunSummary {
+            run_id: "run-4".into(),
+            seen: 10,
+            limit_reached: true,
+            sends_per_second: 9.5,
+            pace_per_second: Some(12.5),
+            rate_limited: 3,
+            held_ms: 2_500,
+            ..RunSummary::default()
+        };
+        s.counts.success = 10;
+        let text = render_summary(&s, Path::new("log.jsonl"), false);
+        for needle in [
+            "REPLAY run-4 stopped at its limit\n",
+            "  sends         paced at 12.5/s at the end; 9.5 sends/s on average\n",
+            "  rate limited  3 answer(s) 429; held 2.5 s by Retry-After\n",
+            "(--limit): run again with --resume to continue.\n",
+        ] {
+            assert!(text.contains(needle), "{needle}:\n{text}");
+        }
+        let j = summary_json(&s, Path::new("log.jsonl"));
+        assert_eq!(j["pace_per_second"], 12.5);
+        assert_eq!(j["held_ms"], 2_500);
+        // unpaced and never throttled: no pace, no rate-limited row; a dry run sends nothing
+        s.pace_per_second = None;
+        s.rate_limited = 0;
+        s.held_ms = 0;
+        let text = render_summary(&s, Path::new("log.jsonl"), false);
+        assert!(
+            text.contains("  sends       9.5 sends/s on average\n"),
+            "{text}"
+        );
+        assert!(!text.contains("rate limited"), "{text}");
+        s.dry_run = true;
+        let text = render_summary(&s, Path::new("log.jsonl"), false);
+        assert!(!text.contains("sends/s"), "{text}");
     }
 
     #[test]

@@ -1,6 +1,9 @@
 //! `dlq export` and `replay --from-file`: a DLQ to a file and back, byte for byte.
 
-use crate::support::{Sandbox, TOPIC, counts_sum, emulator, run};
+use crate::support::{
+    Sandbox, TOPIC, counts_sum, emulator, emulator_with_ratelimit_fields,
+    replay_paced_by_the_fields, run,
+};
 use cxone_dlq_replay::AuditLog;
 use cxone_eventbridge_emulator::ROUTE_PUT;
 use cxone_replay_domain::{
@@ -201,6 +204,26 @@ async fn replay_from_file_delivers_exactly_the_exported_events() {
     );
     assert_eq!(s["counts"]["SUCCESS"], 0);
     assert_eq!(emu.ledger().accepted_total(), eligible.len() as u64);
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_from_a_file_is_paced_by_what_the_api_answers_its_puts() {
+    use cxone_eventbridge_emulator::ROUTE_DLQ;
+    // The file source reports no throttling; the client (the target) does: `--rate auto`
+    // follows the RateLimit fields of the PUTs' answers.
+    let emu = emulator_with_ratelimit_fields(30).await;
+    let sb = Sandbox::new();
+    let mut c = sb.cmd_for(&emu);
+    c.args(["dlq", "export", "--out", "backup.jsonl"]);
+    run(c).await.expect_code(0);
+    let reads = emu.ledger().requests_on(ROUTE_DLQ);
+    replay_paced_by_the_fields(&sb, &emu, &["--from-file", "backup.jsonl"], 30).await;
+    assert_eq!(
+        emu.ledger().requests_on(ROUTE_DLQ),
+        reads,
+        "the replay read the file, not the DLQ"
+    );
     emu.shutdown().await;
 }
 

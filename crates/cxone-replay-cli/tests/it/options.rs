@@ -88,7 +88,7 @@ async fn destination_override_and_signed_webhook() {
 async fn bad_replay_options_exit_2() {
     let emu = emulator(3).start().await.unwrap();
     let sb = Sandbox::new();
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 10] = [
         (
             &["--destination-override", "http://hooks.example.com/"],
             "--destination-override",
@@ -113,6 +113,14 @@ async fn bad_replay_options_exit_2() {
         ),
         (&["--max-age", "seven days"], "--max-age"),
         (&["--rate", "0"], "--rate"),
+        (&["--rate", "quick"], "--rate"),
+        (&["--rate", "10", "--rate-min", "5"], "--rate-min"),
+        (&["--rate-max", "50"], "--rate"),
+        (&["--rate", "auto", "--rate-max=-1"], "--rate-max"),
+        (
+            &["--rate", "auto", "--rate-min", "50", "--rate-max", "10"],
+            "--rate-min/--rate-max: min (50) is above max (10)",
+        ),
     ];
     for (args, needle) in cases {
         let mut c = sb.cmd_for(&emu);

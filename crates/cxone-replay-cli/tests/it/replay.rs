@@ -1,6 +1,9 @@
 //! `replay` against an emulator: faults, dry run, resume, failures.
 
-use crate::support::{Output, Sandbox, TOPIC, assert_clean, counts_sum, emulator, run};
+use crate::support::{
+    Output, Sandbox, TOPIC, assert_clean, counts_sum, emulator, emulator_with_ratelimit_fields,
+    replay_paced_by_the_fields, run,
+};
 use cxone_dlq_replay::AuditLog;
 use cxone_eventbridge_emulator::{EmulatorHandle, ROUTE_PUT};
 use cxone_replay_domain::{Decision, EventFilter, ReplayPolicy, ReplayStatus, plan};
@@ -269,6 +272,7 @@ async fn text_summary_is_a_table() {
         "RETRY_WINDOW_EXCEEDED",
         "PUT LATENCY (ms)",
         "throughput",
+        "paced at 1000.0/s at the end",
         "audit log   replay_audit_log.jsonl",
     ] {
         assert!(o.stdout.contains(needle), "{needle}:\n{}", o.stdout);
@@ -277,6 +281,18 @@ async fn text_summary_is_a_table() {
         o.stderr.is_empty(),
         "no progress bar or logs off a terminal:\n{}",
         o.stderr
+    );
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_auto_follows_the_ratelimit_fields_and_reports_the_pace() {
+    let emu = emulator_with_ratelimit_fields(30).await;
+    let sb = Sandbox::new();
+    let v = replay_paced_by_the_fields(&sb, &emu, &[], 30).await;
+    assert!(
+        v["sends_per_second"].as_f64().is_some_and(|r| r > 0.0),
+        "{v}"
     );
     emu.shutdown().await;
 }

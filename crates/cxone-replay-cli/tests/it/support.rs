@@ -139,3 +139,38 @@ pub fn counts_sum(summary: &Value) -> u64 {
         .map(|k| summary["counts"][*k].as_u64().expect("count"))
         .sum()
 }
+
+/// An [`emulator`] behind a rate limit of 5,000 requests per second (far above what a test
+/// sends: the point is the wiring, not the timing) that sends the `RateLimit` fields.
+pub async fn emulator_with_ratelimit_fields(events: usize) -> EmulatorHandle {
+    emulator(events)
+        .rate_limit(cxone_eventbridge_emulator::RateLimit::new(5_000))
+        .rate_limit_headers(true)
+        .start()
+        .await
+        .unwrap()
+}
+
+/// Runs `replay --yes --json --rate auto --rate-max 3000` with `args` against an
+/// [`emulator_with_ratelimit_fields`] and checks that its `events` were delivered at the max:
+/// the fields' policy (5,000/s) is above it, and slow start alone would still be near 10/s
+/// after a few dozen sends. Returns the summary.
+pub async fn replay_paced_by_the_fields(
+    sb: &Sandbox,
+    emu: &EmulatorHandle,
+    args: &[&str],
+    events: u64,
+) -> Value {
+    let mut c = sb.cmd_for(emu);
+    c.args(["replay", "--yes", "--json", "--rate", "auto"])
+        .args(["--rate-max", "3000"])
+        .args(args);
+    let o = run(c).await;
+    o.expect_code(0);
+    let v = o.json();
+    assert_eq!(v["counts"]["SUCCESS"], events, "{v}");
+    assert_eq!(v["pace_per_second"], 3000.0, "{v}");
+    assert_eq!(v["rate_limited"], 0, "{v}");
+    assert_eq!(v["held_ms"], 0, "{v}");
+    v
+}

@@ -44,9 +44,10 @@ pub(crate) async fn replay(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     let bytes = read_body(body, length).await;
-    if let Err(resp) = gate::admit(&state, &conn, &parts.headers, Scope::Write).await {
-        return resp;
-    }
+    let admitted = match gate::admit(&state, &conn, &parts.headers, Scope::Write).await {
+        Ok(a) => a,
+        Err(resp) => return resp,
+    };
     let key_header = parts
         .headers
         .get("idempotency-key")
@@ -55,13 +56,14 @@ pub(crate) async fn replay(
         "PUT topics/{topic}/events [{}]",
         key_header.unwrap_or("no Idempotency-Key")
     );
-    if let Some(status) = state.put_status() {
-        return put_status_answer(status).respond(&state, &context);
-    }
-    match accept(&state, &parts.headers, &topic, key_header, bytes) {
-        Ok(resp) => resp,
-        Err(r) => r.respond(&state, &context),
-    }
+    let resp = match state.put_status() {
+        Some(status) => put_status_answer(status).respond(&state, &context),
+        None => match accept(&state, &parts.headers, &topic, key_header, bytes) {
+            Ok(resp) => resp,
+            Err(r) => r.respond(&state, &context),
+        },
+    };
+    admitted.stamp(resp)
 }
 
 /// The answer of the `put_status` setting (not a contract violation of the client).
