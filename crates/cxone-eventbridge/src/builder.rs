@@ -68,6 +68,7 @@ pub struct ClientBuilder {
     request_timeout: Duration,
     max_connections: usize,
     refresh_margin: Duration,
+    min_refresh_interval: Duration,
     max_page_body: usize,
     max_token_body: usize,
     max_response_body: usize,
@@ -92,6 +93,7 @@ impl fmt::Debug for ClientBuilder {
             .field("request_timeout", &self.request_timeout)
             .field("max_connections", &self.max_connections)
             .field("refresh_margin", &self.refresh_margin)
+            .field("min_refresh_interval", &self.min_refresh_interval)
             .field("max_page_body", &self.max_page_body)
             .field("max_token_body", &self.max_token_body)
             .field("max_response_body", &self.max_response_body)
@@ -115,6 +117,7 @@ impl Default for ClientBuilder {
             request_timeout: Duration::from_secs(30),
             max_connections: 32,
             refresh_margin: Duration::from_secs(60),
+            min_refresh_interval: crate::MIN_TOKEN_REFRESH_INTERVAL,
             max_page_body: DEFAULT_MAX_PAGE_BODY,
             max_token_body: DEFAULT_MAX_TOKEN_BODY,
             max_response_body: DEFAULT_MAX_RESPONSE_BODY,
@@ -234,6 +237,19 @@ impl ClientBuilder {
     #[must_use]
     pub fn token_refresh_margin(mut self, d: Duration) -> Self {
         self.refresh_margin = d;
+        self
+    }
+
+    /// The least time between two token requests (default [`MIN_TOKEN_REFRESH_INTERVAL`],
+    /// 1 s). A refresh due sooner — a token answered with a 401 again right after it was fetched,
+    /// or one the server revokes after a few uses — keeps the current token while it is valid,
+    /// or waits for the interval to pass, so a server that refuses every token is not asked for
+    /// a new one per request. Lower it only against a local server such as the emulator.
+    ///
+    /// [`MIN_TOKEN_REFRESH_INTERVAL`]: crate::MIN_TOKEN_REFRESH_INTERVAL
+    #[must_use]
+    pub fn min_token_refresh_interval(mut self, d: Duration) -> Self {
+        self.min_refresh_interval = d;
         self
     }
 
@@ -414,7 +430,7 @@ impl ClientBuilder {
                 sleeper: self.sleeper,
                 jitter: self.jitter,
                 throttling: Mutex::default(),
-                tokens: TokenCache::new(self.refresh_margin),
+                tokens: TokenCache::new(self.refresh_margin, self.min_refresh_interval),
                 page_limit: BodyLimit {
                     bytes: self.max_page_body,
                     setting: Setting::MaxPageBody,

@@ -17,8 +17,10 @@ const DEFAULT_TTL: Duration = Duration::from_secs(300);
 /// The shortest token lifetime believed: a shorter `expires_in` (`0` included) is taken as this,
 /// so that a token endpoint that says "expires at once" does not cost a token request per call.
 pub const MIN_TOKEN_LIFETIME: Duration = Duration::from_secs(30);
-/// The least time between two token requests of one client. A refresh due sooner keeps the
-/// current token while it is valid, or waits (on the client's sleeper) when there is none.
+/// The default least time between two token requests of one client (the builder's
+/// [`min_token_refresh_interval`](crate::ClientBuilder::min_token_refresh_interval)). A refresh
+/// due sooner keeps the current token while it is valid, or waits (on the client's sleeper) when
+/// there is none.
 pub const MIN_TOKEN_REFRESH_INTERVAL: Duration = Duration::from_secs(1);
 /// How many of the latest access tokens are remembered for redaction (current and previous).
 const REMEMBERED_TOKENS: usize = 2;
@@ -26,10 +28,6 @@ const REMEMBERED_TOKENS: usize = 2;
 /// the refresh's error (when it is not) for this long before trying again, so that a struggling
 /// token endpoint, or one refusing our credentials, is not hammered.
 const FAILED_REFRESH_COOLDOWN: TimeDelta = TimeDelta::seconds(5);
-
-fn interval() -> TimeDelta {
-    TimeDelta::from_std(MIN_TOKEN_REFRESH_INTERVAL).unwrap_or(TimeDelta::MAX)
-}
 
 /// One cached token.
 pub(crate) struct CachedToken {
@@ -68,6 +66,8 @@ struct RefreshState {
 /// double-checked, so any number of concurrent callers cause one token request.
 pub(crate) struct TokenCache {
     margin: Duration,
+    /// The least time between two token requests.
+    min_interval: TimeDelta,
     current: RwLock<Option<Arc<CachedToken>>>,
     refresh: tokio::sync::Mutex<RefreshState>,
     /// Number of finished refresh attempts.
@@ -87,9 +87,10 @@ impl fmt::Debug for TokenCache {
 }
 
 impl TokenCache {
-    pub(crate) fn new(margin: Duration) -> Self {
+    pub(crate) fn new(margin: Duration, min_interval: Duration) -> Self {
         TokenCache {
             margin,
+            min_interval: TimeDelta::from_std(min_interval).unwrap_or(TimeDelta::MAX),
             current: RwLock::new(None),
             refresh: tokio::sync::Mutex::new(RefreshState::default()),
             finished: AtomicU64::new(0),
@@ -114,7 +115,7 @@ impl TokenCache {
     }
 
     /// A token that is fresh at `now`, fetching one with `fetch` if needed, at most one
-    /// request per [`MIN_TOKEN_REFRESH_INTERVAL`]: a refresh due sooner keeps a still-valid
+    /// request per minimum refresh interval: a refresh due sooner keeps a still-valid
     /// token, or waits on `sleeper` for the interval to pass.
     ///
     /// # Errors
@@ -155,7 +156,7 @@ impl TokenCache {
                 return Err(error.clone());
             }
         }
-        if let Some(next) = state.last_fetch.map(|t| t + interval())
+        if let Some(next) = state.last_fetch.map(|t| t + self.min_interval)
             && at < next
         {
             if let Some(t) = &still_valid {
@@ -287,7 +288,7 @@ mod tests {
 
     #[tokio::test]
     async fn refreshes_margin_before_expiry() {
-        let cache = TokenCache::new(Duration::from_secs(60));
+        let cache = TokenCache::new(Duration::from_secs(60), MIN_TOKEN_REFRESH_INTERVAL);
         let t = cache
             .get(t0, &RecordingSleeper::new(), || async {
                 Ok(resp("a", 3600))
@@ -312,7 +313,7 @@ mod tests {
 
     #[tokio::test]
     async fn cached_until_refresh_time() {
-        let cache = TokenCache::new(Duration::from_secs(60));
+        let cache = TokenCache::new(Duration::from_secs(60), MIN_TOKEN_REFRESH_INTERVAL);
         let calls = AtomicUsize::new(0);
         let fetch = || async {
             calls.fetch_add(1, Ordering::SeqCst);
@@ -344,7 +345,7 @@ mod tests {
 
     #[tokio::test]
     async fn failed_refresh_keeps_a_valid_token_and_fails_without_one() {
-        let cache = TokenCache::new(Duration::from_secs(60));
+        let cache = TokenCache::new(Duration::from_secs(60), MIN_TOKEN_REFRESH_INTERVAL);
         let first = cache
             .get(t0, &RecordingSleeper::new(), || async {
                 Ok(resp("a", 3600))
@@ -371,7 +372,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_refresh_without_a_valid_token_is_shared_for_the_cool_down() {
-        let cache = TokenCache::new(Duration::from_secs(60));
+        let cache = TokenCache::new(Duration::from_secs(60), MIN_TOKEN_REFRESH_INTERVAL);
         let fetches = std::sync::atomic::AtomicU32::new(0);
         let failing = || async {
             fetches.fetch_add(1, Ordering::SeqCst);
@@ -407,7 +408,7 @@ mod tests {
 
     #[tokio::test]
     async fn invalidate_only_the_current_generation() {
-        let cache = TokenCache::new(Duration::from_secs(60));
+        let cache = TokenCache::new(Duration::from_secs(60), MIN_TOKEN_REFRESH_INTERVAL);
         let a = cache
             .get(t0, &RecordingSleeper::new(), || async {
                 Ok(resp("a", 3600))
@@ -438,8 +439,34 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_refresh_interval_is_a_setting() {
+        let cache = TokenCache::new(Duration::from_secs(60), Duration::from_millis(10));
+        let sleeper = RecordingSleeper::new();
+        let fetches = AtomicUsize::new(0);
+        let fetch = || async {
+            let n = fetches.fetch_add(1, Ordering::SeqCst);
+            Ok(resp(&format!("t{n}"), 3600))
+        };
+        let first = cache.get(t0, &sleeper, fetch).await.unwrap();
+        let at = |ms| move || t0() + TimeDelta::milliseconds(ms);
+        cache.invalidate(first.generation);
+        cache.get(at(4), &sleeper, fetch).await.unwrap();
+        assert_eq!(fetches.load(Ordering::SeqCst), 2);
+        assert_eq!(
+            sleeper.sleeps(),
+            [Duration::from_millis(6)],
+            "waits the rest of 10 ms"
+        );
+        let second = cache.current().unwrap();
+        cache.invalidate(second.generation);
+        cache.get(at(30), &sleeper, fetch).await.unwrap();
+        assert_eq!(fetches.load(Ordering::SeqCst), 3);
+        assert_eq!(sleeper.sleeps().len(), 1, "20 ms later: no wait");
+    }
+
+    #[tokio::test]
     async fn at_most_one_token_request_per_second() {
-        let cache = TokenCache::new(Duration::from_secs(60));
+        let cache = TokenCache::new(Duration::from_secs(60), MIN_TOKEN_REFRESH_INTERVAL);
         let sleeper = RecordingSleeper::new();
         let fetches = AtomicUsize::new(0);
         let fetch = || async {
@@ -462,7 +489,7 @@ mod tests {
         assert_eq!(cache.recent().len(), 2, "current and previous remembered");
 
         // A refresh due under a second after the last request keeps the valid token.
-        let cache = TokenCache::new(Duration::from_millis(3_599_500));
+        let cache = TokenCache::new(Duration::from_millis(3_599_500), MIN_TOKEN_REFRESH_INTERVAL);
         let fetches = AtomicUsize::new(0);
         let fetch = || async {
             fetches.fetch_add(1, Ordering::SeqCst);
@@ -480,7 +507,7 @@ mod tests {
 
     #[tokio::test]
     async fn rejects_unusable_tokens() {
-        let cache = TokenCache::new(Duration::from_secs(60));
+        let cache = TokenCache::new(Duration::from_secs(60), MIN_TOKEN_REFRESH_INTERVAL);
         assert!(cache.make(resp("", 10), t0()).is_err());
         assert!(cache.make(resp("bad\ntoken", 10), t0()).is_err());
         let mut mac = resp("x", 10);

@@ -56,6 +56,8 @@ fn client(emu_url: &str, id: &str, secret: &str, concurrency: usize) -> Result<C
             .client_credentials(id, SecretString::from(secret))
             .retry_policy(retry)
             .retry_budget(RetryBudget::new(100_000, 1, 1, 1))
+            // the emulator revokes tokens after a few uses: fetch a new one at once
+            .min_token_refresh_interval(Duration::from_millis(10))
             .connect_timeout(Duration::from_secs(2))
             .request_timeout(Duration::from_secs(5))
             .max_connections(concurrency),
