@@ -409,12 +409,15 @@ pub fn engine_error(e: &EngineError) -> CliError {
             lock.display()
         )),
         EngineError::Fetch { source, .. } => match source.downcast_ref::<ApiError>() {
-            // No later run can read the DLQ either until the credentials, the scopes or the
-            // trusted CAs change: a configuration error (exit 2), as for `dlq list`.
+            // No later run can read the DLQ either until the credentials, the scopes, the
+            // trusted CAs or the topic change: a configuration error (exit 2), as for `dlq list`.
             Some(api)
                 if matches!(
                     api.last_class(),
-                    FailureClass::Unauthorized | FailureClass::Forbidden | FailureClass::Tls
+                    FailureClass::Unauthorized
+                        | FailureClass::Forbidden
+                        | FailureClass::Tls
+                        | FailureClass::NotFound
                 ) =>
             {
                 api_error(&e.to_string(), api)

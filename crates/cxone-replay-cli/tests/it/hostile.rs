@@ -238,3 +238,28 @@ async fn an_oversized_dlq_page_exits_1_and_says_to_lower_the_page_size() {
     assert!(o.stderr.contains("--page-size"), "{}", o.stderr);
     assert_eq!(server.count(Route::Dlq), 1, "not retried");
 }
+
+#[tokio::test]
+async fn a_dlq_that_answers_404_is_a_configuration_error_for_every_command() {
+    let server = HostileServer::builder()
+        .mode(Mode::EchoCredentials {
+            route: Route::Dlq,
+            status: 404,
+        })
+        .start()
+        .await
+        .unwrap();
+    let sb = Sandbox::new();
+    for args in [
+        &["dlq", "list"][..],
+        &["replay", "--yes", "--audit-log", "a.jsonl"][..],
+    ] {
+        let mut c = cmd(&sb, &server);
+        c.args(args);
+        let o = run(c).await;
+        o.expect_code(2);
+        assert!(o.stderr.contains("404"), "{args:?}: {}", o.stderr);
+        assert!(!o.stderr.contains(SECRET), "{}", o.stderr);
+    }
+    assert_eq!(server.count(Route::Put), 0);
+}
