@@ -14,7 +14,7 @@ use cxone_replay_domain::{
 use reqwest::header::{ACCEPT, HeaderMap, HeaderValue};
 use secrecy::SecretString;
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use url::Url;
 
@@ -414,6 +414,7 @@ impl ClientBuilder {
                 sleeper: self.sleeper,
                 jitter: self.jitter,
                 throttling: Mutex::default(),
+                observer: RwLock::default(),
                 tokens: TokenCache::new(self.refresh_margin),
                 page_limit: BodyLimit {
                     bytes: self.max_page_body,
