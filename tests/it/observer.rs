@@ -104,7 +104,7 @@ async fn the_observer_is_told_what_the_summary_counts_and_what_the_emulator_saw(
         .run()
         .await
         .unwrap();
-    let s = seen.0.lock().unwrap();
+    let s = std::mem::take(&mut *seen.0.lock().unwrap());
     // Outcomes: exactly the summary's.
     assert_eq!(s.counts, summary.counts);
     assert_eq!(s.counts.total(), 400);
@@ -157,7 +157,6 @@ async fn the_observer_is_told_what_the_summary_counts_and_what_the_emulator_saw(
     assert!(s.in_flight.iter().all(|&n| n <= 8));
     assert!(s.in_flight.contains(&1));
     assert_eq!(s.in_flight.last(), Some(&0));
-    drop(s);
     // The run disconnected its observer from the client.
     assert!(client.set_observer(None).is_none());
     emu.shutdown().await;
