@@ -7,7 +7,7 @@ mod report;
 
 pub use connection::{AuthMode, ConnectionArgs, Sources};
 pub use filter::{FilterArgs, TimeArg, TopicsArgs};
-pub use observe::{DEFAULT_PROGRESS_INTERVAL, MetricsArgs, ProgressArgs, ProgressMode};
+pub use observe::{MetricsArgs, ProgressArgs, ProgressMode};
 pub use report::{AuditReportArgs, ReportFormat};
 
 use clap::builder::RangedU64ValueParser;

@@ -5,9 +5,6 @@ use super::parse_duration;
 use clap::{Args, ValueEnum};
 use std::time::Duration;
 
-/// The default `--progress-interval`.
-pub const DEFAULT_PROGRESS_INTERVAL: Duration = Duration::from_secs(10);
-
 /// How progress is shown on stderr.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ProgressMode {

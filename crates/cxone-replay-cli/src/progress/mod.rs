@@ -26,14 +26,14 @@ pub struct Ui {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Settings {
     shown: Shown,
-    interval: Duration,
     json: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Shown {
     Bar,
-    Log,
+    /// A line every this long.
+    Log(Duration),
     Off,
 }
 
@@ -47,18 +47,15 @@ impl Settings {
             ProgressMode::Off => Shown::Off,
             ProgressMode::Bar if terminal => Shown::Bar,
             ProgressMode::Bar => Shown::Off,
-            ProgressMode::Log => Shown::Log,
+            ProgressMode::Log => Shown::Log(args.progress_interval),
             ProgressMode::Auto if terminal => Shown::Bar,
-            ProgressMode::Auto => Shown::Log,
+            ProgressMode::Auto => Shown::Log(args.progress_interval),
         };
-        Settings {
-            shown,
-            interval: args.progress_interval,
-            json,
-        }
+        Settings { shown, json }
     }
 
     /// A bar on a terminal, nothing otherwise (`demo`).
+    #[cfg(feature = "demo")]
     pub fn bar_only(quiet: bool) -> Self {
         let terminal = std::io::stderr().is_terminal();
         Settings {
@@ -67,7 +64,6 @@ impl Settings {
             } else {
                 Shown::Off
             },
-            interval: crate::cli::DEFAULT_PROGRESS_INTERVAL,
             json: false,
         }
     }
@@ -125,13 +121,8 @@ impl Bar {
             Shown::Off => Bar {
                 display: Display::Off,
             },
-            Shown::Log => Bar {
-                display: Display::Log(LogLines::start(
-                    settings.interval,
-                    settings.json,
-                    total,
-                    initial,
-                )),
+            Shown::Log(interval) => Bar {
+                display: Display::Log(LogLines::start(interval, settings.json, total, initial)),
             },
             Shown::Bar => {
                 let term = console::Term::stderr();
