@@ -288,7 +288,8 @@ pub fn render(
                 if let Some((t, (pct, eta))) = known {
                     parts.push(format!("{pct:.0}% of {}", t.of()));
                     if let Some(eta) = eta {
-                        let secs = Duration::from_secs(eta.as_secs());
+                        // Whole seconds, rounded up: `ETA 0s` only when done.
+                        let secs = Duration::from_secs(eta.as_secs_f64().ceil() as u64);
                         parts.push(format!("ETA {}", humantime::format_duration(secs)));
                     }
                 }
