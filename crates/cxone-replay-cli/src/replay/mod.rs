@@ -74,6 +74,11 @@ pub async fn run(a: ReplayArgs, ui: Ui, now: DateTime<Utc>) -> Result<u8, CliErr
         a.metrics.metrics_addr.as_deref(),
         std::env::var(METRICS_ADDR_ENV).ok().as_deref(),
     )?;
+    if metrics_addr.is_none() && a.metrics.metrics_linger.is_some() {
+        return Err(CliError::usage(format!(
+            "--metrics-linger needs --metrics-addr (or {METRICS_ADDR_ENV})"
+        )));
+    }
     if let (Some(log), Some(only)) = (&a.filter.only_failed, &selection.only)
         && only.is_empty()
     {

@@ -140,6 +140,16 @@ async fn a_zero_interval_is_refused_naming_the_flag() {
     o.expect_code(2);
     assert!(o.stderr.contains("--progress-interval"), "{}", o.stderr);
     assert!(o.stderr.contains("more than zero"), "{}", o.stderr);
+    // A linger without a server is a mistake, not a no-op.
+    let mut c = sb.cmd();
+    c.args(["replay", "--topic", "t", "--metrics-linger", "5s"]);
+    let o = run(c).await;
+    o.expect_code(2);
+    assert!(
+        o.stderr.contains("--metrics-linger needs --metrics-addr"),
+        "{}",
+        o.stderr
+    );
 }
 
 /// `GET /metrics` on `addr`: the samples, by name and labels; `None` if nothing answers.
