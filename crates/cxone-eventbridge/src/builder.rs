@@ -414,7 +414,6 @@ impl ClientBuilder {
                 sleeper: self.sleeper,
                 jitter: self.jitter,
                 throttling: Mutex::default(),
-                observer: RwLock::default(),
                 tokens: TokenCache::new(self.refresh_margin),
                 page_limit: BodyLimit {
                     bytes: self.max_page_body,
@@ -429,6 +428,7 @@ impl ClientBuilder {
                     setting: Setting::MaxResponseBody,
                 },
                 max_empty_pages: self.max_empty_pages,
+                observer: RwLock::default(),
             }),
         })
     }
