@@ -45,6 +45,15 @@ pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// The largest concurrency accepted.
 pub const MAX_CONCURRENCY: usize = 1024;
 
+/// Disconnects the observer from the HTTP exchanges when dropped.
+struct WatchingExchanges<'a>(&'a Replayer);
+
+impl Drop for WatchingExchanges<'_> {
+    fn drop(&mut self) {
+        self.0.observe_exchanges(false);
+    }
+}
+
 /// What a run does with the replays it plans.
 pub(crate) enum Mode {
     /// Plan, validate and audit `DRY_RUN`; send nothing.
@@ -123,6 +132,13 @@ impl Replayer {
     #[must_use]
     pub fn run_id(&self) -> &str {
         &self.run_id
+    }
+
+    /// Connects the observer (if any) to the HTTP exchanges of the source and the target until
+    /// the guard is dropped: at the end of the run, or when its future is dropped.
+    fn watch_exchanges(&self) -> WatchingExchanges<'_> {
+        self.observe_exchanges(true);
+        WatchingExchanges(self)
     }
 
     /// Connects the observer (if any) to the HTTP exchanges of the source and the target, or

@@ -83,7 +83,7 @@ impl Replayer {
             resumed_keys = delivered.len(), dry_run, "replay started");
 
         self.pacer.start();
-        self.observe_exchanges(true);
+        let _watching = self.watch_exchanges();
         let stop = self.cancel.child_token();
         let mut run = Dispatch {
             replayer: &self,
@@ -121,7 +121,6 @@ impl Replayer {
             ..
         } = run;
         let fetch_error = feed.close();
-        self.observe_exchanges(false);
         let Recorded {
             mut summary,
             audit_error,

@@ -161,3 +161,49 @@ async fn the_observer_is_told_what_the_summary_counts_and_what_the_emulator_saw(
     assert!(client.set_observer(None).is_none());
     emu.shutdown().await;
 }
+
+/// Tells when the first event was recorded.
+struct FirstOutcome(tokio::sync::Notify);
+
+impl RunObserver for FirstOutcome {
+    fn outcome(&self, _record: &AuditRecord) {
+        self.0.notify_one();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_dropped_midway_disconnects_its_observer_from_the_client() {
+    let emu = Emulator::builder()
+        .events(200)
+        .latency(Duration::from_millis(5), Duration::ZERO)
+        .start()
+        .await
+        .unwrap();
+    let client = Client::builder()
+        .base_url(emu.base_url())
+        .client_credentials(
+            emu.client_id(),
+            SecretString::from(emu.client_secret().to_string()),
+        )
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let first = Arc::new(FirstOutcome(tokio::sync::Notify::new()));
+    let run = Replayer::builder()
+        .topic(TOPIC)
+        .source(client.clone())
+        .target(client.clone())
+        .audit(JsonlAuditLog::open(dir.path().join("audit.jsonl")).unwrap())
+        .concurrency(1)
+        .observer(Arc::clone(&first))
+        .build()
+        .unwrap()
+        .run();
+    tokio::select! {
+        r = run => panic!("the run ended before its first record was told: {r:?}"),
+        () = first.0.notified() => {}
+    }
+    // The run's future is gone, mid-run: its observer is no longer the client's.
+    assert!(client.set_observer(None).is_none());
+    emu.shutdown().await;
+}
