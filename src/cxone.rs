@@ -2,9 +2,10 @@
 
 use crate::ports::{BoxError, DlqSource, PageStream, ReplayTarget, SendOutcome};
 use async_trait::async_trait;
-use cxone_eventbridge::{Client, Error, PutOutcome};
+use cxone_eventbridge::{Client, Error, ExchangeObserver, PutOutcome};
 use cxone_replay_domain::{IdempotencyKey, MAX_MESSAGE_EXCERPT, Throttling, excerpt};
 use futures::StreamExt;
+use std::sync::Arc;
 
 impl DlqSource for Client {
     fn pages(&self, topic: &str, page_size: u32, start_token: Option<String>) -> PageStream {
@@ -14,6 +15,10 @@ impl DlqSource for Client {
             .pages()
             .map(|r| r.map_err(|e| Box::new(e) as BoxError))
             .boxed()
+    }
+
+    fn observe_exchanges(&self, observer: Option<Arc<dyn ExchangeObserver>>) {
+        self.set_observer(observer);
     }
 }
 
@@ -40,6 +45,10 @@ impl ReplayTarget for Client {
 
     fn throttling(&self) -> Option<Throttling> {
         Some(Client::throttling(self))
+    }
+
+    fn observe_exchanges(&self, observer: Option<Arc<dyn ExchangeObserver>>) {
+        self.set_observer(observer);
     }
 }
 

@@ -13,6 +13,7 @@ mod error;
 mod export;
 mod latency;
 pub mod monitor;
+mod observer;
 pub mod ports;
 mod resume;
 pub mod runtime;
@@ -34,6 +35,7 @@ pub use error::{EngineError, Setting};
 pub use export::{ExportSummary, export};
 pub use latency::LatencyBucket;
 pub use monitor::{WebhookMonitor, WebhookMonitorBuilder};
+pub use observer::{Exchange, Op, RunObserver};
 pub use ports::{
     AuditSink, BoxError, DlqSource, MonitorEvent, MonitorSink, PageStream, ReplayTarget,
     RunStarted, SendOutcome, TopicPageResult, TopicPageStream,

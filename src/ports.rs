@@ -9,6 +9,7 @@
 
 use crate::summary::RunSummary;
 use async_trait::async_trait;
+use cxone_eventbridge::ExchangeObserver;
 use cxone_replay_domain::{AuditRecord, DlqPage, FailureClass, IdempotencyKey, Throttling};
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -59,6 +60,13 @@ pub trait DlqSource: Send + Sync {
             .collect();
         futures::stream::iter(per_topic).flatten().boxed()
     }
+
+    /// Reports this source's HTTP exchanges to `observer` from now on (`None`: stop). The
+    /// engine calls it at the start and the end of a run that has a
+    /// [`RunObserver`](crate::RunObserver). Default: nothing to report.
+    fn observe_exchanges(&self, observer: Option<Arc<dyn ExchangeObserver>>) {
+        let _ = observer;
+    }
 }
 
 /// Where a planned replay goes.
@@ -79,6 +87,14 @@ pub trait ReplayTarget: Send + Sync {
     /// Default: `None` (the target reports nothing).
     fn throttling(&self) -> Option<Throttling> {
         None
+    }
+
+    /// Reports this target's HTTP exchanges and `Retry-After` holds to `observer` from now on
+    /// (`None`: stop). The engine calls it at the start and the end of a run that has a
+    /// [`RunObserver`](crate::RunObserver); the CXone client sets its
+    /// [`observer`](cxone_eventbridge::Client::set_observer). Default: nothing to report.
+    fn observe_exchanges(&self, observer: Option<Arc<dyn ExchangeObserver>>) {
+        let _ = observer;
     }
 }
 
@@ -224,6 +240,9 @@ impl<T: DlqSource + ?Sized> DlqSource for std::sync::Arc<T> {
     ) -> TopicPageStream {
         (**self).topic_pages(topics, page_size, start_token)
     }
+    fn observe_exchanges(&self, observer: Option<Arc<dyn ExchangeObserver>>) {
+        (**self).observe_exchanges(observer);
+    }
 }
 
 #[async_trait]
@@ -233,6 +252,9 @@ impl<T: ReplayTarget + ?Sized> ReplayTarget for std::sync::Arc<T> {
     }
     fn throttling(&self) -> Option<Throttling> {
         (**self).throttling()
+    }
+    fn observe_exchanges(&self, observer: Option<Arc<dyn ExchangeObserver>>) {
+        (**self).observe_exchanges(observer);
     }
 }
 

@@ -6,6 +6,7 @@ use super::{
     MAX_CONCURRENCY, Mode, ProgressFn, Replayer,
 };
 use crate::error::{EngineError, Setting};
+use crate::observer::RunObserver;
 use crate::ports::{AuditSink, DlqSource, MonitorSink, ReplayTarget};
 use crate::runtime::{Clock, Sleeper, SystemClock, TokioSleeper};
 use crate::selection::EventSet;
@@ -35,6 +36,7 @@ pub struct ReplayerBuilder {
     resume: bool,
     cancel: CancellationToken,
     progress: Option<ProgressFn>,
+    observer: Option<Arc<dyn RunObserver>>,
     clock: Arc<dyn Clock>,
     sleeper: Arc<dyn Sleeper>,
     drain_timeout: Duration,
@@ -76,6 +78,7 @@ impl ReplayerBuilder {
             resume: false,
             cancel: CancellationToken::new(),
             progress: None,
+            observer: None,
             clock: Arc::new(SystemClock),
             sleeper: Arc::new(TokioSleeper),
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
@@ -252,6 +255,15 @@ impl ReplayerBuilder {
         self
     }
 
+    /// Watches the run for metrics (see [`RunObserver`]): every audited outcome, the HTTP
+    /// exchanges and `Retry-After` holds of the target and the source (for the duration of the
+    /// run, through [`ReplayTarget::observe_exchanges`](crate::ReplayTarget::observe_exchanges)),
+    /// PUT latency and the sends in flight. Default: none, and then none of these calls is made.
+    pub fn observer(mut self, observer: impl RunObserver + 'static) -> Self {
+        self.observer = Some(Arc::new(observer));
+        self
+    }
+
     /// The clock for audit timestamps, `initiatedAt`, latency and pacing (default: system).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
@@ -365,6 +377,7 @@ impl ReplayerBuilder {
             resume: self.resume,
             cancel: self.cancel,
             progress: self.progress,
+            observer: self.observer,
             clock: self.clock,
             sleeper: self.sleeper,
             drain_timeout: self.drain_timeout,

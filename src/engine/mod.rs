@@ -20,10 +20,12 @@ pub use builder::ReplayerBuilder;
 pub use cxone_replay_domain::DEFAULT_STOP_AFTER_FAILURES;
 pub use pacer::{DEFAULT_PACE_MAX, DEFAULT_PACE_MIN, MAX_PACE, Pace, check_pace};
 
+use crate::observer::{Exchanges, RunObserver};
 use crate::ports::{AuditSink, DlqSource, MonitorSink, ReplayTarget};
 use crate::runtime::{Clock, Sleeper};
 use crate::selection::EventSet;
 use crate::summary::Progress;
+use cxone_eventbridge::ExchangeObserver;
 use cxone_replay_domain::{EventFilter, ReplayPolicy};
 use pacer::Pacer;
 use std::num::NonZeroU64;
@@ -42,6 +44,15 @@ pub const DEFAULT_PAGE_SIZE: u32 = 100;
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// The largest concurrency accepted.
 pub const MAX_CONCURRENCY: usize = 1024;
+
+/// Disconnects the observer from the HTTP exchanges when dropped.
+struct WatchingExchanges<'a>(&'a Replayer);
+
+impl Drop for WatchingExchanges<'_> {
+    fn drop(&mut self) {
+        self.0.observe_exchanges(false);
+    }
+}
 
 /// What a run does with the replays it plans.
 pub(crate) enum Mode {
@@ -83,6 +94,7 @@ pub struct Replayer {
     resume: bool,
     cancel: CancellationToken,
     progress: Option<ProgressFn>,
+    observer: Option<Arc<dyn RunObserver>>,
     clock: Arc<dyn Clock>,
     sleeper: Arc<dyn Sleeper>,
     drain_timeout: Duration,
@@ -120,5 +132,30 @@ impl Replayer {
     #[must_use]
     pub fn run_id(&self) -> &str {
         &self.run_id
+    }
+
+    /// Connects the observer (if any) to the HTTP exchanges of the source and the target until
+    /// the guard is dropped: at the end of the run, or when its future is dropped.
+    fn watch_exchanges(&self) -> WatchingExchanges<'_> {
+        self.observe_exchanges(true);
+        WatchingExchanges(self)
+    }
+
+    /// Connects the observer (if any) to the HTTP exchanges of the source and the target, or
+    /// with `on` false disconnects it.
+    fn observe_exchanges(&self, on: bool) {
+        let Some(o) = &self.observer else { return };
+        let bridge = on.then(|| Arc::new(Exchanges(Arc::clone(o))) as Arc<dyn ExchangeObserver>);
+        self.source.observe_exchanges(bridge.clone());
+        if let Mode::Send(target) = &self.mode {
+            target.observe_exchanges(bridge);
+        }
+    }
+
+    /// Tells the observer (if any) how many sends are in flight.
+    fn observe_in_flight(&self, n: usize) {
+        if let Some(o) = &self.observer {
+            o.in_flight(n);
+        }
     }
 }

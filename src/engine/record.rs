@@ -2,6 +2,7 @@
 //! counted, shown to the progress callback and told to the monitor.
 
 use super::Replayer;
+use crate::observer::tell_outcome;
 use crate::ports::{AuditSink, BoxError, MonitorEvent, MonitorSink};
 use crate::runtime::Clock;
 use crate::summary::{RunSummary, Tally};
@@ -65,6 +66,9 @@ impl<'a> Recorder<'a> {
         }
         let now = self.clock.now();
         self.tally.add(&rec, now);
+        if let Some(o) = &self.replayer.observer {
+            tell_outcome(o.as_ref(), &rec);
+        }
         if let Some(m) = self.monitor {
             m.notify(MonitorEvent::Record(&rec));
         }

@@ -83,6 +83,7 @@ impl Replayer {
             resumed_keys = delivered.len(), dry_run, "replay started");
 
         self.pacer.start();
+        let _watching = self.watch_exchanges();
         let stop = self.cancel.child_token();
         let mut run = Dispatch {
             replayer: &self,
@@ -198,10 +199,12 @@ impl Dispatch<'_> {
             () = pacer.until_ready(sleeper), if can_send => {
                 if let Some(out) = self.pending.take() {
                     self.sends.spawn(out);
+                    self.replayer.observe_in_flight(self.sends.len());
                 }
                 Phase::Running
             }
             Some((info, done)) = self.sends.join_next(), if !self.sends.is_empty() => {
+                self.replayer.observe_in_flight(self.sends.len());
                 let rec = self.replayer.sent_record(&info, done);
                 self.recorder.record(rec).await;
                 Phase::Running
@@ -234,6 +237,7 @@ impl Dispatch<'_> {
                 Phase::Done
             }
             Some((info, done)) = self.sends.join_next() => {
+                self.replayer.observe_in_flight(self.sends.len());
                 let rec = self.replayer.sent_record(&info, done);
                 self.recorder.record(rec).await;
                 Phase::Draining { deadline }
@@ -246,6 +250,7 @@ impl Dispatch<'_> {
         self.interrupted = true;
         self.sends.abort_all();
         while let Some((info, done)) = self.sends.join_next().await {
+            self.replayer.observe_in_flight(self.sends.len());
             let rec = self.replayer.sent_record(&info, done);
             self.recorder.record(rec).await;
         }

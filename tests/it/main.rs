@@ -10,5 +10,6 @@ mod file;
 mod hostile;
 mod identity;
 mod limit;
+mod observer;
 mod undecodable;
 mod webhook;

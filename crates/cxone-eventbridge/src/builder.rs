@@ -14,7 +14,7 @@ use cxone_replay_domain::{
 use reqwest::header::{ACCEPT, HeaderMap, HeaderValue};
 use secrecy::SecretString;
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use url::Url;
 
@@ -444,6 +444,7 @@ impl ClientBuilder {
                     setting: Setting::MaxResponseBody,
                 },
                 max_empty_pages: self.max_empty_pages,
+                observer: RwLock::default(),
             }),
         })
     }

@@ -7,6 +7,7 @@ use crate::builder::{ClientBuilder, join};
 use crate::dlq::DlqRequest;
 use crate::error::{DecodeError, Error, GaveUp};
 use crate::exchange::Answer;
+use crate::observe::{ExchangeObserver, Op};
 use crate::runtime::{Clock, Jitter, Sleeper};
 use crate::token::{CachedToken, TokenCache};
 use bytes::Bytes;
@@ -19,7 +20,7 @@ use secrecy::ExposeSecret;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use url::Url;
 
 const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
@@ -55,6 +56,8 @@ pub(crate) struct Inner {
     pub(crate) jitter: Arc<dyn Jitter>,
     /// 429s, holds and quotas (see `throttle`); the client-wide hold is its `hold_until`.
     pub(crate) throttling: Mutex<Throttling>,
+    /// Told about every exchange (see `observe`).
+    pub(crate) observer: RwLock<Option<Arc<dyn ExchangeObserver>>>,
     pub(crate) tokens: TokenCache,
     /// The caps of success bodies: DLQ page, token (and discovery), anything else.
     pub(crate) page_limit: BodyLimit,
@@ -168,7 +171,7 @@ impl Client {
         let body = Bytes::from(body);
         let answer = self
             .execute(
-                "topic PUT",
+                Op::Put,
                 true,
                 true,
                 self.inner.response_limit,
@@ -220,7 +223,7 @@ impl Client {
         }
         let answer = self
             .execute(
-                "DLQ page",
+                Op::DlqPage,
                 true,
                 false,
                 self.inner.page_limit,
@@ -277,7 +280,7 @@ impl Client {
         }
         let answer = self
             .execute(
-                "OIDC discovery",
+                Op::Discovery,
                 false,
                 false,
                 self.inner.token_limit,
@@ -307,7 +310,7 @@ impl Client {
                 client_secret,
             } => {
                 self.execute(
-                    "token request",
+                    Op::Token,
                     false,
                     false,
                     i.token_limit,
@@ -333,7 +336,7 @@ impl Client {
                 ..
             } => {
                 self.execute(
-                    "token request",
+                    Op::Token,
                     false,
                     false,
                     i.token_limit,

@@ -6,6 +6,7 @@
 use crate::body::{BodyLimit, Unread, read_capped, read_error_start};
 use crate::client::Client;
 use crate::error::{Error, GaveUp, TlsReason};
+use crate::observe::{Exchange, Op};
 use crate::retry::{Attempt, AuthRefresh, Failure, RetryHooks, StopReason, Stopped, retry_loop};
 use crate::secrets::Secrets;
 use crate::tls::refused_certificate;
@@ -97,7 +98,8 @@ impl Client {
         }
     }
 
-    /// Holds every call of this client for `d` from now (never shortens an existing hold).
+    /// Holds every call of this client for `d` from now (never shortens an existing hold), and
+    /// tells the observer how much longer the client is held.
     fn hold_for(&self, d: Duration) {
         let i = &self.inner;
         let until = i
@@ -105,7 +107,15 @@ impl Client {
             .now()
             .checked_add_signed(TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX))
             .unwrap_or(DateTime::<Utc>::MAX_UTC);
-        self.throttle_state().hold(i.clock.now(), until);
+        let added = {
+            let mut t = self.throttle_state();
+            let before = t.held;
+            t.hold(i.clock.now(), until);
+            t.held.saturating_sub(before)
+        };
+        if let Some(o) = self.observer().filter(|_| !added.is_zero()) {
+            o.held(added);
+        }
     }
 
     /// Sends the request `make` builds until it succeeds or the retry policy gives up, through
@@ -116,20 +126,21 @@ impl Client {
     /// `limit`: the cap of the success body (an error body is kept to a few KiB).
     pub(crate) async fn execute(
         &self,
-        op: &'static str,
+        op: Op,
         bearer: bool,
         accept_409: bool,
         limit: BodyLimit,
         make: &(dyn Fn(&reqwest::Client) -> reqwest::RequestBuilder + Send + Sync),
     ) -> Result<Answer, Error> {
         let i = &self.inner;
+        let label = op.label();
         let mut hooks = CallHooks {
             client: self,
-            op,
+            op: label,
             withdrawn: 0,
         };
         let result = retry_loop(
-            |attempt| self.attempt(bearer, accept_409, limit.bytes, make, attempt),
+            |attempt| self.attempt(op, bearer, accept_409, limit.bytes, make, attempt),
             i.sleeper.as_ref(),
             i.jitter.as_ref(),
             &i.retry,
@@ -142,7 +153,7 @@ impl Client {
                 Ok(answer)
             }
             Ok(Err(no_token)) => Err(no_token),
-            Err(stopped) => Err(call_error(op, bearer, limit, &self.secrets(), stopped)),
+            Err(stopped) => Err(call_error(label, bearer, limit, &self.secrets(), stopped)),
         }
     }
 
@@ -150,6 +161,7 @@ impl Client {
     /// ([`Attempt::Done`] with the token request's error: it had its own retries).
     async fn attempt(
         &self,
+        op: Op,
         bearer: bool,
         accept_409: bool,
         limit: usize,
@@ -168,9 +180,13 @@ impl Client {
         let token = token.map(|t| t.generation);
         let mut retry_after = None;
         let mut held = false;
+        let observer = self.observer();
         let fault = match request.send().await {
             Ok(response) => {
                 let status = response.status().as_u16();
+                if let Some(o) = &observer {
+                    o.exchange(op, Exchange::Status(status));
+                }
                 let headers = response.headers().clone();
                 if status == 429 || status == 503 {
                     retry_after = headers
@@ -214,7 +230,13 @@ impl Client {
                     }
                 }
             }
-            Err(e) => Fault::unanswered(e),
+            Err(e) => {
+                let fault = Fault::unanswered(e);
+                if let Some(o) = &observer {
+                    o.exchange(op, Exchange::Failed(fault.class()));
+                }
+                fault
+            }
         };
         let failure = Failure::new(fault.class(), FailedAttempt { fault, token })
             .with_retry_after(retry_after);

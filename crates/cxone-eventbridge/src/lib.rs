@@ -15,6 +15,7 @@ mod client;
 mod dlq;
 mod error;
 mod exchange;
+mod observe;
 pub mod retry;
 pub mod runtime;
 mod secrets;
@@ -32,6 +33,7 @@ pub use builder::{
 pub use client::{Client, PutOutcome, PutReport};
 pub use dlq::DlqRequest;
 pub use error::{DecodeError, Error, GaveUp, MAX_ERROR_BODY, TlsReason};
+pub use observe::{Exchange, ExchangeObserver, Op};
 pub use runtime::{Clock, Jitter, RandomJitter, Sleeper, SystemClock, TokioSleeper};
 pub use secrets::MAX_REQUEST_ID_LEN;
 pub use setting::{BuildError, Setting};

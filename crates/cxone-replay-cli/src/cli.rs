@@ -2,10 +2,12 @@
 
 mod connection;
 mod filter;
+mod observe;
 mod report;
 
 pub use connection::{AuthMode, ConnectionArgs, Sources};
 pub use filter::{FilterArgs, TimeArg, TopicsArgs};
+pub use observe::{MetricsArgs, ProgressArgs, ProgressMode};
 pub use report::{AuditReportArgs, ReportFormat};
 
 use clap::builder::RangedU64ValueParser;
@@ -224,6 +226,9 @@ pub struct DlqExportArgs {
     /// Print the final counts as one JSON object on stdout (not with `--out -`).
     #[arg(long)]
     pub json: bool,
+    /// Progress on stderr.
+    #[command(flatten)]
+    pub progress: ProgressArgs,
 }
 
 /// `audit summary`.
@@ -327,6 +332,14 @@ pub struct ReplayArgs {
     /// Do not ask before a live replay (needed when stdin or stderr is not a terminal).
     #[arg(long, short = 'y')]
     pub yes: bool,
+
+    /// Progress on stderr.
+    #[command(flatten)]
+    pub progress: ProgressArgs,
+
+    /// Prometheus metrics.
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
 
     /// The audit log (JSON Lines, appended).
     #[arg(long, value_name = "PATH", default_value = DEFAULT_AUDIT_LOG)]

@@ -4,6 +4,7 @@ use crate::cli::{DemoArgs, Faults};
 use crate::config;
 use crate::error::CliError;
 use crate::output::{out, out_json};
+use crate::progress::{Settings, Total};
 use crate::replay::{self, Finished, RunSpec};
 use cxone_dlq_replay::{DEFAULT_PAGE_SIZE, WebhookMonitor};
 use cxone_eventbridge::Client;
@@ -120,8 +121,9 @@ pub async fn run(args: &DemoArgs, progress: bool) -> Result<DemoOutcome, CliErro
             resume: false,
             stop_after_failures: cxone_dlq_replay::DEFAULT_STOP_AFTER_FAILURES,
             monitor: Some(monitor),
-            expected_total: Some(args.events),
-            progress,
+            total: Some(Total::Events(args.events)),
+            progress: Settings::bar_only(!progress),
+            metrics: None,
         };
         let run = replay::execute(spec).await?;
         Ok::<_, CliError>((run, audit_log))

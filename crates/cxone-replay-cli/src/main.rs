@@ -17,6 +17,7 @@ mod dlq;
 mod error;
 mod invocation;
 mod logging;
+mod metrics;
 mod output;
 mod partial;
 mod pretty;
@@ -86,12 +87,16 @@ pub(crate) fn finish(error: Option<CliError>, code: u8) -> Result<u8, CliError> 
 
 async fn run(cli: Cli) -> Result<u8, CliError> {
     let progress = cli.global.quiet == 0;
+    let ui = progress::Ui {
+        quiet: !progress,
+        json_logs: cli.global.log_format == cli::LogFormat::Json,
+    };
     // The command's one "now": relative times (`--since 2h`) and ages are taken against it.
     let now = chrono::Utc::now();
     match cli.command {
-        Command::Dlq(cmd) => dlq::run(cmd, progress, now).await,
+        Command::Dlq(cmd) => dlq::run(cmd, ui, now).await,
         Command::Audit(cmd) => audit::run(cmd),
-        Command::Replay(a) => replay::run(*a, progress, now).await,
+        Command::Replay(a) => replay::run(*a, ui, now).await,
         #[cfg(feature = "demo")]
         Command::Demo(a) => demo::run_command(&a, progress).await,
     }

@@ -7,6 +7,7 @@ mod dlq;
 mod errors;
 mod hostile;
 mod memory;
+mod observe;
 mod requests;
 mod retry;
 mod support;

@@ -5,7 +5,7 @@ use crate::config::api_error;
 use crate::error::{CliError, chain};
 use crate::output::{out, out_json};
 use crate::partial::PartialFile;
-use crate::progress::Bar;
+use crate::progress::{Bar, Settings};
 use cxone_dlq_replay::{DEFAULT_PAGE_SIZE, EngineError, ExportSummary, Selection, export};
 use cxone_eventbridge::{Client, Error as ApiError};
 use std::path::Path;
@@ -25,12 +25,12 @@ pub async fn run(
     client: &Client,
     topics: &[String],
     selection: &Selection,
-    progress: bool,
+    progress: Settings,
 ) -> Result<(), CliError> {
     let to_stdout = a.out.as_os_str() == "-";
-    let bar = Bar::new(progress, None);
+    let bar = Bar::export(progress);
     let on_page = |s: &ExportSummary| {
-        bar.message(format!("exported {} event(s), {} read", s.written, s.read));
+        bar.exported(s);
     };
     let result = if to_stdout {
         let mut stdout = tokio::io::stdout();

@@ -15,6 +15,7 @@ use crate::cli::{ConnectionArgs, DlqCommand};
 use crate::config::{self, api_error};
 use crate::error::{CliError, EXIT_OK};
 use crate::output::{out, out_json};
+use crate::progress::{Settings, Ui};
 use crate::table::{Align, Table, age, truncate};
 use chrono::{DateTime, Utc};
 use cxone_dlq_replay::DEFAULT_PAGE_SIZE;
@@ -30,7 +31,7 @@ use std::collections::{BTreeMap, HashSet};
 /// # Errors
 /// Exit 2 for usage, configuration and authentication errors; exit 1 for a failed read or an
 /// event that is not there.
-pub async fn run(cmd: DlqCommand, progress: bool, now: DateTime<Utc>) -> Result<u8, CliError> {
+pub async fn run(cmd: DlqCommand, ui: Ui, now: DateTime<Utc>) -> Result<u8, CliError> {
     match cmd {
         DlqCommand::List(a) => {
             let topics = a.topics.required()?;
@@ -64,6 +65,7 @@ pub async fn run(cmd: DlqCommand, progress: bool, now: DateTime<Utc>) -> Result<
             let topics = a.topics.required()?;
             let selection = a.filter.selection(now)?;
             let client = connect(&a.connection).await?;
+            let progress = Settings::new(&a.progress, ui.quiet, ui.json_logs);
             export::run(&a, &client, &topics, &selection, progress).await?;
         }
         DlqCommand::Show(a) => {

@@ -9,8 +9,9 @@ use crate::cli::{Rate, ReplayArgs};
 use crate::config::{self, api_error};
 use crate::confirm;
 use crate::error::{CliError, EXIT_INTERRUPTED, EXIT_OK, chain};
+use crate::metrics::{METRICS_ADDR_ENV, Metrics, Server};
 use crate::output::{out, out_json};
-use crate::progress::Bar;
+use crate::progress::{Bar, Settings, Total, Ui};
 use chrono::{DateTime, Utc};
 use cxone_dlq_replay::{
     DEFAULT_PACE_MAX, DEFAULT_PACE_MIN, DlqSource, EngineError, FileSource, JsonlAuditLog, Pace,
@@ -53,10 +54,12 @@ pub struct RunSpec {
     pub stop_after_failures: u32,
     /// Webhook URL and secret.
     pub monitor: Option<WebhookMonitor>,
-    /// How many events the DLQ holds, if known (for the bar's length).
-    pub expected_total: Option<u64>,
-    /// Show the progress bar (when stderr is a terminal).
-    pub progress: bool,
+    /// What the run's total is, if known (for the bar's length, the percentage and the ETA).
+    pub total: Option<Total>,
+    /// How progress is shown.
+    pub progress: Settings,
+    /// The metrics to feed (`--metrics-addr`).
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 /// Runs `replay`: checks the flags, logs in, replays, prints the summary.
@@ -64,9 +67,18 @@ pub struct RunSpec {
 /// # Errors
 /// Exit 2 for usage, configuration and authentication errors; exit 1 when the run could not
 /// start. A run that started returns its exit code (and reports why it stopped early).
-pub async fn run(a: ReplayArgs, progress: bool, now: DateTime<Utc>) -> Result<u8, CliError> {
+pub async fn run(a: ReplayArgs, ui: Ui, now: DateTime<Utc>) -> Result<u8, CliError> {
     let (policy, selection) = policy_and_filter(&a, now)?;
     let pace = pace(&a)?;
+    let metrics_addr = crate::metrics::address(
+        a.metrics.metrics_addr.as_deref(),
+        std::env::var(METRICS_ADDR_ENV).ok().as_deref(),
+    )?;
+    if metrics_addr.is_none() && a.metrics.metrics_linger.is_some() {
+        return Err(CliError::usage(format!(
+            "--metrics-linger needs --metrics-addr (or {METRICS_ADDR_ENV})"
+        )));
+    }
     if let (Some(log), Some(only)) = (&a.filter.only_failed, &selection.only)
         && only.is_empty()
     {
@@ -81,14 +93,21 @@ pub async fn run(a: ReplayArgs, progress: bool, now: DateTime<Utc>) -> Result<u8
         return Ok(EXIT_OK);
     }
     let file = a.from_file.as_ref().map(FileSource::new);
-    let topics = match &file {
-        None => a.topics.required()?,
+    let (topics, lines) = match &file {
+        None => (a.topics.required()?, None),
         Some(f) => match file_topics(f, a.topics.list()).await? {
             Some(t) => t,
             None => return Ok(EXIT_OK),
         },
     };
     let monitor = monitor(&a)?;
+    let server = match metrics_addr {
+        Some(addr) => Some(Server::start(addr).await?),
+        None => None,
+    };
+    if let Some(s) = server.as_ref().filter(|_| !ui.quiet) {
+        s.announce();
+    }
     let interactive = confirm::can_ask();
     // A dry run of a file needs no API at all.
     let client = if a.dry_run && file.is_some() {
@@ -133,8 +152,9 @@ pub async fn run(a: ReplayArgs, progress: bool, now: DateTime<Utc>) -> Result<u8
         resume: a.resume,
         stop_after_failures: a.stop_after_failures,
         monitor,
-        expected_total: None,
-        progress,
+        total: a.limit.map(Total::Sends).or(lines.map(Total::Events)),
+        progress: Settings::new(&a.progress, ui.quiet, ui.json_logs),
+        metrics: server.as_ref().map(Server::metrics),
     };
     let run = execute(spec).await?;
     if a.json {
@@ -142,12 +162,16 @@ pub async fn run(a: ReplayArgs, progress: bool, now: DateTime<Utc>) -> Result<u8
     } else {
         out(&run.text(&a.audit_log));
     }
+    if let Some(s) = server {
+        s.stop(a.metrics.metrics_linger).await;
+    }
     let code = run.exit_code();
     crate::finish(run.error, code)
 }
 
 /// The topics to replay out of `file`: those given (`--topic` filters), else every topic its
-/// lines name. `None` (after saying so) when the file is empty.
+/// lines name, with the number of lines (the run's total). `None` (after saying so) when the
+/// file is empty.
 ///
 /// # Errors
 /// Exit 2 if the file cannot be read; exit 1 if it has lines but none names a topic (it is
@@ -155,7 +179,7 @@ pub async fn run(a: ReplayArgs, progress: bool, now: DateTime<Utc>) -> Result<u8
 async fn file_topics(
     file: &FileSource,
     given: Vec<String>,
-) -> Result<Option<Vec<String>>, CliError> {
+) -> Result<Option<(Vec<String>, Option<u64>)>, CliError> {
     let missing = || {
         CliError::usage(format!("no file at {}", file.path().display()))
             .hint("give the path of a `dlq export --out` file")
@@ -163,7 +187,7 @@ async fn file_topics(
     if !given.is_empty() {
         // The run reads the file; no need for a pass to list its topics.
         return match std::fs::metadata(file.path()) {
-            Ok(m) if m.is_file() => Ok(Some(given)),
+            Ok(m) if m.is_file() => Ok(Some((given, None))),
             _ => Err(missing()),
         };
     }
@@ -193,7 +217,7 @@ async fn file_topics(
             "lines of the file name no topic; they are audited INVALID_EVENT"
         );
     }
-    Ok(Some(found.topics))
+    Ok(Some((found.topics, Some(found.lines))))
 }
 
 /// Turns the `replay` flags into a policy and a selection.
@@ -286,7 +310,7 @@ pub fn monitor(a: &ReplayArgs) -> Result<Option<WebhookMonitor>, CliError> {
 pub async fn execute(spec: RunSpec) -> Result<Finished, CliError> {
     let log = JsonlAuditLog::open(&spec.audit_log).map_err(|e| engine_error(&e))?;
     let cancel = CancellationToken::new();
-    let bar = Bar::new(spec.progress, spec.expected_total);
+    let bar = Bar::new(spec.progress, spec.total);
     // The handler is installed before the run starts (and before "replay starting" is
     // logged): an interrupt from then on drains instead of killing the process.
     let mut interrupts = Interrupts::install()?;
@@ -338,8 +362,12 @@ pub async fn execute(spec: RunSpec) -> Result<Finished, CliError> {
         let bar = Arc::new(bar.clone());
         b = b.on_progress(move |p| bar.update(p));
     }
+    if let Some(m) = spec.metrics {
+        b = b.observer(m);
+    }
     let result = match b.build() {
         Ok(r) => {
+            bar.run_id(r.run_id());
             tracing::info!(run_id = r.run_id(), topics = ?spec.topics, dry_run = spec.dry_run, "replay starting");
             match r.run().await {
                 Ok(summary) => Ok(Finished {

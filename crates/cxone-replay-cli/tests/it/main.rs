@@ -12,6 +12,7 @@ mod file;
 mod hostile;
 #[cfg(not(feature = "demo"))]
 mod no_demo;
+mod observe;
 mod options;
 mod redrive;
 mod replay;
