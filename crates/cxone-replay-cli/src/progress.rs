@@ -62,7 +62,7 @@ impl Bar {
     pub fn note(&self, line: &str) {
         match &self.pb {
             Some(pb) => pb.println(line),
-            None => eprintln!("{line}"),
+            None => crate::output::err_line(line),
         }
     }
 

@@ -45,7 +45,7 @@ pub async fn run(cmd: DlqCommand, progress: bool, now: DateTime<Utc>) -> Result<
             if a.json {
                 out_json(&listing)?;
             } else {
-                out(&render_list(&listing, !selection.is_empty()));
+                out(&render_list(&listing, !selection.is_empty()))?;
             }
         }
         DlqCommand::Stats(a) => {
@@ -56,7 +56,7 @@ pub async fn run(cmd: DlqCommand, progress: bool, now: DateTime<Utc>) -> Result<
             if a.json {
                 out_json(&s)?;
             } else {
-                out(&render_stats(&s, !selection.is_empty()));
+                out(&render_stats(&s, !selection.is_empty()))?;
             }
         }
         DlqCommand::Export(a) => {
@@ -75,9 +75,9 @@ pub async fn run(cmd: DlqCommand, progress: bool, now: DateTime<Utc>) -> Result<
                 let mut line = Vec::new();
                 cxone_dlq_replay::source::write_line(&mut line, &topic, &event)
                     .map_err(|e| CliError::failed(format!("cannot serialize the event: {e}")))?;
-                out(&String::from_utf8_lossy(&line));
+                out(&String::from_utf8_lossy(&line))?;
             } else {
-                out(&render_show(&topic, &event, now));
+                out(&render_show(&topic, &event, now))?;
             }
         }
     }
