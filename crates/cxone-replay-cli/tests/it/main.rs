@@ -16,6 +16,7 @@ mod hostile;
 #[cfg(not(feature = "demo"))]
 mod no_demo;
 mod options;
+mod production;
 mod redrive;
 mod replay;
 mod report;
