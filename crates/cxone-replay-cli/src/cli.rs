@@ -40,7 +40,9 @@ wins over the environment, the environment over .env.
 
 Exit codes: 0 every eligible event delivered (or already delivered), 1 some events failed or the
 run stopped early (--stop-after-failures) or could not finish, 2 usage, configuration or
-authentication error (a replay refused with 401 or 403 stops the run), 130 interrupted."
+authentication error (a replay refused with 401 or 403 stops the run), 130 interrupted (SIGINT),
+143 terminated (SIGTERM): a replay finishes and audits its in-flight events first, a second
+signal stops at once."
     };
 }
 #[cfg(feature = "demo")]
