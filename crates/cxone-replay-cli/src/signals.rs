@@ -34,6 +34,14 @@ impl Stop {
         }
     }
 
+    /// What happened, for the line that says the run is draining.
+    pub fn what(self) -> &'static str {
+        match self {
+            Stop::Interrupt => "interrupted",
+            Stop::Terminate => "terminated (SIGTERM)",
+        }
+    }
+
     /// How to stop at once after this one: send it again (or the other one).
     pub fn again(self) -> &'static str {
         match self {

@@ -306,10 +306,7 @@ pub async fn execute(spec: RunSpec) -> Result<Finished, CliError> {
             let _ = stopped_by.set(first);
             bar.note(&format!(
                 "{}: finishing the events in flight ({})",
-                match first {
-                    Stop::Interrupt => "interrupted",
-                    Stop::Terminate => "terminated (SIGTERM)",
-                },
+                first.what(),
                 first.again()
             ));
             cancel.cancel();
