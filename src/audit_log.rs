@@ -13,9 +13,14 @@
 //! `DUPLICATE`).
 //!
 //! # Locking
-//! Opening a log takes an exclusive lock on `<log>.lock` (an OS file lock, released when the
-//! log is dropped or the process dies, even by `SIGKILL`), so a second concurrent run on the
-//! same log fails with [`EngineError::LogLocked`]. The lock file itself is left in place.
+//! Opening a log for writing takes an exclusive advisory lock on the open log file itself
+//! ([`File::try_lock`]: `flock` on Unix), released when the log is dropped or the process dies,
+//! even by `SIGKILL`. The lock belongs to the file, not to its name: a second concurrent run on
+//! the same log fails with [`EngineError::LogLocked`] whatever path it opens it by (a symlink,
+//! a hard link, another spelling of the path). No lock file is created. Readers
+//! ([`AuditLog::read`], [`AuditLog::scan`], summaries, reports, resume) take no lock and are
+//! never blocked by a run (on Unix; on Windows the lock is mandatory and blocks them). A
+//! `<log>.lock` file left by version 0.1 is ignored.
 //!
 //! # Torn lines
 //! A crash in the middle of a `write` can leave a last line without its newline. Opening such a
@@ -77,14 +82,6 @@ impl Default for JsonlOptions {
     }
 }
 
-/// The lock file path of an audit log: `<log>.lock`.
-#[must_use]
-pub fn lock_path(log: &Path) -> PathBuf {
-    let mut s = log.as_os_str().to_owned();
-    s.push(".lock");
-    PathBuf::from(s)
-}
-
 #[derive(Debug)]
 struct Shared {
     file: Mutex<File>,
@@ -139,15 +136,14 @@ pub struct JsonlAuditLog {
     syncer: Option<JoinHandle<()>>,
     repaired_torn_tail: bool,
     options: JsonlOptions,
-    _lock: File,
 }
 
 impl JsonlAuditLog {
     /// Opens (creating if needed) the log at `path` for append, with default [`JsonlOptions`].
     ///
     /// # Errors
-    /// [`EngineError::LogLocked`] if another run holds `<path>.lock`; [`EngineError::Io`] if a
-    /// file cannot be opened, locked or repaired.
+    /// [`EngineError::LogLocked`] if another run holds the lock on the file at `path` (by any
+    /// path to it); [`EngineError::Io`] if the file cannot be opened, locked or repaired.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, EngineError> {
         Self::open_with(path, JsonlOptions::default())
     }
@@ -164,26 +160,19 @@ impl JsonlAuditLog {
             ));
         }
         let path = path.as_ref().to_path_buf();
-        let lock = lock_path(&path);
-        let lock_file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock)
-            .map_err(|e| EngineError::io("open", &lock, e))?;
-        match lock_file.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(EngineError::LogLocked { path, lock });
-            }
-            Err(std::fs::TryLockError::Error(e)) => return Err(EngineError::io("lock", &lock, e)),
-        }
         let mut file = OpenOptions::new()
             .create(true)
             .read(true)
             .append(true)
             .open(&path)
             .map_err(|e| EngineError::io("open", &path, e))?;
+        // The lock is the open file's (its inode's), not its name's: every path to this file
+        // meets it. It is held as long as `file` (and its clone below) are open.
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Err(EngineError::LogLocked { path }),
+            Err(std::fs::TryLockError::Error(e)) => return Err(EngineError::io("lock", &path, e)),
+        }
         let len = file
             .metadata()
             .map_err(|e| EngineError::io("stat", &path, e))?
@@ -243,7 +232,6 @@ impl JsonlAuditLog {
             syncer: Some(syncer),
             repaired_torn_tail,
             options,
-            _lock: lock_file,
         })
     }
 
@@ -295,7 +283,7 @@ impl JsonlAuditLog {
                 .file
                 .lock()
                 .map_err(|_| std::io::Error::other("audit log writer poisoned"))?;
-            f.write_all(&line)?;
+            write_line(&mut f, &line)?;
         }
         self.shared.written.fetch_add(1, Ordering::Relaxed);
         if self.shared.unsynced.fetch_add(1, Ordering::AcqRel) + 1 >= self.options.sync_every {
@@ -313,6 +301,37 @@ impl JsonlAuditLog {
     pub fn sync(&self) -> Result<(), std::io::Error> {
         self.shared.sync()
     }
+}
+
+/// Writes all of `line` at the end of `f`, or none of it: a write that fails part-way (a full
+/// disk, a file-size limit: `EFBIG`) has the part it wrote cut off again, so that the log never
+/// holds a torn line while the process lives on. (A crash in the middle still can, which is
+/// why a torn last line is repaired on open.)
+fn write_line(f: &mut File, line: &[u8]) -> Result<(), std::io::Error> {
+    let mut written = 0;
+    while written < line.len() {
+        match f.write(&line[written..]) {
+            Ok(0) => {
+                return Err(undo(f, written, std::io::ErrorKind::WriteZero.into()));
+            }
+            Ok(n) => written += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(undo(f, written, e)),
+        }
+    }
+    Ok(())
+}
+
+/// Cuts the last `written` bytes off `f` (the part of a line a failed write left), and gives
+/// back the write's error.
+fn undo(f: &File, written: usize, e: std::io::Error) -> std::io::Error {
+    if written > 0
+        && let Ok(m) = f.metadata()
+    {
+        // Best effort: if even this fails, the torn line is repaired when the log is opened.
+        let _ = f.set_len(m.len().saturating_sub(written as u64));
+    }
+    e
 }
 
 impl Drop for JsonlAuditLog {
@@ -618,5 +637,36 @@ mod tests {
         assert!(err.to_string().contains("in use by another run"));
         drop(first);
         assert!(JsonlAuditLog::open(&p).is_ok());
+        assert!(
+            !dir.path().join("a.jsonl.lock").exists(),
+            "no lock file is made"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_lock_is_the_files_not_its_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.jsonl");
+        let first = JsonlAuditLog::open(&p).unwrap();
+        let sym = dir.path().join("sym.jsonl");
+        std::os::unix::fs::symlink(&p, &sym).unwrap();
+        let hard = dir.path().join("hard.jsonl");
+        std::fs::hard_link(&p, &hard).unwrap();
+        let dotted = dir.path().join(".").join("a.jsonl");
+        for other in [&sym, &hard, &dotted] {
+            match JsonlAuditLog::open(other) {
+                Err(EngineError::LogLocked { path }) => assert_eq!(&path, other),
+                r => panic!("{} was not refused: {r:?}", other.display()),
+            }
+        }
+        // readers are not blocked
+        first.append(&rec("e1", None)).unwrap();
+        assert_eq!(AuditLog::read(&hard).unwrap().records.len(), 1);
+        // a 0.1 lock file left behind changes nothing
+        std::fs::write(dir.path().join("other.jsonl.lock"), b"").unwrap();
+        assert!(JsonlAuditLog::open(dir.path().join("other.jsonl")).is_ok());
+        drop(first);
+        assert!(JsonlAuditLog::open(&sym).is_ok());
     }
 }

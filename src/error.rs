@@ -138,13 +138,12 @@ pub enum EngineError {
         /// What is wrong with it.
         problem: String,
     },
-    /// Another run holds the lock on this audit log.
-    #[error("audit log {} is in use by another run (lock file {} is held)", path.display(), lock.display())]
+    /// Another run holds the lock on this audit log (on the file itself, whatever path it was
+    /// opened by).
+    #[error("audit log {} is in use by another run", path.display())]
     LogLocked {
-        /// The audit log.
+        /// The audit log, as given.
         path: PathBuf,
-        /// Its lock file.
-        lock: PathBuf,
     },
     /// A file operation failed.
     #[error("cannot {what} {}", path.display())]

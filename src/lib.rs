@@ -24,7 +24,7 @@ mod summary;
 pub use audit_log::{
     AuditLog, BadLine, ClassBreakdown, ExampleEvent, FailedEvent, FailedReport, JsonlAuditLog,
     JsonlOptions, LatencyReport, LogReport, LogSummary, ReasonBreakdown, ReportOptions, RunReport,
-    RunRow, TimeBin, Timeline, TopicCount, lock_path,
+    RunRow, TimeBin, Timeline, TopicCount,
 };
 pub use engine::{
     DEFAULT_CONCURRENCY, DEFAULT_DRAIN_TIMEOUT, DEFAULT_PACE_MAX, DEFAULT_PACE_MIN,

@@ -30,6 +30,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use cxone_eventbridge::retry::{Attempt, Failure, NoHooks, StopReason, Stopped, retry_loop};
 use cxone_replay_domain::{
     FailureClass, NoJitter, RetryPolicy, check_credential_url, classify, parse_retry_after,
+    scheme_and_host,
 };
 use hmac::{Hmac, Mac};
 use reqwest::Url;
@@ -63,22 +64,10 @@ pub struct WebhookMonitorBuilder {
 impl std::fmt::Debug for WebhookMonitorBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WebhookMonitorBuilder")
-            .field("url", &redact_url(&self.url))
+            .field("url", &scheme_and_host(&self.url))
             .field("secret", &self.secret.as_ref().map(|_| "[REDACTED]"))
             .field("queue", &self.queue)
             .finish_non_exhaustive()
-    }
-}
-
-fn redact_url(url: &str) -> String {
-    match Url::parse(url) {
-        Ok(u) => format!(
-            "{}://{}{}",
-            u.scheme(),
-            u.host_str().unwrap_or(""),
-            u.port().map(|p| format!(":{p}")).unwrap_or_default()
-        ),
-        Err(_) => "[invalid url]".into(),
     }
 }
 
@@ -189,7 +178,7 @@ impl WebhookMonitorBuilder {
         };
         let task = handle.spawn(worker.run(rx));
         Ok(WebhookMonitor {
-            url_for_debug: redact_url(url.as_str()),
+            url_for_debug: scheme_and_host(url.as_str()),
             signed: self.secret.is_some(),
             tx: Mutex::new(Some(tx)),
             task: Mutex::new(Some(task)),
@@ -360,7 +349,16 @@ impl Worker {
                 Attempt::Failed(Failure::new(class, ()).with_retry_after(retry_after))
             }
             Err(e) => {
-                tracing::debug!(error = %e, "webhook post failed");
+                // The URL is a credential (Slack, Teams): never in a log line.
+                let e = e.without_url();
+                let mut error = e.to_string();
+                let mut cause = std::error::Error::source(&e);
+                while let Some(c) = cause {
+                    error.push_str(": ");
+                    error.push_str(&c.to_string());
+                    cause = c.source();
+                }
+                tracing::debug!(%error, "webhook post failed");
                 let class = if e.is_timeout() {
                     FailureClass::Timeout
                 } else {
@@ -430,6 +428,13 @@ impl WebhookMonitor {
             clock: Arc::new(SystemClock),
             sleeper: Arc::new(TokioSleeper),
         }
+    }
+
+    /// The webhook URL as it may be shown: scheme, host and port only (its path and query may
+    /// carry a secret).
+    #[must_use]
+    pub fn shown_url(&self) -> &str {
+        &self.url_for_debug
     }
 
     /// Notifications dropped so far.
@@ -549,6 +554,7 @@ mod tests {
             "{dbg}"
         );
         assert!(dbg.contains("REDACTED"));
+        assert_eq!(m.shown_url(), "https://hooks.example.com");
         let b = WebhookMonitor::builder("https://h/").secret(SecretString::from("topsecret"));
         assert!(!format!("{b:?}").contains("topsecret"));
         for (bad, rule) in [

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 type PageMsg = TopicPageResult;
 
@@ -31,14 +32,10 @@ impl Feed {
         stop: CancellationToken,
     ) -> Self {
         let (tx, rx) = mpsc::channel(1);
-        let fetcher = tokio::spawn(fetch_pages(
-            source,
-            topics,
-            page_size,
-            start_token,
-            tx,
-            stop,
-        ));
+        // In the run's span, as the dispatcher.
+        let fetcher = tokio::spawn(
+            fetch_pages(source, topics, page_size, start_token, tx, stop).in_current_span(),
+        );
         Feed {
             rx,
             fetcher,

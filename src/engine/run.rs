@@ -15,6 +15,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 /// Where a run is.
 enum Phase {
@@ -58,7 +59,15 @@ impl Replayer {
     /// [`EngineError::Stopped`] if the circuit breaker stopped the run (in-flight sends
     /// finished and audited, events not sent left without a record for a resume). The last
     /// three carry the summary of what was done.
+    ///
+    /// The run, and everything it logs, is in a `run` span with its `run_id`; its sends in
+    /// `topic` and `send` spans below it (`topic`; `event_id`, `attempt`).
     pub async fn run(self) -> Result<RunSummary, EngineError> {
+        let span = tracing::info_span!("run", run_id = %self.run_id);
+        self.run_in_span().instrument(span).await
+    }
+
+    async fn run_in_span(self) -> Result<RunSummary, EngineError> {
         let started = self.clock.now();
         let delivered = if self.resume {
             self.audit

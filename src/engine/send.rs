@@ -8,6 +8,7 @@ use cxone_replay_domain::{AuditContext, AuditRecord, FailureClass, IdempotencyKe
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::task::{Id, JoinError, JoinSet};
+use tracing::{Instrument, Span};
 
 /// What the dispatcher keeps about an event being sent, to record it when it is done.
 pub(super) struct InFlight {
@@ -40,6 +41,9 @@ pub(super) struct Sends {
     tasks: JoinSet<SendDone>,
     in_flight: HashMap<Id, InFlight>,
     clock: Arc<dyn Clock>,
+    /// The `topic` span of the topic being sent (a child of the run's span), the parent of its
+    /// sends' spans.
+    topic_span: Option<(Arc<str>, Span)>,
 }
 
 impl Sends {
@@ -48,7 +52,25 @@ impl Sends {
             tasks: JoinSet::new(),
             in_flight: HashMap::new(),
             clock,
+            topic_span: None,
         }
+    }
+
+    /// The span of `topic`'s sends: a new one when the topic changes (topics are sent one
+    /// after the other). Disabled (and free) when the `info` level is off.
+    fn topic_span(&mut self, topic: &Arc<str>) -> &Span {
+        let same = self
+            .topic_span
+            .as_ref()
+            .is_some_and(|(t, _)| Arc::ptr_eq(t, topic) || t == topic);
+        if !same {
+            let span = tracing::info_span!("topic", topic = %topic);
+            self.topic_span = Some((Arc::clone(topic), span));
+        }
+        &self
+            .topic_span
+            .get_or_insert_with(|| (Arc::clone(topic), Span::none()))
+            .1
     }
 
     /// How many sends are in flight.
@@ -60,13 +82,18 @@ impl Sends {
         self.tasks.is_empty()
     }
 
-    /// Starts sending `out`, timing it on the clock.
+    /// Starts sending `out`, timing it on the clock, in a `send` span (`event_id`, `attempt`)
+    /// under its topic's: every log line of the send (the client's retries included) says
+    /// which run, topic and event it belongs to. The span is disabled, and costs nothing, when
+    /// the `debug` level is off.
     pub(super) fn spawn(&mut self, out: Outgoing) {
         let Outgoing { target, info, body } = out;
         let clock = Arc::clone(&self.clock);
         let topic = Arc::clone(&info.topic);
         let key = info.key.clone();
-        let handle = self.tasks.spawn(async move {
+        let span = tracing::debug_span!(parent: self.topic_span(&topic), "send",
+            event_id = %info.event_id, attempt = info.attempt);
+        let send = async move {
             let t0 = clock.now();
             let outcome = target.send(&topic, &key, body).await;
             let at = clock.now();
@@ -76,7 +103,8 @@ impl Sends {
                 latency_ms: latency_us.unwrap_or(0).max(0) as f64 / 1000.0,
                 at,
             }
-        });
+        };
+        let handle = self.tasks.spawn(send.instrument(span));
         self.in_flight.insert(handle.id(), info);
     }
 

@@ -39,7 +39,7 @@ fn summary(a: &AuditSummaryArgs) -> Result<(), CliError> {
     if a.json {
         out_json(&to_json(&a.path, a.run.as_deref(), &s))?;
     } else {
-        out(&render(&a.path, a.run.as_deref(), &s));
+        out(&render(&a.path, a.run.as_deref(), &s))?;
     }
     Ok(())
 }
@@ -53,7 +53,7 @@ fn failed(a: &AuditFailedArgs) -> Result<(), CliError> {
     if a.json {
         out_json(&failed_json(&a.path, &r))?;
     } else {
-        out(&render_failed(&a.path, &r));
+        out(&render_failed(&a.path, &r))?;
     }
     Ok(())
 }

@@ -42,7 +42,9 @@ wins over the environment, the environment over .env.
 
 Exit codes: 0 every eligible event delivered (or already delivered), 1 some events failed or the
 run stopped early (--stop-after-failures) or could not finish, 2 usage, configuration or
-authentication error (a replay refused with 401 or 403 stops the run), 130 interrupted."
+authentication error (a replay refused with 401 or 403 stops the run), 130 interrupted (SIGINT),
+143 terminated (SIGTERM): a replay finishes and audits its in-flight events first, a second
+signal stops at once."
     };
 }
 #[cfg(feature = "demo")]
@@ -361,9 +363,16 @@ pub struct ReplayArgs {
     #[arg(long, default_value_t = DEFAULT_STOP_AFTER_FAILURES, value_name = "N")]
     pub stop_after_failures: u32,
 
-    /// POST run notifications to this URL (asynchronously, off the hot path).
-    #[arg(long, env = "MONITORING_WEBHOOK_URL", value_name = "URL")]
-    pub monitoring_webhook: Option<String>,
+    /// POST run notifications to this URL (asynchronously, off the hot path). A credential
+    /// (Slack and Teams put a secret in the path): shown as scheme and host only.
+    #[arg(
+        long,
+        env = "MONITORING_WEBHOOK_URL",
+        hide_env_values = true,
+        value_name = "URL",
+        value_parser = parse_webhook_url
+    )]
+    pub monitoring_webhook: Option<WebhookUrl>,
 
     /// Sign webhook notifications with this secret (Standard Webhooks, `whsec_...`).
     #[arg(
@@ -434,6 +443,31 @@ pub struct DemoArgs {
 
 pub(crate) fn parse_secret(s: &str) -> Result<SecretString, std::convert::Infallible> {
     Ok(SecretString::from(s))
+}
+
+/// A webhook URL. It is a credential (Slack and Teams put a secret in its path), so its `Debug`
+/// shows its scheme and host only; [`WebhookUrl::expose`] gives the whole URL to the one place
+/// that posts to it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WebhookUrl(String);
+
+impl WebhookUrl {
+    /// The whole URL, secret path included; `None` when empty (not set).
+    pub fn expose(&self) -> Option<&str> {
+        Some(self.0.as_str()).filter(|u| !u.is_empty())
+    }
+}
+
+impl std::fmt::Debug for WebhookUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("WebhookUrl")
+            .field(&cxone_replay_domain::scheme_and_host(&self.0))
+            .finish()
+    }
+}
+
+fn parse_webhook_url(s: &str) -> Result<WebhookUrl, std::convert::Infallible> {
+    Ok(WebhookUrl(s.to_string()))
 }
 
 /// A `--rate`.

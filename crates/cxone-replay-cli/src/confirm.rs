@@ -1,10 +1,10 @@
 //! Before a live replay: say what is about to happen and ask, on a terminal; refuse without
 //! one unless `--yes`.
 
-use crate::cli::ReplayArgs;
+use crate::cli::{ReplayArgs, WebhookUrl};
 use crate::error::CliError;
 use cxone_dlq_replay::{Pace, Selection};
-use cxone_replay_domain::ReplayPolicy;
+use cxone_replay_domain::{ReplayPolicy, scheme_and_host};
 use std::io::{BufRead, IsTerminal, Write};
 
 /// Whether the operator can be asked: stdin and stderr are terminals.
@@ -116,6 +116,21 @@ pub fn plan(
             None => "each event's topic".into(),
         },
     ));
+    if let Some(url) = a.monitoring_webhook.as_ref().and_then(WebhookUrl::expose) {
+        // scheme and host only: the URL itself is a credential
+        rows.push((
+            "webhook",
+            format!(
+                "{}{}",
+                scheme_and_host(url),
+                if a.webhook_secret.is_some() {
+                    " (signed)"
+                } else {
+                    ""
+                }
+            ),
+        ));
+    }
     rows.push((
         "audit log",
         format!(
@@ -209,6 +224,8 @@ mod tests {
             "3",
             "--destination-override",
             "https://hooks.example.com/in?token=s3cret",
+            "--monitoring-webhook",
+            "https://hooks.slack.com/services/T0/B0/w3bh00k-s3cret",
             "--resume",
         ]);
         let (policy, _) = crate::replay::policy_and_filter(&a, chrono::Utc::now()).unwrap();
@@ -227,11 +244,19 @@ mod tests {
             "  rate         at most 5 per second\n",
             "  concurrency  3\n",
             "  destination  override https://hooks.example.com\n",
+            "  webhook      https://hooks.slack.com\n",
             "replay_audit_log.jsonl (resume: skip what it says was delivered)",
         ] {
             assert!(text.contains(needle), "{needle}:\n{text}");
         }
         assert!(!text.contains("s3cret"), "{text}");
+        assert!(!text.contains("services"), "{text}");
+        let dbg = format!("{a:?}");
+        assert!(!dbg.contains("w3bh00k"), "{dbg}");
+        assert!(
+            dbg.contains("WebhookUrl(\"https://hooks.slack.com\")"),
+            "{dbg}"
+        );
         let text = plan(
             &replay(&[]),
             &["t".into()],

@@ -161,17 +161,17 @@ pub async fn run_command(args: &DemoArgs, progress: bool) -> Result<u8, CliError
             Err(e) => report_error = Some(e),
         }
     }
-    if args.json {
-        out_json(&to_json(&outcome))?;
+    let written = if args.json {
+        out_json(&to_json(&outcome))
     } else {
-        out(&render(args, &outcome));
-    }
+        out(&render(args, &outcome))
+    };
     let mut code = outcome.run.exit_code();
     if let Some(e) = report_error {
         let _ = e.report();
         code = code.max(crate::error::EXIT_FAILED);
     }
-    crate::finish(outcome.run.error, code)
+    crate::finish(written, outcome.run.error, code)
 }
 
 /// The demo's text output: what was set up, the run summary, what the emulator saw.

@@ -10,11 +10,14 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_FAILED: u8 = 1;
 /// Exit code: usage, configuration or authentication error.
 pub const EXIT_USAGE: u8 = 2;
-/// Exit code: interrupted (Ctrl-C).
+/// Exit code: interrupted (Ctrl-C, SIGINT): 128 + 2.
 pub const EXIT_INTERRUPTED: u8 = 130;
+/// Exit code: terminated (SIGTERM): 128 + 15.
+pub const EXIT_TERMINATED: u8 = 143;
 
 /// A command's failure: a plain message (one line), an optional hint (a second line) and the
-/// exit code. Never a Debug dump.
+/// exit code. Never a Debug dump. A quiet one (an empty message: stdout was closed by its
+/// reader) prints nothing.
 #[derive(Debug)]
 pub struct CliError {
     pub(crate) code: u8,
@@ -41,6 +44,26 @@ impl CliError {
         }
     }
 
+    /// A failure with its own exit code (a signal's).
+    pub fn with_code(code: u8, message: impl Into<String>) -> Self {
+        CliError {
+            code,
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    /// The end of a command whose stdout its reader closed (`| head`): nothing to report, and
+    /// the exit code the command would have had (0 here; a replay keeps its run's).
+    pub fn quiet() -> Self {
+        CliError::with_code(EXIT_OK, "")
+    }
+
+    /// Whether this is [`CliError::quiet`].
+    pub fn is_quiet(&self) -> bool {
+        self.message.is_empty()
+    }
+
     /// Adds a second line that says how to fix it.
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
@@ -54,11 +77,15 @@ impl CliError {
         self
     }
 
-    /// Prints `error: ...` (and `hint: ...`) on stderr and returns the exit code.
+    /// Prints `error: ...` (and `hint: ...`) on stderr (nothing if quiet; a failed write to
+    /// stderr is ignored) and returns the exit code.
     pub fn report(&self) -> ExitCode {
-        eprintln!("error: {}", self.message);
-        if let Some(h) = &self.hint {
-            eprintln!("  hint: {h}");
+        if !self.is_quiet() {
+            let mut text = format!("error: {}\n", self.message);
+            if let Some(h) = &self.hint {
+                text.push_str(&format!("  hint: {h}\n"));
+            }
+            crate::output::err(&text);
         }
         ExitCode::from(self.code)
     }

@@ -73,7 +73,7 @@ pub fn init(g: &Global) {
         LogFormat::Json => builder.json().with_ansi(false).try_init(),
     };
     if let Err(e) = result {
-        eprintln!("warning: logging is not available: {e}");
+        crate::output::err_line(&format!("warning: logging is not available: {e}"));
     }
 }
 

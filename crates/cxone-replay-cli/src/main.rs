@@ -3,8 +3,9 @@
 //! A thin command line over the `cxone-dlq-replay` engine, the `cxone-eventbridge` client and
 //! (with the `demo` feature) the `cxone-eventbridge-emulator`: it turns flags and environment variables into their
 //! configuration, shows progress on stderr, and prints results on stdout (`--json` for scripts).
-//! Exit codes: 0 all eligible events delivered, 1 some failed, 2 usage/configuration/
-//! authentication error, 130 interrupted.
+//! Exit codes: 0 all eligible events delivered, 1 some failed (or an I/O failure), 2
+//! usage/configuration/authentication error, 130 interrupted (SIGINT), 143 terminated
+//! (SIGTERM); see the README's "Running in production".
 #![forbid(unsafe_code)]
 
 mod audit;
@@ -24,6 +25,7 @@ mod pretty;
 mod progress;
 mod replay;
 mod report;
+mod signals;
 mod table;
 
 use clap::{CommandFactory, FromArgMatches};
@@ -54,6 +56,12 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return CliError::failed(format!("cannot start the async runtime: {e}")).report(),
     };
+    // From here on, a file-size limit (`ulimit -f`) makes a write fail (EFBIG) instead of
+    // killing the process.
+    let _file_size_limit = {
+        let _in_runtime = rt.enter();
+        signals::ignore_file_size_signal()
+    };
     let code = match rt.block_on(run(cli)) {
         Ok(code) => ExitCode::from(code),
         Err(e) => e.report(),
@@ -68,21 +76,29 @@ fn load_dotenv() {
         Ok(()) => {}
         Err(e) if e.not_found() => {}
         // Never print the offending line: it may hold a secret.
-        Err(dotenvy::Error::LineParse(_, index)) => {
-            eprintln!(
-                "warning: .env: cannot parse it at byte {index}; variables after it are ignored"
-            );
-        }
-        Err(_) => eprintln!("warning: .env cannot be read; it is ignored"),
+        Err(dotenvy::Error::LineParse(_, index)) => output::err_line(&format!(
+            "warning: .env: cannot parse it at byte {index}; variables after it are ignored"
+        )),
+        Err(_) => output::err_line("warning: .env cannot be read; it is ignored"),
     }
 }
 
-/// After the results are printed: report the error that stopped the run, if any.
-pub(crate) fn finish(error: Option<CliError>, code: u8) -> Result<u8, CliError> {
+/// After a run's result was `written` to stdout (or not): reports the error that stopped the
+/// run, if any, and gives the exit code: the run's `code`, kept when stdout was closed by its
+/// reader (`| head`), or exit 1 when the result could not be written (the run's work is
+/// audited all the same).
+pub(crate) fn finish(
+    written: Result<(), CliError>,
+    error: Option<CliError>,
+    code: u8,
+) -> Result<u8, CliError> {
     if let Some(e) = error {
         let _ = e.report();
     }
-    Ok(code)
+    match written {
+        Err(e) if !e.is_quiet() => Err(e),
+        _ => Ok(code),
+    }
 }
 
 async fn run(cli: Cli) -> Result<u8, CliError> {
@@ -94,7 +110,8 @@ async fn run(cli: Cli) -> Result<u8, CliError> {
     // The command's one "now": relative times (`--since 2h`) and ages are taken against it.
     let now = chrono::Utc::now();
     match cli.command {
-        Command::Dlq(cmd) => dlq::run(cmd, ui, now).await,
+        // Read-only: SIGINT/SIGTERM stop them at once (exit 130/143), removing a partial file.
+        Command::Dlq(cmd) => signals::stoppable(dlq::run(cmd, ui, now)).await,
         Command::Audit(cmd) => audit::run(cmd),
         Command::Replay(a) => replay::run(*a, ui, now).await,
         #[cfg(feature = "demo")]

@@ -106,6 +106,30 @@ pub fn is_secure_transport(url: &Url) -> bool {
     check_credential_url(url).is_ok()
 }
 
+/// How a URL that may itself be a credential (a webhook: Slack and Teams put the secret in the
+/// path) is shown anywhere (logs, errors, `Debug`, prompts): its scheme, host and port only.
+/// Text that does not parse as a URL shows as `[invalid url]`.
+///
+/// ```
+/// use cxone_replay_domain::scheme_and_host;
+/// let hook = "https://hooks.slack.com/services/T000/B000/XXXXsecret?x=1#y";
+/// assert_eq!(scheme_and_host(hook), "https://hooks.slack.com");
+/// assert_eq!(scheme_and_host("http://u:p@127.0.0.1:8080/a"), "http://127.0.0.1:8080");
+/// assert_eq!(scheme_and_host("not a url /secret"), "[invalid url]");
+/// ```
+#[must_use]
+pub fn scheme_and_host(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(u) => format!(
+            "{}://{}{}",
+            u.scheme(),
+            u.host_str().unwrap_or(""),
+            u.port().map(|p| format!(":{p}")).unwrap_or_default()
+        ),
+        Err(_) => "[invalid url]".into(),
+    }
+}
+
 /// Replaces the user-info of a URL-ish string with `***`, so that an error message or a log line
 /// never echoes a password. Works on text that does not parse as a URL too.
 ///

@@ -22,6 +22,7 @@ pub use audit::{AuditAction, AuditContext, AuditRecord, ReplayStatus, SentOutcom
 pub use breaker::{CircuitBreaker, DEFAULT_STOP_AFTER_FAILURES, StopReason};
 pub use endpoint::{
     TransportError, check_credential_url, is_loopback_host, is_secure_transport, redact_userinfo,
+    scheme_and_host,
 };
 pub use error::DomainError;
 pub use excerpt::{MAX_MESSAGE_EXCERPT, excerpt};

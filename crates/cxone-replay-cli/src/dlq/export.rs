@@ -3,7 +3,7 @@
 use crate::cli::DlqExportArgs;
 use crate::config::api_error;
 use crate::error::{CliError, chain};
-use crate::output::{out, out_json};
+use crate::output::{err, out, out_json, stdout_error};
 use crate::partial::PartialFile;
 use crate::progress::{Bar, Settings};
 use cxone_dlq_replay::{DEFAULT_PAGE_SIZE, EngineError, ExportSummary, Selection, export};
@@ -69,9 +69,9 @@ pub async fn run(
             summary.read
         );
         if to_stdout {
-            eprint!("{line}");
+            err(&line);
         } else {
-            out(&line);
+            out(&line)?;
         }
     }
     Ok(())
@@ -140,6 +140,12 @@ fn export_error(e: &EngineError, path: Option<&Path>) -> CliError {
     // Refused credentials, an untrusted certificate or an unknown topic are configuration
     // errors with their hint, as for `dlq list`.
     match e {
+        // `--out -` and its reader closed the pipe (`| head`): it has what it wanted.
+        EngineError::ExportWrite { source, .. }
+            if path.is_none() && stdout_error(source).is_quiet() =>
+        {
+            CliError::quiet()
+        }
         EngineError::ExportRead { source, .. } => match source.downcast_ref::<ApiError>() {
             Some(api) => api_error("", api).reworded(what),
             None => CliError::failed(what),

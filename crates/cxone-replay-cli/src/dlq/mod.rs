@@ -46,7 +46,7 @@ pub async fn run(cmd: DlqCommand, ui: Ui, now: DateTime<Utc>) -> Result<u8, CliE
             if a.json {
                 out_json(&listing)?;
             } else {
-                out(&render_list(&listing, !selection.is_empty()));
+                out(&render_list(&listing, !selection.is_empty()))?;
             }
         }
         DlqCommand::Stats(a) => {
@@ -57,7 +57,7 @@ pub async fn run(cmd: DlqCommand, ui: Ui, now: DateTime<Utc>) -> Result<u8, CliE
             if a.json {
                 out_json(&s)?;
             } else {
-                out(&render_stats(&s, !selection.is_empty()));
+                out(&render_stats(&s, !selection.is_empty()))?;
             }
         }
         DlqCommand::Export(a) => {
@@ -77,9 +77,9 @@ pub async fn run(cmd: DlqCommand, ui: Ui, now: DateTime<Utc>) -> Result<u8, CliE
                 let mut line = Vec::new();
                 cxone_dlq_replay::source::write_line(&mut line, &topic, &event)
                     .map_err(|e| CliError::failed(format!("cannot serialize the event: {e}")))?;
-                out(&String::from_utf8_lossy(&line));
+                out(&String::from_utf8_lossy(&line))?;
             } else {
-                out(&render_show(&topic, &event, now));
+                out(&render_show(&topic, &event, now))?;
             }
         }
     }

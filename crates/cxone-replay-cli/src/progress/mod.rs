@@ -193,7 +193,7 @@ impl Bar {
     pub fn note(&self, line: &str) {
         match &self.display {
             Display::Bar { pb, .. } => pb.println(line),
-            _ => eprintln!("{line}"),
+            _ => crate::output::err_line(line),
         }
     }
 

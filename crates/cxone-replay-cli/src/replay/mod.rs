@@ -5,13 +5,14 @@ mod report;
 
 pub use report::Finished;
 
-use crate::cli::{Rate, ReplayArgs};
+use crate::cli::{Rate, ReplayArgs, WebhookUrl};
 use crate::config::{self, api_error};
 use crate::confirm;
-use crate::error::{CliError, EXIT_INTERRUPTED, EXIT_OK, chain};
+use crate::error::{CliError, EXIT_OK, chain};
 use crate::metrics::{METRICS_ADDR_ENV, Metrics, Server};
-use crate::output::{out, out_json};
+use crate::output::{err_line, out, out_json};
 use crate::progress::{Bar, Settings, Total, Ui};
+use crate::signals::{Signals, Stop};
 use chrono::{DateTime, Utc};
 use cxone_dlq_replay::{
     DEFAULT_PACE_MAX, DEFAULT_PACE_MIN, DlqSource, EngineError, FileSource, JsonlAuditLog, Pace,
@@ -21,7 +22,7 @@ use cxone_eventbridge::{Client, Error as ApiError};
 use cxone_replay_domain::{DestinationAllowList, DestinationOverride, FailureClass, ReplayPolicy};
 use std::num::NonZeroU64;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use tokio_util::sync::CancellationToken;
 
 /// Everything a run needs, already checked.
@@ -82,14 +83,14 @@ pub async fn run(a: ReplayArgs, ui: Ui, now: DateTime<Utc>) -> Result<u8, CliErr
     if let (Some(log), Some(only)) = (&a.filter.only_failed, &selection.only)
         && only.is_empty()
     {
-        eprintln!(
+        err_line(&format!(
             "no event's final outcome in {} is FAILED{}: nothing to re-drive",
             log.display(),
             a.filter
                 .only_failed_class
                 .map(|c| format!(" with class {c}"))
                 .unwrap_or_default()
-        );
+        ));
         return Ok(EXIT_OK);
     }
     let file = a.from_file.as_ref().map(FileSource::new);
@@ -157,16 +158,16 @@ pub async fn run(a: ReplayArgs, ui: Ui, now: DateTime<Utc>) -> Result<u8, CliErr
         metrics: server.as_ref().map(Server::metrics),
     };
     let run = execute(spec).await?;
-    if a.json {
-        out_json(&run.json(&a.audit_log))?;
+    let written = if a.json {
+        out_json(&run.json(&a.audit_log))
     } else {
-        out(&run.text(&a.audit_log));
-    }
+        out(&run.text(&a.audit_log))
+    };
     if let Some(s) = server {
         s.stop(a.metrics.metrics_linger).await;
     }
     let code = run.exit_code();
-    crate::finish(run.error, code)
+    crate::finish(written, run.error, code)
 }
 
 /// The topics to replay out of `file`: those given (`--topic` filters), else every topic its
@@ -199,10 +200,10 @@ async fn file_topics(
     })?;
     if found.topics.is_empty() {
         if found.lines == 0 {
-            eprintln!(
+            err_line(&format!(
                 "{} holds no events: nothing to replay",
                 file.path().display()
-            );
+            ));
             return Ok(None);
         }
         return Err(CliError::failed(format!(
@@ -291,7 +292,7 @@ pub fn pace(a: &ReplayArgs) -> Result<Option<Pace>, CliError> {
 
 /// Builds the webhook monitor of `--monitoring-webhook` (needs a Tokio runtime).
 pub fn monitor(a: &ReplayArgs) -> Result<Option<WebhookMonitor>, CliError> {
-    let Some(url) = a.monitoring_webhook.as_deref().filter(|u| !u.is_empty()) else {
+    let Some(url) = a.monitoring_webhook.as_ref().and_then(WebhookUrl::expose) else {
         return Ok(None);
     };
     let mut b = WebhookMonitor::builder(url);
@@ -301,7 +302,10 @@ pub fn monitor(a: &ReplayArgs) -> Result<Option<WebhookMonitor>, CliError> {
     b.build().map(Some).map_err(|e| engine_error(&e))
 }
 
-/// Runs the replay with a progress bar and Ctrl-C handling.
+/// Runs the replay with a progress bar and signal handling: the first SIGINT (Ctrl-C) or
+/// SIGTERM drains the run (the events in flight are finished and audited, within the engine's
+/// drain timeout), which then exits 130 or 143; a second one of either stops the process at
+/// once, with the first one's exit code.
 ///
 /// # Errors
 /// Exit 2 for a refused configuration or a locked audit log; exit 1 when the audit log cannot
@@ -311,23 +315,29 @@ pub async fn execute(spec: RunSpec) -> Result<Finished, CliError> {
     let log = JsonlAuditLog::open(&spec.audit_log).map_err(|e| engine_error(&e))?;
     let cancel = CancellationToken::new();
     let bar = Bar::new(spec.progress, spec.total);
-    // The handler is installed before the run starts (and before "replay starting" is
-    // logged): an interrupt from then on drains instead of killing the process.
-    let mut interrupts = Interrupts::install()?;
-    let interrupt = {
+    // The handlers are installed before the run starts (and before "replay started" is
+    // logged): a signal from then on drains instead of killing the process.
+    let mut signals = Signals::install()?;
+    let stopped_by = Arc::new(OnceLock::<Stop>::new());
+    let watcher = {
         let cancel = cancel.clone();
         let bar = bar.clone();
+        let stopped_by = Arc::clone(&stopped_by);
         tokio::spawn(async move {
-            if interrupts.next().await {
-                bar.note(
-                    "interrupted: finishing the events in flight (press Ctrl-C again to stop now)",
-                );
-                cancel.cancel();
-                if interrupts.next().await {
-                    bar.finish();
-                    eprintln!("error: stopped at once; events in flight have no audit record");
-                    std::process::exit(i32::from(EXIT_INTERRUPTED));
-                }
+            let Some(first) = signals.next().await else {
+                return;
+            };
+            let _ = stopped_by.set(first);
+            bar.note(&format!(
+                "{}: finishing the events in flight ({})",
+                first.what(),
+                first.again()
+            ));
+            cancel.cancel();
+            if signals.next().await.is_some() {
+                bar.finish();
+                err_line("error: stopped at once; events in flight have no audit record");
+                std::process::exit(i32::from(first.exit_code()));
             }
         })
     };
@@ -365,60 +375,28 @@ pub async fn execute(spec: RunSpec) -> Result<Finished, CliError> {
     if let Some(m) = spec.metrics {
         b = b.observer(m);
     }
+    // The engine logs the start of the run ("replay started", in the run's span).
     let result = match b.build() {
         Ok(r) => {
             bar.run_id(r.run_id());
-            tracing::info!(run_id = r.run_id(), topics = ?spec.topics, dry_run = spec.dry_run, "replay starting");
             match r.run().await {
-                Ok(summary) => Ok(Finished {
-                    summary,
-                    error: None,
-                }),
+                Ok(summary) => Ok((summary, None)),
                 Err(e) => match e.summary() {
-                    Some(s) => Ok(Finished {
-                        summary: s.clone(),
-                        error: Some(engine_error(&e)),
-                    }),
+                    Some(s) => Ok((s.clone(), Some(engine_error(&e)))),
                     None => Err(engine_error(&e)),
                 },
             }
         }
         Err(e) => Err(engine_error(&e)),
     };
-    interrupt.abort();
+    watcher.abort();
     bar.finish();
-    result
-}
-
-/// Ctrl-C (SIGINT), registered when made.
-struct Interrupts {
-    #[cfg(unix)]
-    signal: tokio::signal::unix::Signal,
-}
-
-impl Interrupts {
-    #[cfg(unix)]
-    fn install() -> Result<Self, CliError> {
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
-            .map(|signal| Interrupts { signal })
-            .map_err(|e| CliError::failed(format!("cannot handle Ctrl-C: {e}")))
-    }
-
-    #[cfg(not(unix))]
-    fn install() -> Result<Self, CliError> {
-        Ok(Interrupts {})
-    }
-
-    /// Waits for the next interrupt; false if none can come any more.
-    #[cfg(unix)]
-    async fn next(&mut self) -> bool {
-        self.signal.recv().await.is_some()
-    }
-
-    #[cfg(not(unix))]
-    async fn next(&mut self) -> bool {
-        tokio::signal::ctrl_c().await.is_ok()
-    }
+    let (summary, error) = result?;
+    Ok(Finished {
+        summary,
+        error,
+        signal: stopped_by.get().copied(),
+    })
 }
 
 /// A plain message for an engine error.
@@ -428,14 +406,14 @@ pub fn engine_error(e: &EngineError) -> CliError {
             Some(flag) => CliError::usage(format!("invalid {flag}: {problem}")),
             None => CliError::usage(format!("invalid setting `{setting}`: {problem}")),
         },
-        EngineError::LogLocked { path, lock } => CliError::usage(format!(
+        EngineError::LogLocked { path } => CliError::usage(format!(
             "the audit log {} is in use by another run",
             path.display()
         ))
-        .hint(format!(
-            "wait for that run to finish, or pass another --audit-log (lock file: {})",
-            lock.display()
-        )),
+        .hint(
+            "wait for that run to finish, or pass another --audit-log \
+             (the lock is on the file itself: a link to it is the same log)",
+        ),
         EngineError::Fetch { source, .. } => match source.downcast_ref::<ApiError>() {
             // No later run can read the DLQ either until the credentials, the scopes, the
             // trusted CAs or the topic change: a configuration error (exit 2), as for `dlq list`.
@@ -458,6 +436,23 @@ pub fn engine_error(e: &EngineError) -> CliError {
             }
             _ => CliError::failed(chain(e)),
         },
+        EngineError::Audit { source, .. } => {
+            let e = CliError::failed(chain(e));
+            match audit_write_error(source.as_ref()) {
+                Some((path, io)) if io.kind() == std::io::ErrorKind::FileTooLarge => e.hint(format!(
+                    "the audit log {} reached the process's file-size limit (ulimit -f, \
+                     RLIMIT_FSIZE): raise the limit or pass another --audit-log, then run \
+                     again with --resume",
+                    path.display()
+                )),
+                Some((path, io)) if io.kind() == std::io::ErrorKind::StorageFull => e.hint(format!(
+                    "the file system of the audit log {} is full: free space or pass another \
+                     --audit-log, then run again with --resume",
+                    path.display()
+                )),
+                _ => e.hint("nothing more was sent; run again with --resume once the audit log can be written"),
+            }
+        }
         EngineError::Stopped { reason, .. } if reason.is_auth() => CliError::usage(chain(e)).hint(
             "check the credentials and that the client may write to the topic \
                  (scope eventbridge:write); then run again with --resume",
@@ -467,6 +462,16 @@ pub fn engine_error(e: &EngineError) -> CliError {
              (--stop-after-failures 0 never stops)",
         ),
         other => CliError::failed(chain(other)),
+    }
+}
+
+/// The file and the I/O error of a failed audit write, when that is what `e` is.
+fn audit_write_error<'e>(
+    e: &'e (dyn std::error::Error + 'static),
+) -> Option<(&'e std::path::Path, &'e std::io::Error)> {
+    match e.downcast_ref::<EngineError>() {
+        Some(EngineError::Io { path, source, .. }) => Some((path, source)),
+        _ => None,
     }
 }
 
@@ -527,6 +532,7 @@ mod tests {
         let finished = Finished {
             summary: s.clone(),
             error: Some(e),
+            signal: None,
         };
         assert_eq!(finished.exit_code(), crate::error::EXIT_FAILED);
         let text = finished.text(Path::new("log.jsonl"));

@@ -1,6 +1,7 @@
 //! What a finished run prints: the summary as text or JSON, and the exit code.
 
 use crate::error::{CliError, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK};
+use crate::signals::Stop;
 use crate::table::{Align, Table, push_breakdown, status_table};
 use cxone_dlq_replay::RunSummary;
 use std::path::Path;
@@ -11,22 +12,31 @@ pub struct Finished {
     pub summary: RunSummary,
     /// Why the run stopped before it ran out of events (exit 1), if it did.
     pub error: Option<CliError>,
+    /// The signal (SIGINT, SIGTERM) that asked the run to stop, if one did.
+    pub signal: Option<Stop>,
 }
 
 impl Finished {
-    /// The exit code: the error's, else the summary's.
+    /// The exit code: the error's, else the signal's (130, 143), else the summary's.
     pub fn exit_code(&self) -> u8 {
-        match &self.error {
-            Some(e) => e.code,
-            None => exit_code(&self.summary),
+        match (&self.error, self.signal) {
+            (Some(e), _) => e.code,
+            (None, Some(s)) => s.exit_code(),
+            (None, None) => exit_code(&self.summary),
         }
     }
 
-    /// The summary as one JSON object (with `audit_log`, and `error` if it stopped early).
+    /// The summary as one JSON object (with `audit_log`, `error` if it stopped early, and
+    /// `signal` if a signal stopped it).
     pub fn json(&self, audit_log: &Path) -> serde_json::Value {
         let mut v = summary_json(&self.summary, audit_log);
-        if let (Some(e), Some(o)) = (&self.error, v.as_object_mut()) {
-            o.insert("error".into(), serde_json::Value::String(e.to_string()));
+        if let Some(o) = v.as_object_mut() {
+            if let Some(e) = &self.error {
+                o.insert("error".into(), serde_json::Value::String(e.to_string()));
+            }
+            if let Some(s) = self.signal {
+                o.insert("signal".into(), serde_json::Value::String(s.name().into()));
+            }
         }
         v
     }

@@ -37,7 +37,7 @@ pub fn run(a: &AuditReportArgs) -> Result<(), CliError> {
             r.summary.events,
             r.summary.final_counts.failed,
             a.out.display()
-        ));
+        ))?;
     }
     Ok(())
 }
@@ -64,7 +64,7 @@ pub fn write(
     let r = read(log, run, options)?;
     let body = render(log, &r, format, options, Utc::now())?;
     if to_stdout {
-        out(&body);
+        out(&body)?;
     } else {
         let partial = PartialFile::create(to)?;
         let mut w = std::io::BufWriter::new(partial.file());

@@ -1,4 +1,7 @@
 //! Process-level tests of the `cxone-replay` binary against an emulator running in the test.
+// The test harness captures what tests print; the binary's own writes are what the crate's
+// `disallowed-macros` guard.
+#![allow(clippy::disallowed_macros)]
 
 mod audit;
 mod auth;
@@ -14,6 +17,7 @@ mod hostile;
 mod no_demo;
 mod observe;
 mod options;
+mod production;
 mod redrive;
 mod replay;
 mod report;

@@ -324,7 +324,7 @@ async fn ctrl_c_drains_in_flight_events_and_exits_130() {
                 break;
             }
             stderr.push_str(&line);
-            if line.contains("replay starting") {
+            if line.contains("replay started") {
                 break;
             }
         }
