@@ -169,9 +169,11 @@ impl Client {
         let mut retry_after = None;
         let mut held = false;
         let fault = match request.send().await {
-            Ok(response) => {
+            Ok(mut response) => {
                 let status = response.status().as_u16();
-                let headers = response.headers().clone();
+                // Taken, not cloned: reading the body needs no header (`content_length` is
+                // the body's own size hint).
+                let headers = std::mem::take(response.headers_mut());
                 if status == 429 || status == 503 {
                     retry_after = headers
                         .get(RETRY_AFTER)
