@@ -91,7 +91,11 @@ impl Cost {
         }
         let n = self.events.max(1) as f64;
         self.per_run.sort_by(f64::total_cmp);
-        let median = self.per_run.get(self.per_run.len() / 2).copied().unwrap_or(0.0);
+        let median = self
+            .per_run
+            .get(self.per_run.len() / 2)
+            .copied()
+            .unwrap_or(0.0);
         Some(format!(
             "{:.0} events/s; {:.1} µs CPU/event (median of {} runs {median:.1}, range {:.1}–{:.1}); \
              {:.1} allocations/event ({:.0} bytes/event)",
@@ -332,7 +336,12 @@ fn cpu_bound(c: &mut Criterion) {
 fn serve_emulator(events: usize) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let emu = rt
-        .block_on(Emulator::builder().events(events).payload_bytes(1024).start())
+        .block_on(
+            Emulator::builder()
+                .events(events)
+                .payload_bytes(1024)
+                .start(),
+        )
         .expect("emulator");
     println!("{}", emu.base_url());
     let mut sink = String::new();

@@ -535,15 +535,14 @@ mod tests {
             Just("lastFailureTimestamp"),
             Just("other"),
         ];
-        let object = proptest::collection::vec((name, value(), " {0,2}"), 0..9).prop_map(
-            |members| {
+        let object =
+            proptest::collection::vec((name, value(), " {0,2}"), 0..9).prop_map(|members| {
                 let body: Vec<String> = members
                     .iter()
                     .map(|(n, v, ws)| format!("{ws}\"{n}\":{ws}{v}"))
                     .collect();
                 format!("{{{}}}", body.join(","))
-            },
-        );
+            });
         prop_oneof![
             8 => object,
             1 => value(),
