@@ -20,7 +20,7 @@
 //! rows only).
 
 use async_trait::async_trait;
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group};
 use cxone_dlq_replay::client::Client;
 use cxone_dlq_replay::domain::{AuditRecord, Decision, EventFilter, ReplayPolicy, plan};
 use cxone_dlq_replay::{AuditSink, BoxError, JsonlAuditLog, Replayer};
