@@ -6,20 +6,109 @@
 //!   `Client::put_body` with the same emulator settings.
 //! - `cpu_bound/64`: zero latency, JSONL audit log on: what the engine, client and emulator do
 //!   on this machine's cores.
+//! - `cpu_per_event/{multi,current}_thread`: the cost of the replay alone, as issue 13 measures
+//!   it: 20,000 events of ~1 KiB at concurrency 64, zero latency, JSONL audit log on, the
+//!   emulator in a child process (this bench binary re-run with `THROUGHPUT_EMULATOR_EVENTS`
+//!   set), so that the CPU time and the allocations counted are the replay's only; on a
+//!   multi-thread runtime (2 workers) and on a current-thread one.
 //!
-//! Run: `cargo bench --bench throughput -- --quick`.
+//! Every row prints events/s, CPU µs per event (user + system of this process, `getrusage`) and
+//! allocations per event (a counting global allocator); in the rows other than `cpu_per_event`
+//! the emulator runs in this process, so its share is included.
+//!
+//! Run: `cargo bench --bench throughput -- --quick` (`-- --quick cpu_per_event` for the last
+//! rows only).
 
 use async_trait::async_trait;
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group};
 use cxone_dlq_replay::client::Client;
 use cxone_dlq_replay::domain::{AuditRecord, Decision, EventFilter, ReplayPolicy, plan};
 use cxone_dlq_replay::{AuditSink, BoxError, JsonlAuditLog, Replayer};
 use cxone_eventbridge_emulator::{Emulator, EmulatorHandle};
+use nix::sys::resource::{UsageWho, getrusage};
 use secrecy::SecretString;
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+use std::alloc::System;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
 const TOPIC: &str = "topic_pub_conversations";
+
+/// Set in the child process that serves the emulator for `cpu_per_event`: its number of events.
+const EMULATOR_ENV: &str = "THROUGHPUT_EMULATOR_EVENTS";
+
+/// User + system CPU time of this process so far.
+fn cpu_time() -> Duration {
+    let u = getrusage(UsageWho::RUSAGE_SELF).expect("getrusage");
+    let d = |t: nix::sys::time::TimeVal| {
+        Duration::new(
+            u64::try_from(t.tv_sec()).unwrap_or(0),
+            u32::try_from(t.tv_usec()).unwrap_or(0) * 1000,
+        )
+    };
+    d(u.user_time()) + d(u.system_time())
+}
+
+/// What some runs cost: wall time, CPU time and allocations, over their events.
+#[derive(Default)]
+struct Cost {
+    events: u64,
+    wall: Duration,
+    cpu: Duration,
+    allocations: u64,
+    bytes: u64,
+    /// CPU µs per event of each run, for the median.
+    per_run: Vec<f64>,
+}
+
+impl Cost {
+    /// Runs `f` (which returns its events and wall time) and adds what it cost.
+    fn measure(&mut self, f: impl FnOnce() -> (u64, Duration)) -> Duration {
+        let region = Region::new(GLOBAL);
+        let cpu0 = cpu_time();
+        let (events, wall) = f();
+        let cpu = cpu_time().saturating_sub(cpu0);
+        let stats = region.change();
+        self.events += events;
+        self.wall += wall;
+        self.cpu += cpu;
+        self.allocations += stats.allocations as u64 + stats.reallocations as u64;
+        self.bytes += stats.bytes_allocated as u64;
+        self.per_run
+            .push(cpu.as_secs_f64() * 1e6 / events.max(1) as f64);
+        wall
+    }
+
+    /// `N events/s; X µs CPU/event (median of runs A, range B–C); Y allocations/event (Z bytes)`.
+    fn line(&mut self) -> Option<String> {
+        if self.events == 0 {
+            return None; // not run (filtered out)
+        }
+        let n = self.events.max(1) as f64;
+        self.per_run.sort_by(f64::total_cmp);
+        let median = self
+            .per_run
+            .get(self.per_run.len() / 2)
+            .copied()
+            .unwrap_or(0.0);
+        Some(format!(
+            "{:.0} events/s; {:.1} µs CPU/event (median of {} runs {median:.1}, range {:.1}–{:.1}); \
+             {:.1} allocations/event ({:.0} bytes/event)",
+            n / self.wall.as_secs_f64(),
+            self.cpu.as_secs_f64() * 1e6 / n,
+            self.per_run.len(),
+            self.per_run.first().copied().unwrap_or(0.0),
+            self.per_run.last().copied().unwrap_or(0.0),
+            self.allocations as f64 / n,
+            self.bytes as f64 / n,
+        ))
+    }
+}
 
 #[derive(Default)]
 struct Count(AtomicU64);
@@ -87,33 +176,36 @@ fn latency_20ms(c: &mut Criterion) {
         let emu = emu.expect("emulator");
         let cl = client(&emu, conc);
         rt.block_on(cl.authenticate()).expect("token");
-        let (mut n, mut t, mut p50) = (0u64, Duration::ZERO, Vec::new());
+        let (mut cost, mut p50) = (Cost::default(), Vec::new());
         g.throughput(Throughput::Elements(events as u64));
         g.bench_function(conc.to_string(), |b| {
             b.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
-                    let (seen, d, p) = rt.block_on(one_run(&cl, conc, None));
-                    p50.push(p);
-                    total += d;
-                    n += seen;
-                    t += d;
+                    total += cost.measure(|| {
+                        let (seen, d, p) = rt.block_on(one_run(&cl, conc, None));
+                        p50.push(p);
+                        (seen, d)
+                    });
                 }
                 total
             });
         });
-        let rate = n as f64 / t.as_secs_f64();
+        let line = cost.line();
+        rt.block_on(emu.shutdown());
+        let Some(line) = line else { continue };
+        let rate = cost.events as f64 / cost.wall.as_secs_f64();
         let bound = conc as f64 / 0.020;
         p50.sort_by(f64::total_cmp);
         let p50 = p50.get(p50.len() / 2).copied().unwrap_or(20.0);
         let measured_bound = conc as f64 / (p50 / 1000.0);
         println!(
             "latency_20ms/{conc}: {rate:.0} events/s; Little's-law bound {bound:.0}/s (nominal 20 ms): {:.1}%; \
-             bound at the measured p50 of {p50:.1} ms: {measured_bound:.0}/s: {:.1}%",
+             bound at the measured p50 of {p50:.1} ms: {measured_bound:.0}/s: {:.1}%\n  \
+             with the emulator in process: {line}",
             100.0 * rate / bound,
-            100.0 * rate / measured_bound
+            100.0 * rate / measured_bound,
         );
-        rt.block_on(emu.shutdown());
     }
     g.finish();
 }
@@ -184,14 +276,16 @@ fn client_alone_20ms(c: &mut Criterion) {
             total
         });
     });
-    let rate = n as f64 / t.as_secs_f64();
-    println!(
-        "client_alone_20ms/{conc}: {rate:.0} events/s; {:.1}% of the Little's-law bound {:.0}/s",
-        100.0 * rate / (conc as f64 / 0.020),
-        conc as f64 / 0.020
-    );
     rt.block_on(emu.shutdown());
     g.finish();
+    if n > 0 {
+        let rate = n as f64 / t.as_secs_f64();
+        println!(
+            "client_alone_20ms/{conc}: {rate:.0} events/s; {:.1}% of the Little's-law bound {:.0}/s",
+            100.0 * rate / (conc as f64 / 0.020),
+            conc as f64 / 0.020
+        );
+    }
 }
 
 fn cpu_bound(c: &mut Criterion) {
@@ -213,7 +307,7 @@ fn cpu_bound(c: &mut Criterion) {
     let cl = client(&emu, conc);
     rt.block_on(cl.authenticate()).expect("token");
     let dir = tempfile::tempdir().expect("tempdir");
-    let (mut n, mut t, mut i) = (0u64, Duration::ZERO, 0u64);
+    let (mut cost, mut i) = (Cost::default(), 0u64);
     g.throughput(Throughput::Elements(events as u64));
     g.bench_function("64_with_audit_log", |b| {
         b.iter_custom(|iters| {
@@ -221,22 +315,143 @@ fn cpu_bound(c: &mut Criterion) {
             for _ in 0..iters {
                 i += 1;
                 let log = dir.path().join(format!("audit-{i}.jsonl"));
-                let (seen, d, _) = rt.block_on(one_run(&cl, conc, Some(&log)));
+                total += cost.measure(|| {
+                    let (seen, d, _) = rt.block_on(one_run(&cl, conc, Some(&log)));
+                    (seen, d)
+                });
                 let _ = std::fs::remove_file(&log);
-                total += d;
-                n += seen;
-                t += d;
             }
             total
         });
     });
-    println!(
-        "cpu_bound/64 (audit log on): {:.0} events/s",
-        n as f64 / t.as_secs_f64()
-    );
+    if let Some(line) = cost.line() {
+        println!("cpu_bound/64 (audit log on, emulator in process): {line}");
+    }
     rt.block_on(emu.shutdown());
     g.finish();
 }
 
-criterion_group!(benches, latency_20ms, client_alone_20ms, cpu_bound);
-criterion_main!(benches);
+/// The child process of `cpu_per_event`: serves an emulator of `events` events (1 KiB payloads,
+/// no latency), prints its base URL, and stops when its standard input closes.
+fn serve_emulator(events: usize) {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let emu = rt
+        .block_on(
+            Emulator::builder()
+                .events(events)
+                .payload_bytes(1024)
+                .start(),
+        )
+        .expect("emulator");
+    println!("{}", emu.base_url());
+    let mut sink = String::new();
+    while std::io::stdin().read_line(&mut sink).is_ok_and(|n| n > 0) {}
+    rt.block_on(emu.shutdown());
+}
+
+/// An emulator in a child process; stopped when dropped.
+struct ChildEmulator {
+    child: Child,
+    base_url: String,
+}
+
+impl ChildEmulator {
+    fn start(events: usize) -> Self {
+        let mut child = Command::new(std::env::current_exe().expect("current exe"))
+            .env(EMULATOR_ENV, events.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the emulator child");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("the emulator's base URL");
+        ChildEmulator {
+            child,
+            base_url: line.trim().to_string(),
+        }
+    }
+}
+
+impl Drop for ChildEmulator {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take()); // EOF: the child shuts down
+        let _ = self.child.wait();
+    }
+}
+
+fn cpu_per_event(c: &mut Criterion) {
+    let mut g = c.benchmark_group("cpu_per_event");
+    g.sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(10));
+    let (conc, events) = (64usize, 20_000usize);
+    let dir = tempfile::tempdir().expect("tempdir");
+    g.throughput(Throughput::Elements(events as u64));
+    for flavour in ["multi_thread", "current_thread"] {
+        let rt = if flavour == "multi_thread" {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+        } else {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+        };
+        let rt = rt.expect("runtime");
+        let (mut cost, mut i) = (Cost::default(), 0u64);
+        g.bench_function(flavour, |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    // A fresh emulator each run: every PUT is accepted (201), none a 409.
+                    let emu = ChildEmulator::start(events);
+                    let cl = Client::builder()
+                        .base_url(&emu.base_url)
+                        .client_credentials(
+                            cxone_eventbridge_emulator::DEFAULT_CLIENT_ID,
+                            SecretString::from(
+                                cxone_eventbridge_emulator::DEFAULT_CLIENT_SECRET.to_string(),
+                            ),
+                        )
+                        .max_connections(conc)
+                        .build()
+                        .expect("client");
+                    i += 1;
+                    let log = dir.path().join(format!("audit-{i}.jsonl"));
+                    total += cost.measure(|| {
+                        let (seen, d, _) = rt.block_on(one_run(&cl, conc, Some(&log)));
+                        (seen, d)
+                    });
+                    let _ = std::fs::remove_file(&log);
+                }
+                total
+            });
+        });
+        if let Some(line) = cost.line() {
+            println!(
+                "cpu_per_event/{flavour} (20,000 events of 1 KiB, C=64, audit log on, emulator in a child process): {line}"
+            );
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    latency_20ms,
+    client_alone_20ms,
+    cpu_bound,
+    cpu_per_event
+);
+
+fn main() {
+    if let Ok(n) = std::env::var(EMULATOR_ENV) {
+        serve_emulator(n.parse().expect("a number of events"));
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

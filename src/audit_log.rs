@@ -82,9 +82,17 @@ impl Default for JsonlOptions {
     }
 }
 
+/// The log file and the buffer its lines are serialized into (reused: no allocation per
+/// record once it has grown to the longest line).
+#[derive(Debug)]
+struct Writer {
+    file: File,
+    line: Vec<u8>,
+}
+
 #[derive(Debug)]
 struct Shared {
-    file: Mutex<File>,
+    file: Mutex<Writer>,
     /// A second handle on the same file, for `fsync` without blocking writers.
     sync_file: File,
     unsynced: AtomicU64,
@@ -194,7 +202,10 @@ impl JsonlAuditLog {
             .try_clone()
             .map_err(|e| EngineError::io("open", &path, e))?;
         let shared = Arc::new(Shared {
-            file: Mutex::new(file),
+            file: Mutex::new(Writer {
+                file,
+                line: Vec::with_capacity(1024),
+            }),
             sync_file,
             unsynced: AtomicU64::new(0),
             written: AtomicU64::new(0),
@@ -275,15 +286,17 @@ impl JsonlAuditLog {
         if let Some(e) = self.take_sync_error() {
             return Err(e);
         }
-        let mut line = serde_json::to_vec(record).map_err(std::io::Error::other)?;
-        line.push(b'\n');
         {
-            let mut f = self
+            let mut w = self
                 .shared
                 .file
                 .lock()
                 .map_err(|_| std::io::Error::other("audit log writer poisoned"))?;
-            write_line(&mut f, &line)?;
+            let Writer { file, line } = &mut *w;
+            line.clear();
+            serde_json::to_writer(&mut *line, record).map_err(std::io::Error::other)?;
+            line.push(b'\n');
+            write_line(file, line)?;
         }
         self.shared.written.fetch_add(1, Ordering::Relaxed);
         if self.shared.unsynced.fetch_add(1, Ordering::AcqRel) + 1 >= self.options.sync_every {

@@ -182,12 +182,14 @@ impl Client {
         let mut held = false;
         let observer = self.observer();
         let fault = match request.send().await {
-            Ok(response) => {
+            Ok(mut response) => {
                 let status = response.status().as_u16();
                 if let Some(o) = &observer {
                     o.exchange(op, Exchange::Status(status));
                 }
-                let headers = response.headers().clone();
+                // Taken, not cloned: reading the body needs no header (`content_length` is
+                // the body's own size hint).
+                let headers = std::mem::take(response.headers_mut());
                 if status == 429 || status == 503 {
                     retry_after = headers
                         .get(RETRY_AFTER)

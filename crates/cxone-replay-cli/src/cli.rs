@@ -82,6 +82,12 @@ pub struct Global {
     /// Log format on stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
+
+    /// Threads of the async runtime: 1 runs everything on the main thread (the least CPU per
+    /// event), more spread the work over that many worker threads [default: one per core].
+    #[arg(long, env = "CXONE_REPLAY_THREADS", value_name = "N", global = true,
+          value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: Option<u16>,
 }
 
 /// How log lines are written.
@@ -625,5 +631,17 @@ mod tests {
         let over = (MAX_CONCURRENCY + 1).to_string();
         assert!(parse(&["--concurrency", &over]).is_err());
         assert!(parse(&["--concurrency", "0"]).is_err());
+    }
+
+    #[test]
+    fn threads_is_a_global_flag_of_at_least_one() {
+        let threads = |args: &[&str]| {
+            Cli::try_parse_from(std::iter::once("cxone-replay").chain(args.iter().copied()))
+                .map(|c| c.global.threads)
+        };
+        assert_eq!(threads(&["replay", "--threads", "1"]).unwrap(), Some(1));
+        assert_eq!(threads(&["--threads", "4", "replay"]).unwrap(), Some(4));
+        assert!(threads(&["replay", "--threads", "0"]).is_err());
+        assert!(threads(&["replay", "--threads", "1025"]).is_err());
     }
 }

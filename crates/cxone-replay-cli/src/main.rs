@@ -33,6 +33,10 @@ use cli::{Cli, Command, Sources};
 use error::CliError;
 use std::process::ExitCode;
 
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     // Before clap reads the environment, and while the process has a single thread:
     // `.env` never overrides a variable that is already set.
@@ -49,10 +53,7 @@ fn main() -> ExitCode {
         c.sources = Sources::from_matches(&matches);
     }
     logging::init(&cli.global);
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match runtime(cli.global.threads) {
         Ok(rt) => rt,
         Err(e) => return CliError::failed(format!("cannot start the async runtime: {e}")).report(),
     };
@@ -62,13 +63,40 @@ fn main() -> ExitCode {
         let _in_runtime = rt.enter();
         signals::ignore_file_size_signal()
     };
-    let code = match rt.block_on(run(cli)) {
+    // On a worker thread, not on this one (where `block_on` would poll it): the run's tasks
+    // then wake the dispatcher on the thread they run on, instead of unparking this one.
+    let code = match rt.block_on(async {
+        match tokio::spawn(run(cli)).await {
+            Ok(result) => result,
+            Err(e) => match e.try_into_panic() {
+                Ok(panic) => std::panic::resume_unwind(panic),
+                Err(e) => Err(CliError::failed(format!("the run was cancelled: {e}"))),
+            },
+        }
+    }) {
         Ok(code) => ExitCode::from(code),
         Err(e) => e.report(),
     };
     // Don't wait for stray blocking tasks (e.g. a stdin read) at exit.
     rt.shutdown_background();
     code
+}
+
+/// The async runtime: on the main thread for `--threads 1`, else a multi-thread runtime (with
+/// `--threads N` workers, or one per core).
+fn runtime(threads: Option<u16>) -> std::io::Result<tokio::runtime::Runtime> {
+    match threads {
+        Some(1) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        Some(n) => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(usize::from(n))
+            .enable_all()
+            .build(),
+        None => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build(),
+    }
 }
 
 fn load_dotenv() {
@@ -116,5 +144,19 @@ async fn run(cli: Cli) -> Result<u8, CliError> {
         Command::Replay(a) => replay::run(*a, ui, now).await,
         #[cfg(feature = "demo")]
         Command::Demo(a) => demo::run_command(&a, progress).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::runtime;
+    use tokio::runtime::RuntimeFlavor;
+
+    #[test]
+    fn one_thread_is_a_current_thread_runtime_and_more_a_multi_thread_one() {
+        let flavor = |t| runtime(t).unwrap().handle().runtime_flavor();
+        assert_eq!(flavor(Some(1)), RuntimeFlavor::CurrentThread);
+        assert_eq!(flavor(Some(3)), RuntimeFlavor::MultiThread);
+        assert_eq!(flavor(None), RuntimeFlavor::MultiThread);
     }
 }

@@ -167,9 +167,35 @@ impl ReplayPayload {
     /// Serializes the payload: the exact bytes of the PUT body.
     #[must_use]
     pub fn to_body(&self) -> Vec<u8> {
+        let mut body = Vec::with_capacity(self.body_size_hint());
         // Serializing these types cannot fail: every map key is a string and RawValue holds
         // valid JSON by construction.
-        serde_json::to_vec(self).unwrap_or_default()
+        match serde_json::to_writer(&mut body, self) {
+            Ok(()) => body,
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// About the length of the body: its variable parts plus the member names and fixed
+    /// values, so that the body is written into one allocation (strings that need escaping
+    /// may still grow it).
+    fn body_size_hint(&self) -> usize {
+        const FIXED: usize = 320;
+        let m = &self.retry_matrix;
+        let opt = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+        FIXED
+            + self.event_id.len()
+            + self.idempotency_key.as_str().len()
+            + self.original_payload.get().len()
+            + opt(&m.first_failure)
+            + opt(&m.last_failure)
+            + opt(&m.failure_reason)
+            + self
+                .routing_directive
+                .destination_override
+                .as_ref()
+                .map_or(0, |d| d.as_str().len())
+            + self.replay_metadata.client_version.len()
     }
 }
 

@@ -159,15 +159,17 @@ impl DlqEvent {
         } else {
             None
         };
-        let fields: RawEvent<'_> = match parsed {
-            Some(f) => f,
-            None => {
-                return DlqEvent::defective(EventDefect::new(
-                    "event",
-                    format!("must be a JSON object, got `{}`", snippet(raw)),
-                ));
-            }
-        };
+        match parsed {
+            Some(fields) => DlqEvent::from_fields(fields),
+            None => DlqEvent::defective(EventDefect::new(
+                "event",
+                format!("must be a JSON object, got `{}`", snippet(raw)),
+            )),
+        }
+    }
+
+    /// The event of its top-level fields, each still raw: problems go to `defect`.
+    fn from_fields(fields: RawEvent<'_>) -> Self {
         let mut defect = None;
         let event_id = match fields.event_id {
             None => {
@@ -266,7 +268,17 @@ impl DlqEvent {
     /// [`UNDECODABLE_EXCERPT`] bytes.
     #[must_use]
     pub fn from_element(bytes: &[u8]) -> Self {
-        let reason = match std::str::from_utf8(bytes) {
+        let text = std::str::from_utf8(bytes);
+        // The common case in one pass over the text: an object whose members read (which also
+        // proves the text is JSON, so `from_raw` would read the same fields). Anything else
+        // takes the path that tells what is wrong.
+        if let Ok(text) = text
+            && text.trim_start().starts_with('{')
+            && let Ok(fields) = serde_json::from_str::<RawEvent<'_>>(text)
+        {
+            return DlqEvent::from_fields(fields);
+        }
+        let reason = match text {
             Err(e) => format!("invalid UTF-8 at byte {}", e.valid_up_to()),
             Ok(text) => match serde_json::from_str::<&RawValue>(text) {
                 Ok(raw) => return DlqEvent::from_raw(raw),
@@ -471,6 +483,86 @@ impl std::fmt::Debug for TokenResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// How `from_element` read an element before its one-pass fast path (issue 13): the
+    /// whole text as a raw value first, then its fields.
+    fn from_element_two_pass(bytes: &[u8]) -> DlqEvent {
+        match std::str::from_utf8(bytes)
+            .ok()
+            .and_then(|t| serde_json::from_str::<&RawValue>(t).ok())
+        {
+            Some(raw) => DlqEvent::from_raw(raw),
+            None => DlqEvent::from_element(bytes), // the error path is unchanged
+        }
+    }
+
+    fn same(a: &DlqEvent, b: &DlqEvent) -> bool {
+        a.event_id == b.event_id
+            && a.topic_id == b.topic_id
+            && a.payload.as_ref().map(|p| p.get()) == b.payload.as_ref().map(|p| p.get())
+            && a.failure_reason == b.failure_reason
+            && a.retry_count == b.retry_count
+            && a.first_failure_timestamp == b.first_failure_timestamp
+            && a.last_failure_timestamp == b.last_failure_timestamp
+            && a.defect == b.defect
+    }
+
+    /// A JSON value of any type, sometimes not quite JSON.
+    fn value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("null".to_string()),
+            Just("{}".to_string()),
+            Just(r#"{"a":[1,2,{"b":"é"}]}"#.to_string()),
+            Just("[1,2]".to_string()),
+            Just("tru".to_string()),
+            Just(r#""2024-05-11T09:15:22Z""#.to_string()),
+            "-?[0-9]{1,12}(\\.[0-9]{1,3})?",
+            "\"[a-z_ \\\\\"é\\u0001]{0,12}\"",
+        ]
+    }
+
+    /// An element: members with known and unknown names (repeats included), in any order,
+    /// with whitespace, sometimes not an object or not JSON at all.
+    fn element() -> impl Strategy<Value = String> {
+        let name = prop_oneof![
+            Just("eventId"),
+            Just("topicId"),
+            Just("payload"),
+            Just("failureReason"),
+            Just("retryCount"),
+            Just("firstFailureTimestamp"),
+            Just("lastFailureTimestamp"),
+            Just("other"),
+        ];
+        let object =
+            proptest::collection::vec((name, value(), " {0,2}"), 0..9).prop_map(|members| {
+                let body: Vec<String> = members
+                    .iter()
+                    .map(|(n, v, ws)| format!("{ws}\"{n}\":{ws}{v}"))
+                    .collect();
+                format!("{{{}}}", body.join(","))
+            });
+        prop_oneof![
+            8 => object,
+            1 => value(),
+            1 => "[ {}\\[\\]\",:a-z0-9]{0,30}",
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn the_one_pass_element_reader_reads_what_the_two_pass_one_did(
+            text in element(),
+            lead in " {0,2}",
+            trail in " {0,2}",
+        ) {
+            let bytes = format!("{lead}{text}{trail}");
+            let new = DlqEvent::from_element(bytes.as_bytes());
+            let old = from_element_two_pass(bytes.as_bytes());
+            prop_assert!(same(&new, &old), "{bytes}\nnew {new:?}\nold {old:?}");
+        }
+    }
 
     #[test]
     fn snippets_are_short_and_cut_on_char_boundaries() {

@@ -124,6 +124,34 @@ proptest! {
     }
 
     #[test]
+    fn the_body_is_byte_for_byte_what_serde_json_to_vec_made(
+        payload in object_text(),
+        id in any::<String>(),
+        reason in any::<String>(),
+        first in prop::option::of(Just("2024-05-10T08:00:00Z")),
+        retry_count in 0u64..4,
+    ) {
+        // The body is written into one pre-sized buffer since issue 13; before, it was
+        // `serde_json::to_vec(&payload)`. Same bytes, whatever the strings hold.
+        prop_assume!(serde_json::from_str::<serde::de::IgnoredAny>(&payload).is_ok());
+        prop_assume!(!id.is_empty());
+        let s = |v: &str| serde_json::to_string(v).unwrap();
+        let stamps = first.map_or(String::new(), |f| {
+            format!(r#","firstFailureTimestamp":"{f}","lastFailureTimestamp":"{f}""#)
+        });
+        let text = format!(
+            r#"{{"eventId":{},"topicId":"t","retryCount":{retry_count},"failureReason":{},"payload":{payload}{stamps}}}"#,
+            s(&id),
+            s(&reason)
+        );
+        let e = DlqEvent::from_slice(text.as_bytes()).unwrap();
+        if let Decision::Replay(r) = plan(&e, "t", &ReplayPolicy::default(), &EventFilter::default(), now()) {
+            prop_assert_eq!(&r.body, &serde_json::to_vec(&r.payload).unwrap());
+            prop_assert_eq!(r.body, r.payload.to_body());
+        }
+    }
+
+    #[test]
     fn dlq_parsing_of_arbitrary_bytes_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
         let _ = DlqPage::from_slice(&bytes);
         if let Ok(e) = DlqEvent::from_slice(&bytes) {
