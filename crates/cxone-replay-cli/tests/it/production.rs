@@ -149,18 +149,25 @@ async fn a_second_signal_stops_at_once_with_the_first_ones_code() {
     let sb = Sandbox::new();
     let mut c = slow_replay(&sb, &emu, &[]);
     c.arg("-v");
+    let mut child = piped(c);
+    // The first signal must find PUTs in flight (a signal during the first page's read ends
+    // the run at once, with nothing to drain): wait until the emulator holds one.
+    let start = Instant::now();
+    while emu.ledger().in_flight == 0 {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the run ended ({status}) before a PUT was in flight");
+        }
+        assert!(
+            start.elapsed() < PATIENCE,
+            "no PUT in flight in {PATIENCE:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let o = tokio::task::spawn_blocking(move || {
         use std::io::{BufRead, BufReader, Read};
-        let mut child = piped(c);
         let mut err = BufReader::new(child.stderr.take().expect("stderr"));
         let mut stderr = String::new();
         let mut line = String::new();
-        // The handlers are installed before the run logs its start.
-        while !line.contains("replay started") {
-            line.clear();
-            assert!(err.read_line(&mut line).expect("read") > 0, "{stderr}");
-            stderr.push_str(&line);
-        }
         kill(&child, "-TERM");
         while !line.contains("finishing the events in flight") {
             line.clear();
