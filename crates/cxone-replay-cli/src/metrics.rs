@@ -15,7 +15,6 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use std::future::Future;
-use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -312,11 +311,7 @@ impl Server {
 
     /// Says where the metrics are, on stderr.
     pub fn announce(&self) {
-        let _ = writeln!(
-            std::io::stderr().lock(),
-            "serving metrics at http://{}/metrics",
-            self.addr
-        );
+        crate::output::err_line(&format!("serving metrics at http://{}/metrics", self.addr));
     }
 
     /// Stops serving, once the run has ended: with `linger`, after one scrape has read the
