@@ -523,3 +523,30 @@ async fn a_signal_after_the_summary_ends_the_metrics_linger() {
     assert_eq!(summary["counts"]["SUCCESS"], 3, "{summary}");
     emu.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_one_thread_sigterm_still_drains_and_exits_143() {
+    // `--threads 1`: the run, the signal watcher and the signal driver share the main thread.
+    let emu = slow_emulator(200).await;
+    let sb = Sandbox::new();
+    let log = sb.file("replay_audit_log.jsonl");
+    let c = slow_replay(&sb, &emu, &["--threads", "1"]);
+    let log2 = log.clone();
+    let o = tokio::task::spawn_blocking(move || {
+        let mut child = piped(c);
+        wait_for_records(&log2, 5, &mut child);
+        kill(&child, "-TERM");
+        output(child)
+    })
+    .await
+    .unwrap();
+    o.expect_code(143);
+    let summary = o.json();
+    assert_eq!(summary["signal"], "SIGTERM", "{summary}");
+    assert_eq!(
+        records(&log),
+        summary["seen"].as_u64().unwrap() as usize,
+        "every event seen has its record"
+    );
+    emu.shutdown().await;
+}
