@@ -41,9 +41,9 @@ pub(super) struct Sends {
     tasks: JoinSet<SendDone>,
     in_flight: HashMap<Id, InFlight>,
     clock: Arc<dyn Clock>,
-    /// The `topic` span of the topic being sent (a child of the run's span), the parent of its
-    /// sends' spans.
-    topic_span: Option<(Arc<str>, Span)>,
+    /// The topic being sent (none before the first send) and its `topic` span (a child of the
+    /// run's span), the parent of its sends' spans.
+    topic_span: (Option<Arc<str>>, Span),
 }
 
 impl Sends {
@@ -52,25 +52,22 @@ impl Sends {
             tasks: JoinSet::new(),
             in_flight: HashMap::new(),
             clock,
-            topic_span: None,
+            topic_span: (None, Span::none()),
         }
     }
 
     /// The span of `topic`'s sends: a new one when the topic changes (topics are sent one
     /// after the other). Disabled (and free) when the `info` level is off.
     fn topic_span(&mut self, topic: &Arc<str>) -> &Span {
-        let same = self
-            .topic_span
+        let (current, span) = &mut self.topic_span;
+        if !current
             .as_ref()
-            .is_some_and(|(t, _)| Arc::ptr_eq(t, topic) || t == topic);
-        if !same {
-            let span = tracing::info_span!("topic", topic = %topic);
-            self.topic_span = Some((Arc::clone(topic), span));
+            .is_some_and(|t| Arc::ptr_eq(t, topic) || t == topic)
+        {
+            *current = Some(Arc::clone(topic));
+            *span = tracing::info_span!("topic", topic = %topic);
         }
-        &self
-            .topic_span
-            .get_or_insert_with(|| (Arc::clone(topic), Span::none()))
-            .1
+        span
     }
 
     /// How many sends are in flight.

@@ -14,7 +14,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use std::io::Write;
+use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -311,21 +311,19 @@ impl Server {
 
     /// Says where the metrics are, on stderr.
     pub fn announce(&self) {
-        let _ = writeln!(
-            std::io::stderr().lock(),
-            "serving metrics at http://{}/metrics",
-            self.addr
-        );
+        crate::output::err_line(&format!("serving metrics at http://{}/metrics", self.addr));
     }
 
     /// Stops serving, once the run has ended: with `linger`, after one scrape has read the
-    /// final values or `linger` has passed, whichever comes first.
-    pub async fn stop(self, linger: Option<Duration>) {
+    /// final values, `linger` has passed, or `cut_short` has completed (a SIGINT or SIGTERM:
+    /// the process is being stopped), whichever comes first.
+    pub async fn stop(self, linger: Option<Duration>, cut_short: impl Future<Output = ()>) {
         self.metrics.finished.store(true, Ordering::Release);
         if let Some(d) = linger {
             tokio::select! {
                 () = self.metrics.scraped_after.notified() => {}
                 () = tokio::time::sleep(d) => {}
+                () = cut_short => {}
             }
         }
         self.stop.cancel();

@@ -3,7 +3,6 @@
 
 use cxone_dlq_replay::{ExportSummary, Progress, StatusCounts};
 use serde::Serialize;
-use std::io::Write;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
@@ -156,8 +155,7 @@ impl LogLines {
                 ticks.tick().await;
                 let Some(lines) = weak.upgrade() else { return };
                 let line = lines.line(chrono::Utc::now());
-                // Nowhere to report a failed write to stderr.
-                let _ = std::io::stderr().lock().write_all(line.as_bytes());
+                crate::output::err(&line);
             }
         });
         *lines.task.lock().unwrap_or_else(PoisonError::into_inner) = Some(task);

@@ -158,13 +158,27 @@ pub async fn run(a: ReplayArgs, ui: Ui, now: DateTime<Utc>) -> Result<u8, CliErr
         metrics: server.as_ref().map(Server::metrics),
     };
     let run = execute(spec).await?;
+    // From the end of the run on, a SIGINT or SIGTERM ends the metrics' linger (installed
+    // before the summary is written: a supervisor that saw it may stop the process at once).
+    let mut lingering = match &server {
+        Some(_) if a.metrics.metrics_linger.is_some() => Signals::install().ok(),
+        _ => None,
+    };
     let written = if a.json {
         out_json(&run.json(&a.audit_log))
     } else {
         out(&run.text(&a.audit_log))
     };
     if let Some(s) = server {
-        s.stop(a.metrics.metrics_linger).await;
+        let signalled = async {
+            match lingering.as_mut() {
+                Some(signals) => {
+                    let _ = signals.next().await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        s.stop(a.metrics.metrics_linger, signalled).await;
     }
     let code = run.exit_code();
     crate::finish(written, run.error, code)

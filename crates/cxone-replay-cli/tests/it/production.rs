@@ -480,3 +480,73 @@ fn closed_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap().port()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signal_after_the_summary_ends_the_metrics_linger() {
+    let emu = emulator(3).start().await.unwrap();
+    let sb = Sandbox::new();
+    let mut c = sb.cmd_for(&emu);
+    c.args(["replay", "--yes", "--json"]).args([
+        "--metrics-addr",
+        "127.0.0.1:0",
+        "--metrics-linger",
+        "1h",
+    ]);
+    let (code, summary, stderr) = tokio::task::spawn_blocking(move || {
+        let mut child = piped(c);
+        // The summary (one JSON line): the run is over, the server lingers, nobody scrapes.
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut summary = String::new();
+        std::io::BufRead::read_line(&mut stdout, &mut summary).expect("the summary");
+        kill(&child, "-TERM");
+        let start = Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                break status;
+            }
+            if start.elapsed() > PATIENCE {
+                let _ = child.kill();
+                panic!("still lingering {PATIENCE:?} after SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+        (status.code(), summary, stderr)
+    })
+    .await
+    .unwrap();
+    assert_clean("stderr", &stderr);
+    // The run had ended: its own exit code, not the signal's.
+    assert_eq!(code, Some(0), "{stderr}");
+    let summary: serde_json::Value = serde_json::from_str(&summary).unwrap();
+    assert_eq!(summary["counts"]["SUCCESS"], 3, "{summary}");
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_one_thread_sigterm_still_drains_and_exits_143() {
+    // `--threads 1`: the run, the signal watcher and the signal driver share the main thread.
+    let emu = slow_emulator(200).await;
+    let sb = Sandbox::new();
+    let log = sb.file("replay_audit_log.jsonl");
+    let c = slow_replay(&sb, &emu, &["--threads", "1"]);
+    let log2 = log.clone();
+    let o = tokio::task::spawn_blocking(move || {
+        let mut child = piped(c);
+        wait_for_records(&log2, 5, &mut child);
+        kill(&child, "-TERM");
+        output(child)
+    })
+    .await
+    .unwrap();
+    o.expect_code(143);
+    let summary = o.json();
+    assert_eq!(summary["signal"], "SIGTERM", "{summary}");
+    assert_eq!(
+        records(&log),
+        summary["seen"].as_u64().unwrap() as usize,
+        "every event seen has its record"
+    );
+    emu.shutdown().await;
+}
