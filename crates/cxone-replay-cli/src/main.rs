@@ -65,21 +65,18 @@ fn main() -> ExitCode {
     };
     // On a worker thread, not on this one (where `block_on` would poll it): the run's tasks
     // then wake the dispatcher on the thread they run on, instead of unparking this one.
-    let code = match rt.block_on(async {
-        match tokio::spawn(run(cli)).await {
-            Ok(result) => result,
-            Err(e) => match e.try_into_panic() {
-                Ok(panic) => std::panic::resume_unwind(panic),
-                Err(e) => Err(CliError::failed(format!("the run was cancelled: {e}"))),
-            },
-        }
-    }) {
-        Ok(code) => ExitCode::from(code),
-        Err(e) => e.report(),
-    };
-    // Don't wait for stray blocking tasks (e.g. a stdin read) at exit.
+    let joined = rt.block_on(rt.spawn(run(cli)));
+    // Don't wait for stray blocking tasks (e.g. a stdin read) at exit, also not after a panic.
     rt.shutdown_background();
-    code
+    match joined {
+        Ok(Ok(code)) => ExitCode::from(code),
+        Ok(Err(e)) => e.report(),
+        // The panic's message was printed when it happened; exit as a panic does (101).
+        Err(e) => match e.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(e) => CliError::failed(format!("the run was cancelled: {e}")).report(),
+        },
+    }
 }
 
 /// The async runtime: on the main thread for `--threads 1`, else a multi-thread runtime (with
