@@ -406,10 +406,13 @@ pub async fn execute(spec: RunSpec) -> Result<Finished, CliError> {
     watcher.abort();
     bar.finish();
     let (summary, error) = result?;
+    // A signal that came after the run had run out of events (before the watcher was
+    // stopped) interrupted nothing: the run's own outcome stands.
+    let signal = stopped_by.get().copied().filter(|_| summary.interrupted);
     Ok(Finished {
         summary,
         error,
-        signal: stopped_by.get().copied(),
+        signal,
     })
 }
 
