@@ -259,6 +259,12 @@ impl ReplayerBuilder {
     /// exchanges and `Retry-After` holds of the target and the source (for the duration of the
     /// run, through [`ReplayTarget::observe_exchanges`](crate::ReplayTarget::observe_exchanges)),
     /// PUT latency and the sends in flight. Default: none, and then none of these calls is made.
+    ///
+    /// For the run, this takes the client's one observer slot: an
+    /// [`ExchangeObserver`](cxone_eventbridge::ExchangeObserver) set on the same client with
+    /// [`Client::set_observer`](cxone_eventbridge::Client::set_observer) is replaced when the run
+    /// starts and the slot is left empty when it ends. Watch exchanges through this observer
+    /// (its `http_exchange`) rather than through both.
     pub fn observer(mut self, observer: impl RunObserver + 'static) -> Self {
         self.observer = Some(Arc::new(observer));
         self
