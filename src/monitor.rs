@@ -351,13 +351,7 @@ impl Worker {
             Err(e) => {
                 // The URL is a credential (Slack, Teams): never in a log line.
                 let e = e.without_url();
-                let mut error = e.to_string();
-                let mut cause = std::error::Error::source(&e);
-                while let Some(c) = cause {
-                    error.push_str(": ");
-                    error.push_str(&c.to_string());
-                    cause = c.source();
-                }
+                let error = cxone_replay_domain::error_chain(&e);
                 tracing::debug!(%error, "webhook post failed");
                 let class = if e.is_timeout() {
                     FailureClass::Timeout

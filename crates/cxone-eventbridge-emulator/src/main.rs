@@ -153,13 +153,7 @@ async fn run(args: Args) -> ExitCode {
     let emu = match builder.start().await {
         Ok(emu) => emu,
         Err(e) => {
-            let mut msg = format!("error: {e}");
-            let mut source = std::error::Error::source(&e);
-            while let Some(s) = source {
-                msg.push_str(&format!(": {s}"));
-                source = s.source();
-            }
-            eprintln!("{msg}");
+            eprintln!("error: {}", cxone_replay_domain::error_chain(&e));
             return ExitCode::from(2);
         }
     };

@@ -1,6 +1,5 @@
 //! What can end a command, and the exit code it maps to.
 
-use std::error::Error as StdError;
 use std::fmt;
 use std::process::ExitCode;
 
@@ -101,24 +100,13 @@ impl fmt::Display for CliError {
     }
 }
 
-/// `err: cause: cause ...`, skipping a cause whose text the previous one already contains.
-pub fn chain(err: &(dyn StdError + 'static)) -> String {
-    let mut out = err.to_string();
-    let mut cur = err.source();
-    while let Some(c) = cur {
-        let s = c.to_string();
-        if !out.contains(&s) {
-            out.push_str(": ");
-            out.push_str(&s);
-        }
-        cur = c.source();
-    }
-    out
-}
+/// `err: cause: cause ...` (the domain's one way to show an error's chain).
+pub use cxone_replay_domain::error_chain as chain;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::error::Error as StdError;
 
     #[derive(Debug)]
     struct Outer(std::io::Error);

@@ -83,3 +83,25 @@ impl DomainError {
         false
     }
 }
+
+/// An error and its causes as one line, `err: cause: cause ...`, skipping a cause whose text
+/// the line already contains (many errors repeat their source's text in their own).
+///
+/// ```
+/// let e = std::io::Error::other("disk full");
+/// assert_eq!(cxone_replay_domain::error_chain(&e), "disk full");
+/// ```
+#[must_use]
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut cur = err.source();
+    while let Some(c) = cur {
+        let s = c.to_string();
+        if !out.contains(&s) {
+            out.push_str(": ");
+            out.push_str(&s);
+        }
+        cur = c.source();
+    }
+    out
+}

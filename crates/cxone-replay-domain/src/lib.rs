@@ -24,7 +24,7 @@ pub use endpoint::{
     TransportError, check_credential_url, is_loopback_host, is_secure_transport, redact_userinfo,
     scheme_and_host,
 };
-pub use error::DomainError;
+pub use error::{DomainError, error_chain};
 pub use excerpt::{MAX_MESSAGE_EXCERPT, excerpt};
 pub use failure::{Disposition, FailureClass, classify};
 pub use filter::EventFilter;
