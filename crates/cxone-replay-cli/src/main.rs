@@ -63,8 +63,9 @@ fn main() -> ExitCode {
         let _in_runtime = rt.enter();
         signals::ignore_file_size_signal()
     };
-    // On a worker thread, not on this one (where `block_on` would poll it): the run's tasks
-    // then wake the dispatcher on the thread they run on, instead of unparking this one.
+    // Spawned: with several workers the command runs on one of them, not on this thread (where
+    // `block_on` would poll it), so the run's tasks wake the dispatcher on the thread they run
+    // on instead of unparking this one; with one thread it runs here either way.
     let joined = rt.block_on(rt.spawn(run(cli)));
     // Don't wait for stray blocking tasks (e.g. a stdin read) at exit, also not after a panic.
     rt.shutdown_background();
@@ -79,18 +80,15 @@ fn main() -> ExitCode {
     }
 }
 
-/// The async runtime: on the main thread for `--threads 1`, else a multi-thread runtime (with
-/// `--threads N` workers, or one per core).
-fn runtime(threads: Option<u16>) -> std::io::Result<tokio::runtime::Runtime> {
+/// The async runtime: on the main thread for `--threads 1` (the default), else a multi-thread
+/// runtime with `--threads N` workers.
+fn runtime(threads: u16) -> std::io::Result<tokio::runtime::Runtime> {
     match threads {
-        Some(1) => tokio::runtime::Builder::new_current_thread()
+        0 | 1 => tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build(),
-        Some(n) => tokio::runtime::Builder::new_multi_thread()
+        n => tokio::runtime::Builder::new_multi_thread()
             .worker_threads(usize::from(n))
-            .enable_all()
-            .build(),
-        None => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build(),
     }
@@ -152,8 +150,8 @@ mod tests {
     #[test]
     fn one_thread_is_a_current_thread_runtime_and_more_a_multi_thread_one() {
         let flavor = |t| runtime(t).unwrap().handle().runtime_flavor();
-        assert_eq!(flavor(Some(1)), RuntimeFlavor::CurrentThread);
-        assert_eq!(flavor(Some(3)), RuntimeFlavor::MultiThread);
-        assert_eq!(flavor(None), RuntimeFlavor::MultiThread);
+        assert_eq!(flavor(1), RuntimeFlavor::CurrentThread);
+        assert_eq!(flavor(2), RuntimeFlavor::MultiThread);
+        assert_eq!(flavor(3), RuntimeFlavor::MultiThread);
     }
 }

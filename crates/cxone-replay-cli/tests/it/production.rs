@@ -525,12 +525,13 @@ async fn a_signal_after_the_summary_ends_the_metrics_linger() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn with_one_thread_sigterm_still_drains_and_exits_143() {
-    // `--threads 1`: the run, the signal watcher and the signal driver share the main thread.
+async fn with_several_threads_sigterm_still_drains_and_exits_143() {
+    // `--threads 2`: the run on a worker of a multi-thread runtime, the signal driver on
+    // whichever worker parks (the default, one thread, is what the other signal tests run).
     let emu = slow_emulator(200).await;
     let sb = Sandbox::new();
     let log = sb.file("replay_audit_log.jsonl");
-    let c = slow_replay(&sb, &emu, &["--threads", "1"]);
+    let c = slow_replay(&sb, &emu, &["--threads", "2"]);
     let log2 = log.clone();
     let o = tokio::task::spawn_blocking(move || {
         let mut child = piped(c);
