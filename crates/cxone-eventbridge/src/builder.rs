@@ -409,7 +409,9 @@ impl ClientBuilder {
             .user_agent(USER_AGENT)
             .default_headers(headers)
             .redirect(reqwest::redirect::Policy::none())
-            .retry(reqwest::retry::never())
+            // Our retry loop retries (and counts) every attempt; no retry in reqwest, and so no
+            // copy of each request kept for one.
+            .retry(reqwest::retry::never().max_retries_per_request(0))
             .connect_timeout(self.connect_timeout)
             .timeout(self.request_timeout)
             .pool_max_idle_per_host(self.max_connections)
@@ -444,6 +446,7 @@ impl ClientBuilder {
                     setting: Setting::MaxResponseBody,
                 },
                 max_empty_pages: self.max_empty_pages,
+                put_url: Mutex::default(),
                 observer: RwLock::default(),
             }),
         })

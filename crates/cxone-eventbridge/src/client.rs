@@ -20,7 +20,7 @@ use secrecy::ExposeSecret;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use url::Url;
 
 const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
@@ -65,6 +65,9 @@ pub(crate) struct Inner {
     pub(crate) response_limit: BodyLimit,
     /// Empty pages in a row (each with a new token) after which a DLQ stream gives up.
     pub(crate) max_empty_pages: u32,
+    /// The PUT URL of the topic last sent to (replays go topic after topic): built once per
+    /// topic, not once per event.
+    pub(crate) put_url: Mutex<Option<(Box<str>, Url)>>,
 }
 
 impl fmt::Debug for Client {
@@ -163,7 +166,7 @@ impl Client {
         key: &IdempotencyKey,
         body: Vec<u8>,
     ) -> Result<PutReport, Error> {
-        let url = self.api_url(&["topics", check_topic(topic)?, "events"]);
+        let url = self.put_url(check_topic(topic)?);
         let key = HeaderValue::from_str(key.as_str()).map_err(|_| Error::InvalidArgument {
             name: "key",
             problem: "is not a valid header value".into(),
@@ -232,6 +235,24 @@ impl Client {
             .await?;
         DlqPage::from_slice(&answer.body)
             .map_err(|e| self.decode_error("DLQ page", &answer, DecodeError::Domain(e)))
+    }
+
+    /// `{base}{prefix}/topics/{topic}/events`, from the one-topic cache when it is the topic
+    /// of the last PUT.
+    fn put_url(&self, topic: &str) -> Url {
+        let mut cached = self
+            .inner
+            .put_url
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match &*cached {
+            Some((t, url)) if **t == *topic => url.clone(),
+            _ => {
+                let url = self.api_url(&["topics", topic, "events"]);
+                *cached = Some((topic.into(), url.clone()));
+                url
+            }
+        }
     }
 
     fn api_url(&self, tail: &[&str]) -> Url {

@@ -121,6 +121,32 @@ async fn put_body_sends_the_bytes_with_json_type_and_idempotency_key() {
 }
 
 #[tokio::test]
+async fn puts_to_topics_in_turn_each_go_to_their_own_topic() {
+    // The client keeps the PUT URL of the last topic: switching topics must not reuse it.
+    let env = Env::start().await;
+    env.token_mock().await;
+    let mut mocks = Vec::new();
+    for topic in ["a", "b%2Fc"] {
+        mocks.push(
+            env.server
+                .mock_async(|when, then| {
+                    when.method(PUT).path(put_path(topic));
+                    then.status(201).json_body(accepted("e"));
+                })
+                .await,
+        );
+    }
+    let c = env.client();
+    for (i, topic) in ["a", "a", "b/c", "a", "b/c", "b/c"].into_iter().enumerate() {
+        let k = key(&format!("replay-e{i}-v1"));
+        let report = c.put_body(topic, &k, b"{}".to_vec()).await.unwrap();
+        assert_eq!(report.status, 201, "{topic}");
+    }
+    mocks[0].assert_calls_async(3).await;
+    mocks[1].assert_calls_async(3).await;
+}
+
+#[tokio::test]
 async fn put_event_header_key_equals_body_key() {
     let env = Env::start().await;
     env.token_mock().await;
