@@ -50,7 +50,7 @@ pub use summary::{LogSummary, RunRow};
 pub use timeline::{TimeBin, Timeline};
 
 use crate::error::{EngineError, Setting};
-use crate::ports::{AuditSink, BoxError};
+use crate::ports::{AuditSink, BoxError, Unrecorded};
 use crate::resume::DeliveredKeys;
 use async_trait::async_trait;
 use cxone_replay_domain::AuditRecord;
@@ -283,8 +283,21 @@ impl JsonlAuditLog {
     /// # Errors
     /// The I/O error of the write, or of an earlier background `fsync`.
     pub fn append(&self, record: &AuditRecord) -> Result<(), std::io::Error> {
+        self.append_all(std::slice::from_ref(record))
+    }
+
+    /// Writes `records` as consecutive lines with one `write` (see [`AuditSink::record_all`]):
+    /// all of them or, when the write fails, none (the part written is cut off again);
+    /// synchronous.
+    ///
+    /// # Errors
+    /// The I/O error of the write, or of an earlier background `fsync`.
+    pub fn append_all(&self, records: &[AuditRecord]) -> Result<(), std::io::Error> {
         if let Some(e) = self.take_sync_error() {
             return Err(e);
+        }
+        if records.is_empty() {
+            return Ok(());
         }
         {
             let mut w = self
@@ -294,12 +307,15 @@ impl JsonlAuditLog {
                 .map_err(|_| std::io::Error::other("audit log writer poisoned"))?;
             let Writer { file, line } = &mut *w;
             line.clear();
-            serde_json::to_writer(&mut *line, record).map_err(std::io::Error::other)?;
-            line.push(b'\n');
+            for record in records {
+                serde_json::to_writer(&mut *line, record).map_err(std::io::Error::other)?;
+                line.push(b'\n');
+            }
             write_line(file, line)?;
         }
-        self.shared.written.fetch_add(1, Ordering::Relaxed);
-        if self.shared.unsynced.fetch_add(1, Ordering::AcqRel) + 1 >= self.options.sync_every {
+        let n = records.len() as u64;
+        self.shared.written.fetch_add(n, Ordering::Relaxed);
+        if self.shared.unsynced.fetch_add(n, Ordering::AcqRel) + n >= self.options.sync_every {
             match self.kick.try_send(SyncMsg::Kick) {
                 Ok(()) | Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {}
             }
@@ -361,6 +377,14 @@ impl AuditSink for JsonlAuditLog {
     async fn record(&self, record: &AuditRecord) -> Result<(), BoxError> {
         self.append(record)
             .map_err(|e| Box::new(EngineError::io("append to", &self.path, e)) as BoxError)
+    }
+
+    async fn record_all(&self, records: &[AuditRecord]) -> Result<(), Unrecorded> {
+        // All or none: a failed write is cut off again.
+        self.append_all(records).map_err(|e| Unrecorded {
+            recorded: 0,
+            source: Box::new(EngineError::io("append to", &self.path, e)),
+        })
     }
 
     async fn flush(&self) -> Result<(), BoxError> {
@@ -588,6 +612,24 @@ mod tests {
         assert_eq!(r.records.len(), 5);
         assert!(r.torn_tail.is_none() && r.malformed.is_empty());
         assert_eq!(r.records[0], rec("e0", None));
+    }
+
+    #[test]
+    fn append_all_writes_the_records_as_consecutive_lines_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.jsonl");
+        let log = JsonlAuditLog::open(&p).unwrap();
+        log.append(&rec("e0", None)).unwrap();
+        let batch: Vec<_> = (1..4).map(|i| rec(&format!("e{i}"), None)).collect();
+        log.append_all(&batch).unwrap();
+        log.append_all(&[]).unwrap();
+        log.append(&rec("e4", None)).unwrap();
+        drop(log);
+        let r = AuditLog::read(&p).unwrap();
+        assert!(r.torn_tail.is_none() && r.malformed.is_empty());
+        let ids: Vec<_> = r.records.iter().map(|r| r.event_id.as_str()).collect();
+        assert_eq!(ids, ["e0", "e1", "e2", "e3", "e4"]);
+        assert_eq!(r.records[2], batch[1]);
     }
 
     #[test]

@@ -38,7 +38,7 @@ pub use monitor::{WebhookMonitor, WebhookMonitorBuilder};
 pub use observer::{Exchange, Op, RunObserver};
 pub use ports::{
     AuditSink, BoxError, DlqSource, MonitorEvent, MonitorSink, PageStream, ReplayTarget,
-    RunStarted, SendOutcome, TopicPageResult, TopicPageStream,
+    RunStarted, SendOutcome, TopicPageResult, TopicPageStream, Unrecorded,
 };
 pub use resume::DeliveredKeys;
 pub use runtime::{Clock, Sleeper, SystemClock, TokioSleeper};

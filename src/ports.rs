@@ -152,6 +152,16 @@ impl SendOutcome {
     }
 }
 
+/// The error of [`AuditSink::record_all`]: the sink kept the first `recorded` records of the
+/// batch, and refused the next for `source`.
+#[derive(Debug)]
+pub struct Unrecorded {
+    /// How many records of the batch, from the first, the sink kept.
+    pub recorded: usize,
+    /// Why the sink refused the next one.
+    pub source: BoxError,
+}
+
 /// Keeps the audit trail: exactly one record per event seen, in the order outcomes happen.
 #[async_trait]
 pub trait AuditSink: Send + Sync {
@@ -159,6 +169,25 @@ pub trait AuditSink: Send + Sync {
     /// audit guarantee): the engine stops fetching, lets in-flight events finish and returns
     /// [`EngineError::Audit`](crate::EngineError::Audit).
     async fn record(&self, record: &AuditRecord) -> Result<(), BoxError>;
+
+    /// Appends several records, in order: the sends that finished together. The engine counts
+    /// each only once the sink has it, so a sink that writes them in one go, as
+    /// [`JsonlAuditLog`](crate::JsonlAuditLog) does (all or none), saves a write per record.
+    ///
+    /// # Errors
+    /// [`Unrecorded`]: how many of `records`, from the first, the sink kept (those are counted),
+    /// and why it refused the next; that stops the run as an error of
+    /// [`record`](AuditSink::record) does, and the engine then offers each record after the
+    /// refused one to `record` on its own (as it does the sends still in flight). The default
+    /// calls `record` for each, in order, up to the first error.
+    async fn record_all(&self, records: &[AuditRecord]) -> Result<(), Unrecorded> {
+        for (recorded, r) in records.iter().enumerate() {
+            self.record(r)
+                .await
+                .map_err(|source| Unrecorded { recorded, source })?;
+        }
+        Ok(())
+    }
 
     /// Makes every record so far durable (e.g. `fsync`). Called at the end of a run.
     async fn flush(&self) -> Result<(), BoxError>;
@@ -262,6 +291,9 @@ impl<T: ReplayTarget + ?Sized> ReplayTarget for std::sync::Arc<T> {
 impl<T: AuditSink + ?Sized> AuditSink for std::sync::Arc<T> {
     async fn record(&self, record: &AuditRecord) -> Result<(), BoxError> {
         (**self).record(record).await
+    }
+    async fn record_all(&self, records: &[AuditRecord]) -> Result<(), Unrecorded> {
+        (**self).record_all(records).await
     }
     async fn flush(&self) -> Result<(), BoxError> {
         (**self).flush().await

@@ -58,25 +58,66 @@ impl<'a> Recorder<'a> {
     /// the run (an event without its record would break the audit guarantee); the first such
     /// error is kept for [`Recorder::finish`].
     pub(super) async fn record(&mut self, rec: AuditRecord) {
-        if let Err(e) = self.audit.record(&rec).await {
-            tracing::error!(event_id = %rec.event_id, error = %e, "audit sink failed; stopping the run");
-            self.audit_error.get_or_insert(e);
-            self.stop.cancel();
-            return;
+        self.record_one(&rec).await;
+    }
+
+    async fn record_one(&mut self, rec: &AuditRecord) {
+        match self.audit.record(rec).await {
+            Ok(()) => self.accepted(rec),
+            Err(e) => self.refused(rec, e),
         }
+    }
+
+    /// Records the final outcomes in `recs` (emptied) with one call of the sink: the sends
+    /// that finished together. Each record the sink kept is then seen as with
+    /// [`Recorder::record`], in order. The first it refused stops the run; each after it is
+    /// still offered on its own, as the sends still in flight are while the run drains.
+    pub(super) async fn record_all(&mut self, recs: &mut Vec<AuditRecord>) {
+        match recs.as_slice() {
+            [] => {}
+            [rec] => self.record_one(rec).await,
+            _ => {
+                let (kept, refused) = match self.audit.record_all(recs).await {
+                    Ok(()) => (recs.len(), None),
+                    Err(u) => (u.recorded.min(recs.len()), Some(u.source)),
+                };
+                for rec in &recs[..kept] {
+                    self.accepted(rec);
+                }
+                if let (Some(e), Some((first, rest))) = (refused, recs[kept..].split_first()) {
+                    self.refused(first, e);
+                    for rec in rest {
+                        self.record_one(rec).await;
+                    }
+                }
+            }
+        }
+        recs.clear();
+    }
+
+    /// The sink refused `rec`: stop the run.
+    fn refused(&mut self, rec: &AuditRecord, e: BoxError) {
+        tracing::error!(event_id = %rec.event_id, error = %e, "audit sink failed; stopping the run");
+        self.audit_error.get_or_insert(e);
+        self.stop.cancel();
+    }
+
+    /// The sink has `rec`: count it, tell the observer, the monitor and the progress callback,
+    /// and feed the circuit breaker.
+    fn accepted(&mut self, rec: &AuditRecord) {
         let now = self.clock.now();
-        self.tally.add(&rec, now);
+        self.tally.add(rec, now);
         if let Some(o) = &self.replayer.observer {
-            tell_outcome(o.as_ref(), &rec);
+            tell_outcome(o.as_ref(), rec);
         }
         if let Some(m) = self.monitor {
-            m.notify(MonitorEvent::Record(&rec));
+            m.notify(MonitorEvent::Record(rec));
         }
         self.progress(now);
-        if self.paced_away(&rec) {
+        if self.paced_away(rec) {
             return;
         }
-        if let Some(reason) = self.breaker.observe(&rec) {
+        if let Some(reason) = self.breaker.observe(rec) {
             tracing::error!(run_id = %self.replayer.run_id, reason = %reason,
                 "circuit breaker: stopping the run; events not sent have no record (resume continues)");
             self.stop.cancel();

@@ -10,7 +10,7 @@ use crate::ports::{MonitorEvent, RunStarted};
 use crate::resume::DeliveredKeys;
 use crate::selection::EventSet;
 use crate::summary::RunSummary;
-use cxone_replay_domain::ReplayStatus;
+use cxone_replay_domain::{AuditRecord, ReplayStatus};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -47,6 +47,9 @@ struct Dispatch<'a> {
     interrupted: bool,
     /// Replays planned for sending (or `DRY_RUN` records), counted against the limit.
     planned: u64,
+    /// The records of the sends that finished together, handed to the sink in one call (kept
+    /// to reuse its allocation; at most the concurrency long).
+    batch: Vec<AuditRecord>,
 }
 
 impl Replayer {
@@ -113,6 +116,7 @@ impl Replayer {
             stop,
             interrupted: false,
             planned: 0,
+            batch: Vec::new(),
         };
         let mut phase = Phase::Running;
         loop {
@@ -213,9 +217,13 @@ impl Dispatch<'_> {
                 Phase::Running
             }
             Some((info, done)) = self.sends.join_next(), if !self.sends.is_empty() => {
+                // With it, the sends that finished meanwhile: one call of the sink for all.
+                self.batch.push(self.replayer.sent_record(&info, done));
+                while let Some((info, done)) = self.sends.try_join_next() {
+                    self.batch.push(self.replayer.sent_record(&info, done));
+                }
                 self.replayer.observe_in_flight(self.sends.len());
-                let rec = self.replayer.sent_record(&info, done);
-                self.recorder.record(rec).await;
+                self.recorder.record_all(&mut self.batch).await;
                 Phase::Running
             }
             () = self.feed.next_page(), if want_page => Phase::Running,

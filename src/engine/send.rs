@@ -121,6 +121,21 @@ impl Sends {
         None
     }
 
+    /// A send that has already finished, with its outcome, without waiting; `None` when none
+    /// has.
+    pub(super) fn try_join_next(&mut self) -> Option<(InFlight, SendDone)> {
+        while let Some(joined) = self.tasks.try_join_next_with_id() {
+            let (id, done) = match joined {
+                Ok(ok) => ok,
+                Err(e) => (e.id(), self.lost(&e)),
+            };
+            if let Some(info) = self.in_flight.remove(&id) {
+                return Some((info, done));
+            }
+        }
+        None
+    }
+
     fn lost(&self, e: &JoinError) -> SendDone {
         let message = if e.is_cancelled() {
             ABANDONED

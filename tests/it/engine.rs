@@ -347,9 +347,9 @@ async fn cancel_stops_fetching_lets_in_flight_finish_then_resume_completes() {
         .await
         .unwrap();
     assert!(first.interrupted);
-    // The 7 other sends in flight when record 120 was written were drained and recorded, and
-    // none was started after the cancel.
-    assert!((121..=127).contains(&first.seen), "{}", first.seen);
+    // The 7 other sends in flight when record 120 was written (or finished with it, and
+    // written in the same batch) were recorded, and none was started after the cancel.
+    assert!((120..=127).contains(&first.seen), "{}", first.seen);
     // in-flight events finished and were recorded: every send has its record
     assert_eq!(tgt.total_sends(), first.seen);
     assert_eq!(first.counts.success, first.seen);
@@ -892,4 +892,124 @@ async fn an_audit_failure_while_planning_stops_the_run() {
     );
     let events = monitor.events.lock().unwrap().clone();
     assert_eq!(events.last(), Some(&("replay_completed", "10".to_string())));
+}
+
+/// A sink that tells its batches apart: the size of each `record_all` call, and, when
+/// `keep_of_first_batch` is set, the first batch kept only that far (the next record refused).
+#[derive(Clone, Default)]
+struct BatchAudit {
+    inner: MemoryAudit,
+    batches: Arc<Mutex<Vec<usize>>>,
+    keep_of_first_batch: Option<usize>,
+}
+
+#[async_trait::async_trait]
+impl cxone_dlq_replay::AuditSink for BatchAudit {
+    async fn record(
+        &self,
+        record: &cxone_dlq_replay::domain::AuditRecord,
+    ) -> Result<(), cxone_dlq_replay::BoxError> {
+        self.inner.record(record).await
+    }
+    async fn record_all(
+        &self,
+        records: &[cxone_dlq_replay::domain::AuditRecord],
+    ) -> Result<(), cxone_dlq_replay::Unrecorded> {
+        let first = {
+            let mut b = self.batches.lock().unwrap();
+            b.push(records.len());
+            b.len() == 1
+        };
+        let keep = match self.keep_of_first_batch {
+            Some(k) if first => k.min(records.len()),
+            _ => records.len(),
+        };
+        for r in &records[..keep] {
+            self.inner.record(r).await.unwrap();
+        }
+        if keep < records.len() {
+            return Err(cxone_dlq_replay::Unrecorded {
+                recorded: keep,
+                source: "batch refused (injected)".into(),
+            });
+        }
+        Ok(())
+    }
+    async fn flush(&self) -> Result<(), cxone_dlq_replay::BoxError> {
+        self.inner.flush().await
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn sends_that_finish_together_are_recorded_in_one_call_and_each_counted() {
+    // 4 at a time, each answered after 10 ms: the sends of a wave finish together.
+    let (src, tgt, _) = base(12);
+    let audit = BatchAudit::default();
+    let summary = Replayer::builder()
+        .topic("t")
+        .source(src)
+        .target(tgt.clone())
+        .audit(audit.clone())
+        .concurrency(4)
+        .build()
+        .unwrap()
+        .run()
+        .await
+        .unwrap();
+    let records = audit.inner.records();
+    assert_eq!(summary.seen, 12);
+    assert_eq!(records.len(), 12);
+    assert_one_record_per_event(&records);
+    let batches = audit.batches.lock().unwrap().clone();
+    assert!(
+        batches.iter().all(|&n| n > 1),
+        "a single record goes through `record`: {batches:?}"
+    );
+    assert!(
+        batches.contains(&4),
+        "a wave of 4 sends is one call: {batches:?}"
+    );
+    // every record went through exactly one call: a batch, or `record` on its own
+    let batched: usize = batches.iter().sum();
+    assert_eq!(
+        audit.inner.attempts.load(Ordering::SeqCst),
+        12,
+        "{batched} of 12 in batches"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_batch_kept_in_part_counts_that_part_and_offers_each_later_record_on_its_own() {
+    let (src, tgt, _) = base(12);
+    let audit = BatchAudit {
+        keep_of_first_batch: Some(1),
+        ..BatchAudit::default()
+    };
+    let err = Replayer::builder()
+        .topic("t")
+        .source(src)
+        .target(tgt.clone())
+        .audit(audit.clone())
+        .concurrency(4)
+        .build()
+        .unwrap()
+        .run()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, EngineError::Audit { .. }), "{err:?}");
+    assert!(err.to_string().contains("audit"), "{err}");
+    let first = audit.batches.lock().unwrap()[0];
+    assert!(first >= 2, "{first}");
+    let summary = err.summary().unwrap();
+    let records = audit.inner.records();
+    // all the batch but its refused second record: the first kept in the batch, the rest
+    // offered one by one (and accepted), like the sends still in flight when the run stopped
+    assert_eq!(summary.seen, records.len() as u64);
+    assert_eq!(
+        tgt.total_sends(),
+        summary.seen + 1,
+        "one send has no record"
+    );
+    assert!(summary.seen >= first as u64 - 1, "{summary:?}");
+    assert!(summary.seen < 12, "the run stopped");
 }
