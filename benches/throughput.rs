@@ -10,7 +10,12 @@
 //!   it: 20,000 events of ~1 KiB at concurrency 64, zero latency, JSONL audit log on, the
 //!   emulator in a child process (this bench binary re-run with `THROUGHPUT_EMULATOR_EVENTS`
 //!   set), so that the CPU time and the allocations counted are the replay's only; on a
-//!   multi-thread runtime (2 workers) and on a current-thread one.
+//!   multi-thread runtime (2 workers) and on a current-thread one. Then the floor under it, on
+//!   one thread, with the same child emulator and the same PUTs (read and planned before the
+//!   measured part): `client_put_loop`, 64 tasks calling `Client::put_body`, and
+//!   `reqwest_put_loop`, the same requests by a bare reqwest client configured as ours. The
+//!   differences are what the engine (DLQ reading, planning, audit log) and the client's own
+//!   layer cost on top of reqwest, hyper and the kernel.
 //!
 //! Every row prints events/s, CPU µs per event (user + system of this process, `getrusage`) and
 //! allocations per event (a counting global allocator); in the rows other than `cpu_per_event`
@@ -22,15 +27,19 @@
 use async_trait::async_trait;
 use criterion::{Criterion, Throughput, criterion_group};
 use cxone_dlq_replay::client::Client;
-use cxone_dlq_replay::domain::{AuditRecord, Decision, EventFilter, ReplayPolicy, plan};
+use cxone_dlq_replay::domain::{
+    AuditRecord, Decision, DlqEvent, EventFilter, IdempotencyKey, ReplayPolicy, plan,
+};
 use cxone_dlq_replay::{AuditSink, BoxError, JsonlAuditLog, Replayer};
 use cxone_eventbridge_emulator::{Emulator, EmulatorHandle};
+use futures::StreamExt;
 use nix::sys::resource::{UsageWho, getrusage};
 use secrecy::SecretString;
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use std::alloc::System;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -210,11 +219,13 @@ fn latency_20ms(c: &mut Criterion) {
     g.finish();
 }
 
-async fn client_alone(c: &Client, emu: &EmulatorHandle, concurrency: usize) -> (u64, Duration) {
+/// The PUTs of `events`, planned as the engine plans them: each replay's key and body.
+fn planned_puts<'a>(
+    events: impl IntoIterator<Item = &'a DlqEvent>,
+) -> Vec<(IdempotencyKey, Vec<u8>)> {
     let policy = ReplayPolicy::default();
-    let planned: Vec<_> = emu
-        .events(TOPIC)
-        .iter()
+    events
+        .into_iter()
         .filter_map(|e| {
             match plan(
                 e,
@@ -227,8 +238,15 @@ async fn client_alone(c: &Client, emu: &EmulatorHandle, concurrency: usize) -> (
                 Decision::Skip(_) => None,
             }
         })
-        .collect();
-    let planned = std::sync::Arc::new(planned);
+        .collect()
+}
+
+/// `concurrency` tasks looping over `Client::put_body` until every planned PUT is sent.
+async fn client_alone(
+    c: &Client,
+    planned: Arc<Vec<(IdempotencyKey, Vec<u8>)>>,
+    concurrency: usize,
+) -> (u64, Duration) {
     let t = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for w in 0..concurrency {
@@ -268,7 +286,8 @@ fn client_alone_20ms(c: &mut Criterion) {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
-                let (sent, d) = rt.block_on(client_alone(&cl, &emu, conc));
+                let planned = Arc::new(planned_puts(emu.events(TOPIC).iter()));
+                let (sent, d) = rt.block_on(client_alone(&cl, planned, conc));
                 total += d;
                 n += sent;
                 t += d;
@@ -381,6 +400,139 @@ impl Drop for ChildEmulator {
     }
 }
 
+/// A client of the emulator in the child process.
+fn child_client(emu: &ChildEmulator, concurrency: usize) -> Client {
+    Client::builder()
+        .base_url(&emu.base_url)
+        .client_credentials(
+            cxone_eventbridge_emulator::DEFAULT_CLIENT_ID,
+            SecretString::from(cxone_eventbridge_emulator::DEFAULT_CLIENT_SECRET.to_string()),
+        )
+        .max_connections(concurrency)
+        .build()
+        .expect("client")
+}
+
+/// The runtime of a `cpu_per_event` row.
+fn runtime(multi_thread: bool) -> tokio::runtime::Runtime {
+    if multi_thread {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    }
+    .expect("runtime")
+}
+
+/// The PUTs of the child emulator's DLQ, read through `c` and planned (not measured).
+async fn read_and_plan(c: &Client) -> Arc<Vec<(IdempotencyKey, Vec<u8>)>> {
+    let events: Vec<DlqEvent> = c
+        .dlq(TOPIC)
+        .events()
+        .map(|e| e.expect("DLQ event"))
+        .collect()
+        .await;
+    Arc::new(planned_puts(&events))
+}
+
+/// A bare reqwest client, configured as `Client::builder()` configures its own: no redirects,
+/// no retries, the same default headers, time-outs and pool.
+fn bare_client(concurrency: usize) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::ACCEPT,
+        reqwest::header::HeaderValue::from_static("application/json"),
+    );
+    reqwest::Client::builder()
+        .user_agent(cxone_dlq_replay::client::USER_AGENT)
+        .default_headers(headers)
+        .redirect(reqwest::redirect::Policy::none())
+        .retry(reqwest::retry::never().max_retries_per_request(0))
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(30))
+        .pool_max_idle_per_host(concurrency)
+        .build()
+        .expect("reqwest client")
+}
+
+/// The bearer header of a client-credentials token from the emulator, asked by hand.
+async fn bare_bearer(http: &reqwest::Client, base: &str) -> reqwest::header::HeaderValue {
+    let answer: serde_json::Value = http
+        .post(format!("{base}/oauth2/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", cxone_eventbridge_emulator::DEFAULT_CLIENT_ID),
+            (
+                "client_secret",
+                cxone_eventbridge_emulator::DEFAULT_CLIENT_SECRET,
+            ),
+            ("scope", cxone_dlq_replay::client::DEFAULT_SCOPES),
+        ])
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .expect("token")
+        .json()
+        .await
+        .expect("token JSON");
+    let token = answer["access_token"].as_str().expect("access_token");
+    let mut v = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}")).expect("header");
+    v.set_sensitive(true);
+    v
+}
+
+/// The floor under `Client::put_body`: `concurrency` tasks PUT the planned bodies with a bare
+/// reqwest client (same URL, headers and bodies), reading each answer whole.
+async fn reqwest_alone(
+    http: &reqwest::Client,
+    base: &str,
+    bearer: &reqwest::header::HeaderValue,
+    planned: Arc<Vec<(IdempotencyKey, Vec<u8>)>>,
+    concurrency: usize,
+) -> (u64, Duration) {
+    let url = reqwest::Url::parse(&format!(
+        "{base}{}/topics/{TOPIC}/events",
+        cxone_dlq_replay::client::DEFAULT_API_PREFIX
+    ))
+    .expect("url");
+    let t = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for w in 0..concurrency {
+        let (http, planned, url, bearer) =
+            (http.clone(), planned.clone(), url.clone(), bearer.clone());
+        tasks.spawn(async move {
+            for (key, body) in planned.iter().skip(w).step_by(concurrency) {
+                let answer = http
+                    .put(url.clone())
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .header("idempotency-key", key.as_str())
+                    .header(reqwest::header::AUTHORIZATION, bearer.clone())
+                    .body(body.clone())
+                    .send()
+                    .await;
+                if let Ok(r) = answer {
+                    let _ = r.bytes().await;
+                }
+            }
+        });
+    }
+    tasks.join_all().await;
+    (planned.len() as u64, t.elapsed())
+}
+
+/// The rows of `cpu_per_event`: the engine on two runtimes, then the floor under it on one
+/// thread (the same PUTs by `Client::put_body` alone, then by a bare reqwest client).
+const CPU_ROWS: [&str; 4] = [
+    "multi_thread",
+    "current_thread",
+    "client_put_loop",
+    "reqwest_put_loop",
+];
+
 fn cpu_per_event(c: &mut Criterion) {
     let mut g = c.benchmark_group("cpu_per_event");
     g.sample_size(10)
@@ -389,50 +541,58 @@ fn cpu_per_event(c: &mut Criterion) {
     let (conc, events) = (64usize, 20_000usize);
     let dir = tempfile::tempdir().expect("tempdir");
     g.throughput(Throughput::Elements(events as u64));
-    for flavour in ["multi_thread", "current_thread"] {
-        let rt = if flavour == "multi_thread" {
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-        } else {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-        };
-        let rt = rt.expect("runtime");
+    for row in CPU_ROWS {
+        let rt = runtime(row == "multi_thread");
         let (mut cost, mut i) = (Cost::default(), 0u64);
-        g.bench_function(flavour, |b| {
+        g.bench_function(row, |b| {
             b.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
                     // A fresh emulator each run: every PUT is accepted (201), none a 409.
                     let emu = ChildEmulator::start(events);
-                    let cl = Client::builder()
-                        .base_url(&emu.base_url)
-                        .client_credentials(
-                            cxone_eventbridge_emulator::DEFAULT_CLIENT_ID,
-                            SecretString::from(
-                                cxone_eventbridge_emulator::DEFAULT_CLIENT_SECRET.to_string(),
-                            ),
-                        )
-                        .max_connections(conc)
-                        .build()
-                        .expect("client");
-                    i += 1;
-                    let log = dir.path().join(format!("audit-{i}.jsonl"));
-                    total += cost.measure(|| {
-                        let (seen, d, _) = rt.block_on(one_run(&cl, conc, Some(&log)));
-                        (seen, d)
-                    });
-                    let _ = std::fs::remove_file(&log);
+                    let cl = child_client(&emu, conc);
+                    total += match row {
+                        "client_put_loop" => {
+                            let planned = rt.block_on(read_and_plan(&cl));
+                            cost.measure(|| rt.block_on(client_alone(&cl, planned, conc)))
+                        }
+                        "reqwest_put_loop" => {
+                            let planned = rt.block_on(read_and_plan(&cl));
+                            let http = bare_client(conc);
+                            let bearer = rt.block_on(bare_bearer(&http, &emu.base_url));
+                            cost.measure(|| {
+                                rt.block_on(reqwest_alone(
+                                    &http,
+                                    &emu.base_url,
+                                    &bearer,
+                                    planned,
+                                    conc,
+                                ))
+                            })
+                        }
+                        _ => {
+                            i += 1;
+                            let log = dir.path().join(format!("audit-{i}.jsonl"));
+                            let d = cost.measure(|| {
+                                let (seen, d, _) = rt.block_on(one_run(&cl, conc, Some(&log)));
+                                (seen, d)
+                            });
+                            let _ = std::fs::remove_file(&log);
+                            d
+                        }
+                    };
                 }
                 total
             });
         });
         if let Some(line) = cost.line() {
             println!(
-                "cpu_per_event/{flavour} (20,000 events of 1 KiB, C=64, audit log on, emulator in a child process): {line}"
+                "cpu_per_event/{row} (20,000 events of 1 KiB, C=64, emulator in a child process{}): {line}",
+                if row.ends_with("_thread") {
+                    ", audit log on"
+                } else {
+                    "; PUTs only, planned before"
+                }
             );
         }
     }
