@@ -13,9 +13,10 @@
 //!   multi-thread runtime (2 workers) and on a current-thread one. Then the floor under it, on
 //!   one thread, with the same child emulator and the same PUTs (read and planned before the
 //!   measured part): `client_put_loop`, 64 tasks calling `Client::put_body`, and
-//!   `reqwest_put_loop`, the same requests by a bare reqwest client configured as ours. The
-//!   differences are what the engine (DLQ reading, planning, audit log) and the client's own
-//!   layer cost on top of reqwest, hyper and the kernel.
+//!   `reqwest_put_loop`, the same requests by a bare reqwest client configured as ours, and
+//!   `hyper_put_loop`, by hyper-util's pooled client (the layer under reqwest). The differences
+//!   are what the engine (DLQ reading, planning, audit log), the client's own layer and reqwest
+//!   cost on top of hyper and the kernel.
 //!
 //! Every row prints events/s, CPU µs per event (user + system of this process, `getrusage`) and
 //! allocations per event (a counting global allocator); in the rows other than `cpu_per_event`
@@ -524,13 +525,66 @@ async fn reqwest_alone(
     (planned.len() as u64, t.elapsed())
 }
 
+/// Below reqwest: the same PUTs by hyper-util's pooled HTTP/1 client (the layer reqwest is built
+/// on), headers as reqwest sends them, each answer read whole.
+async fn hyper_alone(
+    base: &str,
+    bearer: &reqwest::header::HeaderValue,
+    planned: Arc<Vec<(IdempotencyKey, Vec<u8>)>>,
+    concurrency: usize,
+) -> (u64, Duration) {
+    use http_body_util::{BodyExt, Full};
+    let client: hyper_util::client::legacy::Client<_, Full<bytes::Bytes>> =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .pool_max_idle_per_host(concurrency)
+            .build_http();
+    let uri: http::Uri = format!(
+        "{base}{}/topics/{TOPIC}/events",
+        cxone_dlq_replay::client::DEFAULT_API_PREFIX
+    )
+    .parse()
+    .expect("uri");
+    let t = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for w in 0..concurrency {
+        let (client, planned, uri, bearer) = (
+            client.clone(),
+            planned.clone(),
+            uri.clone(),
+            bearer.clone(),
+        );
+        tasks.spawn(async move {
+            for (key, body) in planned.iter().skip(w).step_by(concurrency) {
+                let request = http::Request::put(uri.clone())
+                    .header(http::header::CONTENT_TYPE, "application/json")
+                    .header("idempotency-key", key.as_str())
+                    .header(http::header::AUTHORIZATION, bearer.clone())
+                    .header(http::header::ACCEPT, "application/json")
+                    .header(
+                        http::header::USER_AGENT,
+                        cxone_dlq_replay::client::USER_AGENT,
+                    )
+                    .body(Full::new(bytes::Bytes::from(body.clone())))
+                    .expect("request");
+                if let Ok(r) = client.request(request).await {
+                    let _ = r.into_body().collect().await;
+                }
+            }
+        });
+    }
+    tasks.join_all().await;
+    (planned.len() as u64, t.elapsed())
+}
+
 /// The rows of `cpu_per_event`: the engine on two runtimes, then the floor under it on one
-/// thread (the same PUTs by `Client::put_body` alone, then by a bare reqwest client).
-const CPU_ROWS: [&str; 4] = [
+/// thread (the same PUTs by `Client::put_body` alone, by a bare reqwest client, and by
+/// hyper-util's client without reqwest).
+const CPU_ROWS: [&str; 5] = [
     "multi_thread",
     "current_thread",
     "client_put_loop",
     "reqwest_put_loop",
+    "hyper_put_loop",
 ];
 
 fn cpu_per_event(c: &mut Criterion) {
@@ -556,18 +610,19 @@ fn cpu_per_event(c: &mut Criterion) {
                             let planned = rt.block_on(read_and_plan(&cl));
                             cost.measure(|| rt.block_on(client_alone(&cl, planned, conc)))
                         }
-                        "reqwest_put_loop" => {
+                        "reqwest_put_loop" | "hyper_put_loop" => {
                             let planned = rt.block_on(read_and_plan(&cl));
                             let http = bare_client(conc);
                             let bearer = rt.block_on(bare_bearer(&http, &emu.base_url));
+                            let base = emu.base_url.as_str();
                             cost.measure(|| {
-                                rt.block_on(reqwest_alone(
-                                    &http,
-                                    &emu.base_url,
-                                    &bearer,
-                                    planned,
-                                    conc,
-                                ))
+                                rt.block_on(async {
+                                    if row == "hyper_put_loop" {
+                                        hyper_alone(base, &bearer, planned, conc).await
+                                    } else {
+                                        reqwest_alone(&http, base, &bearer, planned, conc).await
+                                    }
+                                })
                             })
                         }
                         _ => {
