@@ -547,12 +547,8 @@ async fn hyper_alone(
     let t = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for w in 0..concurrency {
-        let (client, planned, uri, bearer) = (
-            client.clone(),
-            planned.clone(),
-            uri.clone(),
-            bearer.clone(),
-        );
+        let (client, planned, uri, bearer) =
+            (client.clone(), planned.clone(), uri.clone(), bearer.clone());
         tasks.spawn(async move {
             for (key, body) in planned.iter().skip(w).step_by(concurrency) {
                 let request = http::Request::put(uri.clone())
