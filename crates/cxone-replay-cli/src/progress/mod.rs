@@ -6,11 +6,11 @@ mod line;
 use crate::cli::{ProgressArgs, ProgressMode};
 use crate::logging::set_active_bar;
 use cxone_dlq_replay::{ExportSummary, Progress};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use line::{LogLines, counts_parts, export_parts, fit};
 pub use line::{Snapshot, Total};
 use std::io::IsTerminal;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 /// What the global options say about stderr: `-q`, and `--log-format json`.
@@ -80,8 +80,10 @@ enum Display {
     Off,
     Bar {
         pb: ProgressBar,
-        width: Width,
         total: Option<Total>,
+        /// The counts to show: set for every record, made into text only when the bar is
+        /// drawn (a few times a second), not for every record.
+        counts: Arc<Mutex<Option<Snapshot>>>,
     },
     Log(Arc<LogLines>),
 }
@@ -98,8 +100,10 @@ impl std::fmt::Debug for Width {
 
 /// The bar's templates: the bar line with the total, percent and ETA when the total is known,
 /// then the counts (fitted to the width by [`fit`]).
-const WITH_TOTAL: &str = "{spinner:.green} {wide_bar:.cyan/blue} {pos}/{len} {percent:>3}% ETA {eta}\n[{elapsed_precise}] {msg}";
-const WITHOUT_TOTAL: &str = "{spinner:.green} [{elapsed_precise}] {msg}";
+const WITH_TOTAL: &str = "{spinner:.green} {wide_bar:.cyan/blue} {pos}/{len} {percent:>3}% ETA {eta}\n[{elapsed_precise}] {counts}";
+const WITHOUT_TOTAL: &str = "{spinner:.green} [{elapsed_precise}] {counts}";
+/// What `{counts}` says before the first counts come.
+const WAITING: &str = "reading the DLQ...";
 /// The columns of the templates' text before `{msg}` (`[00:00:00] `, or the spinner too).
 const BEFORE_MSG_WITH_TOTAL: usize = 11;
 const BEFORE_MSG_WITHOUT_TOTAL: usize = 13;
@@ -144,13 +148,28 @@ impl Bar {
         } else {
             WITHOUT_TOTAL
         };
+        let counts: Arc<Mutex<Option<Snapshot>>> = Arc::default();
+        let shown = Arc::clone(&counts);
+        let with_total = total.is_some();
         let style = ProgressStyle::with_template(template)
             .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> ");
+            .progress_chars("=> ")
+            .with_key(
+                "counts",
+                move |_: &ProgressState, w: &mut dyn std::fmt::Write| {
+                    let snapshot = shown.lock().unwrap_or_else(PoisonError::into_inner).clone();
+                    let room = msg_width(&width, with_total);
+                    let text = match &snapshot {
+                        None => WAITING.to_string(),
+                        Some(Snapshot::Run(p)) => fit(&counts_parts(p), room),
+                        Some(Snapshot::Export(s)) => fit(&export_parts(s), room),
+                    };
+                    let _ = w.write_str(&text);
+                },
+            );
         let pb = ProgressBar::with_draw_target(total.map(|t| t.of()), target).with_style(style);
-        pb.set_message("reading the DLQ...");
         Bar {
-            display: Display::Bar { pb, width, total },
+            display: Display::Bar { pb, total, counts },
         }
     }
 
@@ -170,9 +189,10 @@ impl Bar {
     pub fn update(&self, p: &Progress) {
         match &self.display {
             Display::Off => {}
-            Display::Bar { pb, width, total } => {
+            Display::Bar { pb, total, counts } => {
+                *counts.lock().unwrap_or_else(PoisonError::into_inner) =
+                    Some(Snapshot::Run(p.clone()));
                 pb.set_position(total.map_or(p.seen + p.already_replayed, |t| t.done(p)));
-                pb.set_message(fit(&counts_parts(p), msg_width(width, total.is_some())));
             }
             Display::Log(l) => l.set(Snapshot::Run(p.clone())),
         }
@@ -182,8 +202,10 @@ impl Bar {
     pub fn exported(&self, s: &ExportSummary) {
         match &self.display {
             Display::Off => {}
-            Display::Bar { pb, width, total } => {
-                pb.set_message(fit(&export_parts(s), msg_width(width, total.is_some())));
+            Display::Bar { pb, counts, .. } => {
+                *counts.lock().unwrap_or_else(PoisonError::into_inner) =
+                    Some(Snapshot::Export(s.clone()));
+                pb.tick();
             }
             Display::Log(l) => l.set(Snapshot::Export(s.clone())),
         }

@@ -57,8 +57,14 @@ impl TermLike for Screen {
     }
 }
 
-/// The lines the bar drew last, on a screen `width` columns wide.
+/// The lines the bar drew last, on a screen `width` columns wide, after one update with
+/// [`progress`].
 fn drawn(width: u16, total: Option<Total>) -> Vec<String> {
+    drawn_after(width, total, |bar| bar.update(&progress()))
+}
+
+/// The lines the bar drew last, on a screen `width` columns wide, after `show`.
+fn drawn_after(width: u16, total: Option<Total>, show: impl FnOnce(&Bar)) -> Vec<String> {
     let screen = Arc::new(Screen {
         width,
         writes: Mutex::new(Vec::new()),
@@ -96,7 +102,7 @@ fn drawn(width: u16, total: Option<Total>) -> Vec<String> {
     }
     let target = ProgressDrawTarget::term_like(Box::new(Shared(Arc::clone(&screen))));
     let bar = Bar::drawn(target, Width(Arc::new(move || width)), total);
-    bar.update(&progress());
+    show(&bar);
     if let Display::Bar { pb, .. } = &bar.display {
         // Drawn at once, whatever the refresh rate.
         pb.abandon();
@@ -146,6 +152,34 @@ fn the_bar_fits_80_and_40_columns_and_never_cuts_a_number() {
             }
         }
     }
+}
+
+#[test]
+fn the_bar_draws_the_latest_counts_whenever_it_is_drawn() {
+    // Before any count: what it is doing.
+    let lines = drawn_after(80, None, |_| {});
+    assert!(lines.last().unwrap().ends_with(WAITING), "{lines:?}");
+    // Many updates between two draws: the frame shows the last one (the text is made when
+    // the bar is drawn, not for every update).
+    let lines = drawn_after(80, None, |bar| {
+        let mut p = progress();
+        for seen in 1..=10_000 {
+            p.seen = seen;
+            bar.update(&p);
+        }
+    });
+    assert!(lines.last().unwrap().contains("seen 10000 "), "{lines:?}");
+    // An export's counts, the same way.
+    let lines = drawn_after(80, None, |bar| {
+        let mut s = ExportSummary::default();
+        s.written = 7;
+        s.read = 9;
+        bar.exported(&s);
+    });
+    assert!(
+        lines.last().unwrap().contains("exported 7 · read 9"),
+        "{lines:?}"
+    );
 }
 
 #[test]
