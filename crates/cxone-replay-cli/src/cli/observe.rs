@@ -39,7 +39,8 @@ pub struct MetricsArgs {
     #[arg(long, value_name = "HOST:PORT")]
     pub metrics_addr: Option<String>,
     /// After the summary, keep serving /metrics until one scrape has read the final values,
-    /// or DURATION has passed (e.g. 30s), whichever comes first; SIGINT or SIGTERM ends it.
+    /// or DURATION has passed (e.g. 30s), whichever comes first; SIGINT or SIGTERM ends it,
+    /// and a run a signal stopped does not linger.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub metrics_linger: Option<Duration>,
 }

@@ -158,10 +158,13 @@ pub async fn run(a: ReplayArgs, ui: Ui, now: DateTime<Utc>) -> Result<u8, CliErr
         metrics: server.as_ref().map(Server::metrics),
     };
     let run = execute(spec).await?;
+    // A run a signal stopped does not linger: the process was asked to end (a supervisor
+    // such as Kubernetes kills it when its grace period is over).
+    let linger = a.metrics.metrics_linger.filter(|_| run.signal.is_none());
     // From the end of the run on, a SIGINT or SIGTERM ends the metrics' linger (installed
     // before the summary is written: a supervisor that saw it may stop the process at once).
     let mut lingering = match &server {
-        Some(_) if a.metrics.metrics_linger.is_some() => Signals::install().ok(),
+        Some(_) if linger.is_some() => Signals::install().ok(),
         _ => None,
     };
     let written = if a.json {
@@ -178,7 +181,7 @@ pub async fn run(a: ReplayArgs, ui: Ui, now: DateTime<Utc>) -> Result<u8, CliErr
                 None => std::future::pending().await,
             }
         };
-        s.stop(a.metrics.metrics_linger, signalled).await;
+        s.stop(linger, signalled).await;
     }
     let code = run.exit_code();
     crate::finish(written, run.error, code)

@@ -525,6 +525,42 @@ async fn a_signal_after_the_summary_ends_the_metrics_linger() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_stopped_by_sigterm_does_not_linger_for_metrics() {
+    // Kubernetes sends SIGTERM once, then kills the pod after its grace period: a run it
+    // stopped drains, writes its summary and exits, without waiting for a scrape.
+    let emu = slow_emulator(400).await;
+    let sb = Sandbox::new();
+    let log = sb.file("replay_audit_log.jsonl");
+    let c = slow_replay(
+        &sb,
+        &emu,
+        &["--metrics-addr", "127.0.0.1:0", "--metrics-linger", "1h"],
+    );
+    let log2 = log.clone();
+    let o = tokio::task::spawn_blocking(move || {
+        let mut child = piped(c);
+        wait_for_records(&log2, 5, &mut child);
+        kill(&child, "-TERM");
+        let start = Instant::now();
+        while child.try_wait().expect("wait").is_none() {
+            if start.elapsed() > PATIENCE {
+                let _ = child.kill();
+                panic!("still lingering {PATIENCE:?} after SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        output(child)
+    })
+    .await
+    .unwrap();
+    o.expect_code(143);
+    let summary = o.json();
+    assert_eq!(summary["signal"], "SIGTERM", "{summary}");
+    assert_eq!(summary["seen"].as_u64().unwrap() as usize, records(&log));
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_several_threads_sigterm_still_drains_and_exits_143() {
     // `--threads 2`: the run on a worker of a multi-thread runtime, the signal driver on
     // whichever worker parks (the default, one thread, is what the other signal tests run).
