@@ -385,9 +385,10 @@ pub struct DlqPage {
 impl DlqPage {
     /// Reads a DLQ page, one element of `events` at a time.
     ///
-    /// The body is split by a byte-level scan that knows strings, escapes and nesting and does
-    /// not need valid UTF-8; each element of `events` is then decoded on its own (see
-    /// [`DlqEvent::from_element`]). An element that cannot be decoded (invalid UTF-8, a bad
+    /// A page that is JSON throughout, each element an object whose members read, is read in
+    /// one pass. Any other body is split by a byte-level scan that knows strings, escapes and
+    /// nesting and does not need valid UTF-8; each element of `events` is then decoded on its
+    /// own (see [`DlqEvent::from_element`]). Both ways give the same page. An element that cannot be decoded (invalid UTF-8, a bad
     /// token or escape) becomes a defective event, so the rest of the page, and
     /// `nextPageToken`, are still read. A missing or `null` `events` reads as an empty page;
     /// members other than `events` and `nextPageToken` are skipped.
@@ -409,6 +410,15 @@ impl DlqPage {
     /// an array, the array or the object not terminated, trailing data);
     /// [`DomainError::Json`] if `nextPageToken` is not a string or `null`.
     pub fn from_slice(bytes: &[u8]) -> Result<Self, DomainError> {
+        // The common case in one pass: a page that is JSON throughout, every element an object
+        // whose members read. Anything else takes the split, element by element, which reads
+        // what can be read and tells what cannot; both give the same page for a page that
+        // reads whole (a proptest holds them to it).
+        Self::whole(bytes).unwrap_or_else(|| Self::split(bytes))
+    }
+
+    /// The page read element by element (see [`DlqPage::from_slice`]).
+    fn split(bytes: &[u8]) -> Result<Self, DomainError> {
         let parts = split::split_page(bytes)?;
         let next_page_token = match parts.next_page_token {
             None => None,
@@ -427,6 +437,74 @@ impl DlqPage {
                 .collect(),
             next_page_token: next_page_token.filter(|t| !t.is_empty()),
         })
+    }
+}
+
+impl DlqPage {
+    /// The page read in one pass, if it is a JSON object throughout whose `events` are all
+    /// objects with readable members (else `None`: the split reads it). `nextPageToken` is
+    /// checked as the split path checks it.
+    fn whole(bytes: &[u8]) -> Option<Result<Self, DomainError>> {
+        // An array would read as the envelope's fields in order: only an object may.
+        let first = bytes.iter().find(|b| !b.is_ascii_whitespace())?;
+        if *first != b'{' {
+            return None;
+        }
+        let page = serde_json::from_slice::<WholePage<'_>>(bytes).ok()?;
+        let next_page_token = match page.next_page_token {
+            None => None,
+            Some(raw) => match serde_json::from_str::<Option<String>>(raw.get()) {
+                Ok(t) => t,
+                Err(source) => {
+                    return Some(Err(DomainError::Json {
+                        what: "DLQ page nextPageToken",
+                        source,
+                    }));
+                }
+            },
+        };
+        Some(Ok(DlqPage {
+            events: page
+                .events
+                .unwrap_or_default()
+                .into_iter()
+                .map(|e| DlqEvent::from_fields(e.0))
+                .collect(),
+            next_page_token: next_page_token.filter(|t| !t.is_empty()),
+        }))
+    }
+}
+
+/// A DLQ page read in one pass (see [`DlqPage::whole`]).
+#[derive(Deserialize)]
+struct WholePage<'a> {
+    #[serde(borrow, default)]
+    events: Option<Vec<ObjectEvent<'a>>>,
+    #[serde(rename = "nextPageToken", borrow, default)]
+    next_page_token: Option<&'a RawValue>,
+}
+
+/// The members of an element that is a JSON object (a derived struct would also read an array,
+/// field by field in order: this one refuses it).
+struct ObjectEvent<'a>(RawEvent<'a>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for ObjectEvent<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Members<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Members<'a> {
+            type Value = ObjectEvent<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a DLQ event object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<Self::Value, A::Error> {
+                RawEvent::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(ObjectEvent)
+            }
+        }
+        d.deserialize_map(Members(std::marker::PhantomData))
     }
 }
 
@@ -550,7 +628,130 @@ mod tests {
         ]
     }
 
+    /// A JSON value of any type (always JSON).
+    fn json_value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("null".to_string()),
+            Just("{}".to_string()),
+            Just(r#"{"a":[1,2,{"b":"é"}],"c":1.50}"#.to_string()),
+            Just("[1,2]".to_string()),
+            Just(r#""2024-05-11T09:15:22Z""#.to_string()),
+            Just(r#""a \"b\" \u00e9\n""#.to_string()),
+            "-?(0|[1-9][0-9]{0,11})(\\.[0-9]{1,3})?",
+            "\"[a-z_ é]{0,12}\"",
+        ]
+    }
+
+    /// A page of generated elements: with or without `events` (or `null`), a token of any
+    /// type, an unknown member, whitespace; sometimes with a member twice, sometimes not an
+    /// object.
+    fn page() -> impl Strategy<Value = String> {
+        // Mostly elements that read (each member once, values that are JSON), as DLQ pages are.
+        let good = proptest::sample::subsequence(
+            vec![
+                "eventId",
+                "topicId",
+                "payload",
+                "failureReason",
+                "retryCount",
+                "firstFailureTimestamp",
+                "lastFailureTimestamp",
+                "other",
+            ],
+            0..8,
+        )
+        .prop_flat_map(|names| {
+            let n = names.len();
+            (Just(names), proptest::collection::vec(json_value(), n))
+        })
+        .prop_map(|(names, values)| {
+            let members: Vec<String> = names
+                .iter()
+                .zip(&values)
+                .map(|(n, v)| format!("\"{n}\": {v}"))
+                .collect();
+            format!("{{{}}}", members.join(","))
+        });
+        let any = prop_oneof![4 => good, 1 => element()];
+        let events = prop_oneof![
+            6 => proptest::collection::vec(any, 0..6)
+                .prop_map(|es| format!("\"events\" : [{}]", es.join(" ,"))),
+            1 => Just("\"events\":null".to_string()),
+            1 => Just(String::new()),
+        ];
+        let token = prop_oneof![
+            Just(String::new()),
+            Just(",\"nextPageToken\":\"t-2\"".to_string()),
+            Just(",\"nextPageToken\":\"\"".to_string()),
+            Just(",\"nextPageToken\":null".to_string()),
+            json_value().prop_map(|v| format!(",\"nextPageToken\":{v}")),
+            Just(",\"nextPageToken\":\"a\",\"nextPageToken\":\"b\"".to_string()),
+        ];
+        let other = prop_oneof![
+            Just(String::new()),
+            json_value().prop_map(|v| format!(",\"other\":{v}")),
+            Just(",\"events\":[]".to_string()),
+        ];
+        let object = (events, token, other).prop_map(|(e, t, o)| {
+            let body = format!("{e}{t}{o}");
+            format!("{{{}}}", body.trim_start_matches(','))
+        });
+        prop_oneof![
+            8 => object,
+            1 => element().prop_map(|e| format!("[{e}]")),
+            1 => value(),
+        ]
+    }
+
+    fn same_page(a: &Result<DlqPage, DomainError>, b: &Result<DlqPage, DomainError>) -> bool {
+        match (a, b) {
+            (Ok(a), Ok(b)) => {
+                a.next_page_token == b.next_page_token
+                    && a.events.len() == b.events.len()
+                    && a.events.iter().zip(&b.events).all(|(x, y)| same(x, y))
+            }
+            (Err(a), Err(b)) => a.to_string() == b.to_string(),
+            _ => false,
+        }
+    }
+
+    #[test]
+    fn a_page_read_whole_is_the_page_read_element_by_element() {
+        let page = r#" {"events":[{"eventId":"e1","payload":{"a":[1,2.50]},"retryCount":2},
+            {"eventId":"e2","payload":"x","failureReason":"timeout"}],"nextPageToken":"t2"} "#;
+        let whole = DlqPage::whole(page.as_bytes()).expect("read whole");
+        assert!(same_page(&whole, &DlqPage::split(page.as_bytes())));
+        assert_eq!(
+            whole.unwrap().events[0].payload.as_ref().unwrap().get(),
+            r#"{"a":[1,2.50]}"#
+        );
+        // Not read whole: an element that is not an object, an array envelope, a member twice.
+        for not_whole in [
+            r#"{"events":[42]}"#,
+            r#"{"events":[["e1",null,{"a":1}]]}"#,
+            r#"[[{"eventId":"e1","payload":{}}],"t"]"#,
+            r#"{"events":[{"eventId":"e1","eventId":"e2","payload":{}}]}"#,
+            r#"{"events":[],"events":[]}"#,
+        ] {
+            assert!(
+                DlqPage::whole(not_whole.as_bytes()).is_none(),
+                "{not_whole}"
+            );
+        }
+    }
+
     proptest! {
+        #[test]
+        fn the_one_pass_page_reader_reads_what_the_split_does(
+            text in page(),
+            lead in "[ \n]{0,2}",
+        ) {
+            let bytes = format!("{lead}{text}");
+            let whole = DlqPage::from_slice(bytes.as_bytes());
+            let split = DlqPage::split(bytes.as_bytes());
+            prop_assert!(same_page(&whole, &split), "{bytes}\nwhole {whole:?}\nsplit {split:?}");
+        }
+
         #[test]
         fn the_one_pass_element_reader_reads_what_the_two_pass_one_did(
             text in element(),
