@@ -109,13 +109,8 @@ impl Sends {
     /// A send that was aborted or panicked is a `TIMEOUT` failure whose delivery is unknown.
     pub(super) async fn join_next(&mut self) -> Option<(InFlight, SendDone)> {
         while let Some(joined) = self.tasks.join_next_with_id().await {
-            let (id, done) = match joined {
-                Ok(ok) => ok,
-                Err(e) => (e.id(), self.lost(&e)),
-            };
-            // Every task's id was registered when it was spawned.
-            if let Some(info) = self.in_flight.remove(&id) {
-                return Some((info, done));
+            if let Some(done) = self.finished(joined) {
+                return Some(done);
             }
         }
         None
@@ -125,15 +120,24 @@ impl Sends {
     /// has.
     pub(super) fn try_join_next(&mut self) -> Option<(InFlight, SendDone)> {
         while let Some(joined) = self.tasks.try_join_next_with_id() {
-            let (id, done) = match joined {
-                Ok(ok) => ok,
-                Err(e) => (e.id(), self.lost(&e)),
-            };
-            if let Some(info) = self.in_flight.remove(&id) {
-                return Some((info, done));
+            if let Some(done) = self.finished(joined) {
+                return Some(done);
             }
         }
         None
+    }
+
+    /// What the dispatcher knows of the task that ended as `joined`, with its outcome.
+    fn finished(
+        &mut self,
+        joined: Result<(Id, SendDone), JoinError>,
+    ) -> Option<(InFlight, SendDone)> {
+        let (id, done) = match joined {
+            Ok(ok) => ok,
+            Err(e) => (e.id(), self.lost(&e)),
+        };
+        // Every task's id was registered when it was spawned.
+        self.in_flight.remove(&id).map(|info| (info, done))
     }
 
     fn lost(&self, e: &JoinError) -> SendDone {

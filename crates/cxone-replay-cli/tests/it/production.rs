@@ -55,6 +55,22 @@ fn kill(child: &Child, signal: &str) {
     assert!(sent.success());
 }
 
+/// Waits for `child` to exit: a liveness check, killed and failed if it is still running
+/// [`PATIENCE`] later (`when` says after what).
+fn exited(child: &mut Child, when: &str) -> std::process::ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        if start.elapsed() > PATIENCE {
+            let _ = child.kill();
+            panic!("still running {PATIENCE:?} {when}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 fn output(child: Child) -> Output {
     let out = child.wait_with_output().expect("wait");
     let o = Output {
@@ -499,17 +515,7 @@ async fn a_signal_after_the_summary_ends_the_metrics_linger() {
         let mut summary = String::new();
         std::io::BufRead::read_line(&mut stdout, &mut summary).expect("the summary");
         kill(&child, "-TERM");
-        let start = Instant::now();
-        let status = loop {
-            if let Some(status) = child.try_wait().expect("wait") {
-                break status;
-            }
-            if start.elapsed() > PATIENCE {
-                let _ = child.kill();
-                panic!("still lingering {PATIENCE:?} after SIGTERM");
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        };
+        let status = exited(&mut child, "after SIGTERM");
         let mut stderr = String::new();
         std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
         (status.code(), summary, stderr)
@@ -541,14 +547,7 @@ async fn a_run_stopped_by_sigterm_does_not_linger_for_metrics() {
         let mut child = piped(c);
         wait_for_records(&log2, 5, &mut child);
         kill(&child, "-TERM");
-        let start = Instant::now();
-        while child.try_wait().expect("wait").is_none() {
-            if start.elapsed() > PATIENCE {
-                let _ = child.kill();
-                panic!("still lingering {PATIENCE:?} after SIGTERM");
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        exited(&mut child, "after SIGTERM");
         output(child)
     })
     .await
