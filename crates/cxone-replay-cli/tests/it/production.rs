@@ -71,6 +71,21 @@ fn exited(child: &mut Child, when: &str) -> std::process::ExitStatus {
     }
 }
 
+/// Runs `c`, sends it SIGTERM once `log` holds `n` records, and returns its output once it has
+/// exited (within [`PATIENCE`]).
+async fn sigterm_after_records(c: Command, log: &Path, n: usize) -> Output {
+    let log = log.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let mut child = piped(c);
+        wait_for_records(&log, n, &mut child);
+        kill(&child, "-TERM");
+        exited(&mut child, "after SIGTERM");
+        output(child)
+    })
+    .await
+    .unwrap()
+}
+
 fn output(child: Child) -> Output {
     let out = child.wait_with_output().expect("wait");
     let o = Output {
@@ -96,15 +111,7 @@ async fn sigterm_drains_exits_143_and_resume_delivers_the_rest_once() {
     let sb = Sandbox::new();
     let log = sb.file("replay_audit_log.jsonl");
     let c = slow_replay(&sb, &emu, &[]);
-    let log2 = log.clone();
-    let o = tokio::task::spawn_blocking(move || {
-        let mut child = piped(c);
-        wait_for_records(&log2, 10, &mut child);
-        kill(&child, "-TERM");
-        output(child)
-    })
-    .await
-    .unwrap();
+    let o = sigterm_after_records(c, &log, 10).await;
     o.expect_code(143);
     assert!(
         o.stderr
@@ -542,16 +549,7 @@ async fn a_run_stopped_by_sigterm_does_not_linger_for_metrics() {
         &emu,
         &["--metrics-addr", "127.0.0.1:0", "--metrics-linger", "1h"],
     );
-    let log2 = log.clone();
-    let o = tokio::task::spawn_blocking(move || {
-        let mut child = piped(c);
-        wait_for_records(&log2, 5, &mut child);
-        kill(&child, "-TERM");
-        exited(&mut child, "after SIGTERM");
-        output(child)
-    })
-    .await
-    .unwrap();
+    let o = sigterm_after_records(c, &log, 5).await;
     o.expect_code(143);
     let summary = o.json();
     assert_eq!(summary["signal"], "SIGTERM", "{summary}");
@@ -567,15 +565,7 @@ async fn with_several_threads_sigterm_still_drains_and_exits_143() {
     let sb = Sandbox::new();
     let log = sb.file("replay_audit_log.jsonl");
     let c = slow_replay(&sb, &emu, &["--threads", "2"]);
-    let log2 = log.clone();
-    let o = tokio::task::spawn_blocking(move || {
-        let mut child = piped(c);
-        wait_for_records(&log2, 5, &mut child);
-        kill(&child, "-TERM");
-        output(child)
-    })
-    .await
-    .unwrap();
+    let o = sigterm_after_records(c, &log, 5).await;
     o.expect_code(143);
     let summary = o.json();
     assert_eq!(summary["signal"], "SIGTERM", "{summary}");
