@@ -154,11 +154,13 @@ impl SendOutcome {
 
 /// The error of [`AuditSink::record_all`]: the sink kept the first `recorded` records of the
 /// batch, and refused the next for `source`.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("the audit sink kept {recorded} record(s) of the batch and refused the next")]
 pub struct Unrecorded {
     /// How many records of the batch, from the first, the sink kept.
     pub recorded: usize,
     /// Why the sink refused the next one.
+    #[source]
     pub source: BoxError,
 }
 
@@ -313,5 +315,55 @@ impl<T: MonitorSink + ?Sized> MonitorSink for std::sync::Arc<T> {
     }
     async fn close(&self) -> u64 {
         (**self).close().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Refuses the record of the event `"bad"`, keeps the others.
+    struct RefusesBad(std::sync::Mutex<Vec<String>>);
+
+    #[async_trait]
+    impl AuditSink for RefusesBad {
+        async fn record(&self, record: &AuditRecord) -> Result<(), BoxError> {
+            if record.event_id == "bad" {
+                return Err("disk full (injected)".into());
+            }
+            self.0.lock().unwrap().push(record.event_id.clone());
+            Ok(())
+        }
+        async fn flush(&self) -> Result<(), BoxError> {
+            Ok(())
+        }
+    }
+
+    fn rec(event_id: &str) -> AuditRecord {
+        let ctx = cxone_replay_domain::AuditContext {
+            run_id: "r",
+            topic_id: "t",
+            event_id,
+            destination: "t",
+        };
+        AuditRecord::dry_run(&ctx, "replay-k-v1", 1, 10, chrono::DateTime::UNIX_EPOCH)
+    }
+
+    #[tokio::test]
+    async fn the_default_record_all_records_in_order_up_to_the_first_refusal() {
+        let sink = std::sync::Arc::new(RefusesBad(std::sync::Mutex::default()));
+        let batch = [rec("a"), rec("b"), rec("bad"), rec("c")];
+        // Through the Arc forwarding, as the engine holds sinks.
+        let err = AuditSink::record_all(&sink, &batch).await.unwrap_err();
+        assert_eq!(err.recorded, 2);
+        assert_eq!(*sink.0.lock().unwrap(), ["a", "b"]);
+        assert_eq!(
+            err.to_string(),
+            "the audit sink kept 2 record(s) of the batch and refused the next"
+        );
+        let source = std::error::Error::source(&err).map(ToString::to_string);
+        assert_eq!(source.as_deref(), Some("disk full (injected)"));
+        assert!(sink.record_all(&[rec("d")]).await.is_ok());
+        assert_eq!(*sink.0.lock().unwrap(), ["a", "b", "d"]);
     }
 }
