@@ -388,9 +388,9 @@ impl DlqPage {
     /// A page that is JSON throughout, each element an object whose members read, is read in
     /// one pass. Any other body is split by a byte-level scan that knows strings, escapes and
     /// nesting and does not need valid UTF-8; each element of `events` is then decoded on its
-    /// own (see [`DlqEvent::from_element`]). Both ways give the same page. An element that cannot be decoded (invalid UTF-8, a bad
-    /// token or escape) becomes a defective event, so the rest of the page, and
-    /// `nextPageToken`, are still read. A missing or `null` `events` reads as an empty page;
+    /// own (see [`DlqEvent::from_element`]). Both ways give the same page. An element that
+    /// cannot be decoded (invalid UTF-8, a bad token or escape) becomes a defective event, so
+    /// the rest of the page, and `nextPageToken`, are still read. A missing or `null` `events` reads as an empty page;
     /// members other than `events` and `nextPageToken` are skipped.
     ///
     /// ```
@@ -420,30 +420,18 @@ impl DlqPage {
     /// The page read element by element (see [`DlqPage::from_slice`]).
     fn split(bytes: &[u8]) -> Result<Self, DomainError> {
         let parts = split::split_page(bytes)?;
-        let next_page_token = match parts.next_page_token {
-            None => None,
-            Some(raw) => serde_json::from_slice::<Option<String>>(raw).map_err(|source| {
-                DomainError::Json {
-                    what: "DLQ page nextPageToken",
-                    source,
-                }
-            })?,
-        };
         Ok(DlqPage {
+            next_page_token: next_page_token(parts.next_page_token)?,
             events: parts
                 .events
                 .into_iter()
                 .map(DlqEvent::from_element)
                 .collect(),
-            next_page_token: next_page_token.filter(|t| !t.is_empty()),
         })
     }
-}
 
-impl DlqPage {
     /// The page read in one pass, if it is a JSON object throughout whose `events` are all
-    /// objects with readable members (else `None`: the split reads it). `nextPageToken` is
-    /// checked as the split path checks it.
+    /// objects with readable members (else `None`: the split reads it).
     fn whole(bytes: &[u8]) -> Option<Result<Self, DomainError>> {
         // An array would read as the envelope's fields in order: only an object may.
         let first = bytes.iter().find(|b| !b.is_ascii_whitespace())?;
@@ -451,28 +439,31 @@ impl DlqPage {
             return None;
         }
         let page = serde_json::from_slice::<WholePage<'_>>(bytes).ok()?;
-        let next_page_token = match page.next_page_token {
-            None => None,
-            Some(raw) => match serde_json::from_str::<Option<String>>(raw.get()) {
-                Ok(t) => t,
-                Err(source) => {
-                    return Some(Err(DomainError::Json {
-                        what: "DLQ page nextPageToken",
-                        source,
-                    }));
+        Some(
+            next_page_token(page.next_page_token.map(|raw| raw.get().as_bytes())).map(|token| {
+                DlqPage {
+                    next_page_token: token,
+                    events: page
+                        .events
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|e| DlqEvent::from_fields(e.0))
+                        .collect(),
                 }
-            },
-        };
-        Some(Ok(DlqPage {
-            events: page
-                .events
-                .unwrap_or_default()
-                .into_iter()
-                .map(|e| DlqEvent::from_fields(e.0))
-                .collect(),
-            next_page_token: next_page_token.filter(|t| !t.is_empty()),
-        }))
+            }),
+        )
     }
+}
+
+/// `nextPageToken` from its raw JSON value: a string, or `null`; empty is none.
+fn next_page_token(raw: Option<&[u8]>) -> Result<Option<String>, DomainError> {
+    let Some(raw) = raw else { return Ok(None) };
+    serde_json::from_slice::<Option<String>>(raw)
+        .map(|t| t.filter(|t| !t.is_empty()))
+        .map_err(|source| DomainError::Json {
+            what: "DLQ page nextPageToken",
+            source,
+        })
 }
 
 /// A DLQ page read in one pass (see [`DlqPage::whole`]).
