@@ -31,9 +31,9 @@ pub const REPLAY_PAGE_SIZE: u32 = 50;
 pub const MAX_ATTEMPTS: u32 = 100;
 
 /// The async runtime's threads by default: one, the current-thread runtime. A replay waits on
-/// the network and on the tenant's rate limit, not on CPU: one thread replayed 13,000–18,000 events
-/// a second against a zero-latency emulator, at a quarter less CPU per event than two workers
-/// (README, "CPU per event").
+/// the network and on the tenant's rate limit, not on CPU: one thread replayed 13,000–18,000
+/// events a second against a zero-latency emulator, at a quarter less CPU per event than two
+/// workers (README, "CPU per event").
 pub const DEFAULT_THREADS: u16 = 1;
 
 /// The help epilogue; with the `demo` feature it ends with a pointer to `demo`.

@@ -104,7 +104,7 @@ const WITH_TOTAL: &str = "{spinner:.green} {wide_bar:.cyan/blue} {pos}/{len} {pe
 const WITHOUT_TOTAL: &str = "{spinner:.green} [{elapsed_precise}] {counts}";
 /// What `{counts}` says before the first counts come.
 const WAITING: &str = "reading the DLQ...";
-/// The columns of the templates' text before `{msg}` (`[00:00:00] `, or the spinner too).
+/// The columns of the templates' text before `{counts}` (`[00:00:00] `, or the spinner too).
 const BEFORE_MSG_WITH_TOTAL: usize = 11;
 const BEFORE_MSG_WITHOUT_TOTAL: usize = 13;
 
