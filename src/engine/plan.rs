@@ -26,15 +26,16 @@ pub(super) enum Planned {
 /// What the run knows while planning: what earlier runs delivered, what this run took.
 pub(super) struct Known {
     pub(super) delivered: DeliveredKeys,
-    /// The events this run took for replay (not every event it saw: skips are not kept), to
-    /// tell a repeat within the run; it grows like `delivered`, about 35 bytes per event.
+    /// The events this run took for replay or found delivered by an earlier run (not every
+    /// event it saw: skips are not kept), to tell a repeat within the run; about 35 bytes per
+    /// event.
     pub(super) seen: EventSet,
 }
 
 impl Replayer {
-    /// Plans `event` of `topic` at `now`: the domain's decision, then resume (delivered by an
-    /// earlier run: not sent, not recorded), then a repeat within this run (recorded
-    /// `DUPLICATE_IN_RUN`, not sent).
+    /// Plans `event` of `topic` at `now`: the domain's decision, then a repeat within this run
+    /// (recorded `DUPLICATE_IN_RUN`, not sent), then resume (delivered by an earlier run: not
+    /// sent, not recorded, counted in `already_replayed`).
     pub(super) fn plan(
         &self,
         topic: &Arc<str>,
@@ -55,10 +56,8 @@ impl Replayer {
         };
         let key = planned.idempotency_key();
         let attempt = planned.payload.retry_matrix.current_attempt;
-        if !known.delivered.is_empty() && known.delivered.contains(topic, &event.event_id, attempt)
-        {
-            return Planned::AlreadyDelivered;
-        }
+        // A repeat first: an event that came up earlier in this run is a repeat, whether that
+        // first time was sent or found delivered by an earlier run (counted once, not again).
         if !known.seen.insert(topic, &event.event_id) {
             let skip = Skip {
                 reason: SkipReason::DuplicateInRun,
@@ -71,6 +70,10 @@ impl Replayer {
                 attempt: Some(attempt),
             };
             return Planned::Record(AuditRecord::skipped(&ctx, &skip, now));
+        }
+        if !known.delivered.is_empty() && known.delivered.contains(topic, &event.event_id, attempt)
+        {
+            return Planned::AlreadyDelivered;
         }
         match &self.mode {
             Mode::DryRun => Planned::Record(AuditRecord::dry_run(

@@ -159,6 +159,67 @@ async fn changing_the_key_scheme_before_a_resume_sends_nothing_twice() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn on_resume_a_repeat_of_a_delivered_event_is_counted_once_and_recorded_as_a_repeat() {
+    // The first run delivers e1 and e2; on resume the DLQ serves e1 twice and e2 once, then
+    // e3 (new).
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.jsonl");
+    let run = |pages: Vec<Vec<_>>, resume: bool, tgt: &FakeTarget| {
+        Replayer::builder()
+            .topic("t1")
+            .source(ScriptedSource::default().topic("t1", pages))
+            .target(tgt.clone())
+            .audit(JsonlAuditLog::open(&log).unwrap())
+            .resume(resume)
+            .concurrency(1)
+            .build()
+            .unwrap()
+            .run()
+    };
+    let first = run(
+        vec![vec![event_with("e1", 0, 1), event_with("e2", 0, 2)]],
+        false,
+        &FakeTarget::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(first.counts.success, 2);
+    let tgt = FakeTarget::default();
+    let second = run(
+        vec![
+            vec![event_with("e1", 0, 1), event_with("e2", 0, 2)],
+            vec![event_with("e1", 0, 1), event_with("e3", 0, 3)],
+        ],
+        true,
+        &tgt,
+    )
+    .await
+    .unwrap();
+    // Before the fix, the repeat of e1 counted as delivered a second time (3).
+    assert_eq!(second.already_replayed, 2, "{second:?}");
+    assert_eq!(second.skips.get(&SkipReason::DuplicateInRun), Some(&1));
+    assert_eq!(second.counts.success, 1);
+    assert_eq!(second.seen, 2, "the repeat's record and e3's");
+    let keys: Vec<String> = tgt
+        .sent
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, k)| k.clone())
+        .collect();
+    assert_eq!(keys, ["replay-e3-v1"]);
+    let records = AuditLog::read(&log).unwrap().records;
+    let repeat: Vec<(&str, Option<SkipReason>)> = records[2..]
+        .iter()
+        .map(|r| (r.event_id.as_str(), r.skip_reason))
+        .collect();
+    assert_eq!(
+        repeat,
+        [("e1", Some(SkipReason::DuplicateInRun)), ("e3", None)]
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_repeat_within_a_run_is_sent_once_and_recorded_duplicate_in_run() {
     // A server that repeats events across pages: e1 and e2 come back on page 2, e2 with a
     // higher retry count (still the same event); e9 is exhausted (skipped) on both pages; t2
