@@ -236,8 +236,9 @@ impl EngineError {
     }
 
     /// Whether running again (with resume) may succeed: true for fetch failures, a held lock
-    /// and a stop after transient failures; false for configuration errors and a stop on an
-    /// authentication or permission failure.
+    /// and a stop after transient failures; false for configuration errors and a stop that
+    /// only a change of configuration can cure (an authentication or permission failure, a
+    /// destination that does not exist: [`StopReason::is_configuration`]).
     #[must_use]
     pub fn is_retryable(&self) -> bool {
         match self {
@@ -245,7 +246,7 @@ impl EngineError {
             | EngineError::LogLocked { .. }
             | EngineError::Io { .. }
             | EngineError::ExportRead { .. } => true,
-            EngineError::Stopped { reason, .. } => !reason.is_auth(),
+            EngineError::Stopped { reason, .. } => !reason.is_configuration(),
             _ => false,
         }
     }

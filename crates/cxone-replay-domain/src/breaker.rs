@@ -6,10 +6,13 @@
 //!   that a token refresh did not cure; [`FailureClass::Forbidden`]: a 403), at once: the next
 //!   send would be refused the same way;
 //! - `limit` events in a row ending `FAILED` with a transient class (429, 5xx, network, time-out,
-//!   or those retried until the retries ran out), when `limit` is not 0: the server is down.
+//!   or those retried until the retries ran out), when `limit` is not 0: the server is down;
+//! - `limit` replays in a row answered `404` ([`FailureClass::NotFound`]), when `limit` is not
+//!   0: the destination topic (or the API path) does not exist.
 //!
 //! A delivered event (`SUCCESS`, `DUPLICATE`) or a permanent failure of one event (say a 422)
-//! ends a streak: the server is answering. Skips and dry runs are not sends and change nothing;
+//! ends a streak of transient failures: the server is answering; anything but a 404 ends a
+//! streak of 404s. Skips and dry runs are not sends and change nothing;
 //! nor does a send that made no request (abandoned at cancellation).
 
 use crate::audit::{AuditAction, AuditRecord, ReplayStatus};
@@ -30,6 +33,12 @@ pub enum StopReason {
         /// The HTTP status, if one was received.
         http_status: Option<u16>,
     },
+    /// This many replays in a row were answered `404`: the destination topic, or the API
+    /// path, does not exist.
+    NotFound {
+        /// How many (the breaker's limit).
+        count: u32,
+    },
     /// This many events in a row failed with a transient class.
     ConsecutiveFailures {
         /// How many (the breaker's limit).
@@ -47,6 +56,17 @@ impl StopReason {
     #[must_use]
     pub const fn is_auth(&self) -> bool {
         matches!(self, StopReason::AuthFailed { .. })
+    }
+
+    /// Whether only a change of configuration can cure what stopped the run: an
+    /// authentication or permission failure, or a destination that does not exist (the CLI
+    /// exits 2). A run stopped for anything else may succeed when run again as it is.
+    #[must_use]
+    pub const fn is_configuration(&self) -> bool {
+        matches!(
+            self,
+            StopReason::AuthFailed { .. } | StopReason::NotFound { .. }
+        )
     }
 }
 
@@ -69,6 +89,11 @@ impl fmt::Display for StopReason {
                  (scope eventbridge:write, or access to the topic), more sends cannot succeed",
                 status(http_status)
             ),
+            StopReason::NotFound { count } => write!(
+                f,
+                "{count} replays in a row were answered 404 (NOT_FOUND): the destination topic, \
+                 or the API path, does not exist; more sends cannot succeed"
+            ),
             StopReason::ConsecutiveFailures {
                 count,
                 last_class,
@@ -90,8 +115,10 @@ impl fmt::Display for StopReason {
 /// ([`FailureClass::Unauthorized`]: a 401 that a token refresh did not cure;
 /// [`FailureClass::Forbidden`]: a 403), at once; or, when its limit is not 0, on that many
 /// events in a row ending `FAILED` with a transient class (429, 5xx, network, time-out, or
-/// retried until the retries ran out). A delivered event or a permanent failure of one event
-/// ends a streak; skips, dry runs and sends that made no request change nothing.
+/// retried until the retries ran out), or on that many replays in a row answered `404`. A
+/// delivered event or a permanent failure of one event ends a streak of transient failures,
+/// anything but a 404 one of 404s; skips, dry runs and sends that made no request change
+/// nothing.
 ///
 /// ```
 /// use cxone_replay_domain::{CircuitBreaker, FailureClass, StopReason};
@@ -105,6 +132,8 @@ impl fmt::Display for StopReason {
 pub struct CircuitBreaker {
     limit: u32,
     streak: u32,
+    /// Replays in a row answered `404`.
+    not_found: u32,
     tripped: Option<StopReason>,
 }
 
@@ -116,6 +145,7 @@ impl CircuitBreaker {
         CircuitBreaker {
             limit: stop_after_failures,
             streak: 0,
+            not_found: 0,
             tripped: None,
         }
     }
@@ -149,6 +179,16 @@ impl CircuitBreaker {
     ) -> Option<&StopReason> {
         if self.tripped.is_some() || attempts == 0 {
             return None;
+        }
+        if class == Some(FailureClass::NotFound) {
+            self.not_found += 1;
+            if self.limit > 0 && self.not_found >= self.limit {
+                self.tripped = Some(StopReason::NotFound {
+                    count: self.not_found,
+                });
+            }
+        } else {
+            self.not_found = 0;
         }
         match class {
             None | Some(FailureClass::DuplicateDetected) => self.streak = 0,
@@ -207,6 +247,7 @@ mod tests {
 
     const T503: Send = (Some(MaxRetriesExceeded), Some(503), 5);
     const OK: Send = (None, Some(201), 1);
+    const NF: Send = (Some(NotFound), Some(404), 1);
 
     #[test]
     fn breaker_table() {
@@ -270,6 +311,23 @@ mod tests {
                 None,
                 1,
             ),
+            // 404s in a row: the destination does not exist; anything else ends that streak
+            (
+                3,
+                vec![NF, NF, NF, NF],
+                Some(2),
+                Some(StopReason::NotFound { count: 3 }),
+                0,
+            ),
+            (3, vec![NF, NF, OK, NF, NF, T503, NF, NF], None, None, 0),
+            (
+                3,
+                vec![NF, NF, (Some(SchemaViolation), Some(422), 1), NF],
+                None,
+                None,
+                0,
+            ),
+            (0, vec![NF; 500], None, None, 0),
             // a send that made no request (abandoned) changes nothing
             (
                 2,
@@ -387,5 +445,19 @@ mod tests {
             http_status: Some(403),
         };
         assert!(r.to_string().contains("eventbridge:write"), "{r}");
+        assert!(r.is_configuration());
+        let r = StopReason::NotFound { count: 50 };
+        assert!(r.is_configuration() && !r.is_auth());
+        assert!(
+            r.to_string()
+                .starts_with("50 replays in a row were answered 404"),
+            "{r}"
+        );
+        let r = StopReason::ConsecutiveFailures {
+            count: 50,
+            last_class: ServerTransient,
+            http_status: Some(503),
+        };
+        assert!(!r.is_configuration());
     }
 }

@@ -19,7 +19,9 @@ use cxone_dlq_replay::{
     Replayer, Selection, Setting, WebhookMonitor,
 };
 use cxone_eventbridge::{Client, Error as ApiError};
-use cxone_replay_domain::{DestinationAllowList, DestinationOverride, FailureClass, ReplayPolicy};
+use cxone_replay_domain::{
+    DestinationAllowList, DestinationOverride, FailureClass, ReplayPolicy, StopReason,
+};
 use std::num::NonZeroU64;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
@@ -476,6 +478,14 @@ pub fn engine_error(e: &EngineError) -> CliError {
         EngineError::Stopped { reason, .. } if reason.is_auth() => CliError::usage(chain(e)).hint(
             "check the credentials and that the client may write to the topic \
                  (scope eventbridge:write); then run again with --resume",
+        ),
+        EngineError::Stopped {
+            reason: StopReason::NotFound { .. },
+            ..
+        } => CliError::usage(chain(e)).hint(
+            "the topic's PUT route answers 404: check that the topic still exists and the \
+             base URL and API path; events not sent have no record, run again with --resume \
+             once it is fixed",
         ),
         EngineError::Stopped { .. } => CliError::failed(chain(e)).hint(
             "run again with --resume once the API answers again \

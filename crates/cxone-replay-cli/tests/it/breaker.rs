@@ -227,3 +227,44 @@ async fn a_replay_refused_for_permission_stops_the_run_with_exit_2() {
         emu.shutdown().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_topic_whose_replays_all_get_404_stops_the_run_with_exit_2_and_resume_finishes() {
+    // The DLQ of a topic that was deleted since: every PUT is answered 404.
+    let emu = emulator(20).put_status(404).start().await.unwrap();
+    let sb = Sandbox::new();
+    let replay = |extra: &[&str]| {
+        let mut c = sb.cmd_for(&emu);
+        c.args(["replay", "--yes", "--json", "--concurrency", "1"])
+            .args(extra);
+        c
+    };
+    let o = run(replay(&["--stop-after-failures", "3"])).await;
+    o.expect_code(2);
+    let s = o.json();
+    assert_eq!(s["counts"]["FAILED"], 3, "{s}");
+    assert_eq!(s["failures"]["NOT_FOUND"], 3, "{s}");
+    let stopped = s["stopped"].as_str().expect("stopped is set");
+    assert!(
+        stopped.starts_with("3 replays in a row were answered 404"),
+        "{stopped}"
+    );
+    assert!(
+        o.stderr.contains("hint: the topic's PUT route answers 404"),
+        "{}",
+        o.stderr
+    );
+    assert_eq!(emu.ledger().requests_on(ROUTE_PUT), 3);
+
+    // Fixed: the resume sends the 3 that failed again (they were audited FAILED, a resume
+    // retries failures) and the 17 never sent, each once.
+    emu.set_put_status(None).unwrap();
+    let o = run(replay(&["--resume"])).await;
+    o.expect_code(0);
+    let s = o.json();
+    assert_eq!(s["counts"]["SUCCESS"], 20, "{s}");
+    let ledger = emu.ledger();
+    assert_eq!(ledger.accepted.len(), 20);
+    assert!(ledger.accepted.values().all(|&n| n == 1));
+    emu.shutdown().await;
+}
