@@ -38,6 +38,7 @@ use nix::sys::resource::{UsageWho, getrusage};
 use secrecy::SecretString;
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use std::alloc::System;
+use std::future::Future;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -242,19 +243,32 @@ fn planned_puts<'a>(
         .collect()
 }
 
-/// `concurrency` tasks looping over `Client::put_body` until every planned PUT is sent.
-async fn client_alone(
-    c: &Client,
+/// One way of sending a planned PUT, for the loops that measure a client without the engine.
+trait Put: Clone + Send + Sync + 'static {
+    /// Sends `body` with `key`, and reads the answer whole; the outcome is not looked at.
+    fn put(&self, key: &IdempotencyKey, body: Vec<u8>) -> impl Future<Output = ()> + Send;
+}
+
+impl Put for Client {
+    async fn put(&self, key: &IdempotencyKey, body: Vec<u8>) {
+        let _ = self.put_body(TOPIC, key, body).await;
+    }
+}
+
+/// `concurrency` tasks sending with `via`, each every `concurrency`-th planned PUT, until every
+/// planned PUT is sent; the PUTs sent and the time taken.
+async fn put_loop(
+    via: impl Put,
     planned: Arc<Vec<(IdempotencyKey, Vec<u8>)>>,
     concurrency: usize,
 ) -> (u64, Duration) {
     let t = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for w in 0..concurrency {
-        let (c, planned) = (c.clone(), planned.clone());
+        let (via, planned) = (via.clone(), planned.clone());
         tasks.spawn(async move {
             for (key, body) in planned.iter().skip(w).step_by(concurrency) {
-                let _ = c.put_body(TOPIC, key, body.clone()).await;
+                via.put(key, body.clone()).await;
             }
         });
     }
@@ -288,7 +302,7 @@ fn client_alone_20ms(c: &mut Criterion) {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
                 let planned = Arc::new(planned_puts(emu.events(TOPIC).iter()));
-                let (sent, d) = rt.block_on(client_alone(&cl, planned, conc));
+                let (sent, d) = rt.block_on(put_loop(cl.clone(), planned, conc));
                 total += d;
                 n += sent;
                 t += d;
@@ -486,90 +500,85 @@ async fn bare_bearer(http: &reqwest::Client, base: &str) -> reqwest::header::Hea
     v
 }
 
-/// The floor under `Client::put_body`: `concurrency` tasks PUT the planned bodies with a bare
-/// reqwest client (same URL, headers and bodies), reading each answer whole.
-async fn reqwest_alone(
-    http: &reqwest::Client,
-    base: &str,
-    bearer: &reqwest::header::HeaderValue,
-    planned: Arc<Vec<(IdempotencyKey, Vec<u8>)>>,
-    concurrency: usize,
-) -> (u64, Duration) {
-    let url = reqwest::Url::parse(&format!(
-        "{base}{}/topics/{TOPIC}/events",
-        cxone_dlq_replay::client::DEFAULT_API_PREFIX
-    ))
-    .expect("url");
-    let t = Instant::now();
-    let mut tasks = tokio::task::JoinSet::new();
-    for w in 0..concurrency {
-        let (http, planned, url, bearer) =
-            (http.clone(), planned.clone(), url.clone(), bearer.clone());
-        tasks.spawn(async move {
-            for (key, body) in planned.iter().skip(w).step_by(concurrency) {
-                let answer = http
-                    .put(url.clone())
-                    .header(reqwest::header::CONTENT_TYPE, "application/json")
-                    .header("idempotency-key", key.as_str())
-                    .header(reqwest::header::AUTHORIZATION, bearer.clone())
-                    .body(body.clone())
-                    .send()
-                    .await;
-                if let Ok(r) = answer {
-                    let _ = r.bytes().await;
-                }
-            }
-        });
+/// The floor under `Client::put_body`: the same requests (URL, headers, bodies) by a bare
+/// reqwest client.
+#[derive(Clone)]
+struct BareReqwest {
+    http: reqwest::Client,
+    url: reqwest::Url,
+    bearer: reqwest::header::HeaderValue,
+}
+
+impl Put for BareReqwest {
+    async fn put(&self, key: &IdempotencyKey, body: Vec<u8>) {
+        let answer = self
+            .http
+            .put(self.url.clone())
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header("idempotency-key", key.as_str())
+            .header(reqwest::header::AUTHORIZATION, self.bearer.clone())
+            .body(body)
+            .send()
+            .await;
+        if let Ok(r) = answer {
+            let _ = r.bytes().await;
+        }
     }
-    tasks.join_all().await;
-    (planned.len() as u64, t.elapsed())
 }
 
 /// Below reqwest: the same PUTs by hyper-util's pooled HTTP/1 client (the layer reqwest is built
-/// on), headers as reqwest sends them, each answer read whole.
-async fn hyper_alone(
-    base: &str,
-    bearer: &reqwest::header::HeaderValue,
-    planned: Arc<Vec<(IdempotencyKey, Vec<u8>)>>,
-    concurrency: usize,
-) -> (u64, Duration) {
-    use http_body_util::{BodyExt, Full};
-    let client: hyper_util::client::legacy::Client<_, Full<bytes::Bytes>> =
-        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+/// on), headers as reqwest sends them.
+#[derive(Clone)]
+struct BareHyper {
+    client: hyper_util::client::legacy::Client<
+        hyper_util::client::legacy::connect::HttpConnector,
+        http_body_util::Full<bytes::Bytes>,
+    >,
+    uri: http::Uri,
+    bearer: reqwest::header::HeaderValue,
+}
+
+impl BareHyper {
+    fn new(base: &str, bearer: reqwest::header::HeaderValue, concurrency: usize) -> Self {
+        BareHyper {
+            client: hyper_util::client::legacy::Client::builder(
+                hyper_util::rt::TokioExecutor::new(),
+            )
             .pool_max_idle_per_host(concurrency)
-            .build_http();
-    let uri: http::Uri = format!(
+            .build_http(),
+            uri: put_url(base).as_str().parse().expect("uri"),
+            bearer,
+        }
+    }
+}
+
+impl Put for BareHyper {
+    async fn put(&self, key: &IdempotencyKey, body: Vec<u8>) {
+        use http_body_util::BodyExt;
+        let request = http::Request::put(self.uri.clone())
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .header("idempotency-key", key.as_str())
+            .header(http::header::AUTHORIZATION, self.bearer.clone())
+            .header(http::header::ACCEPT, "application/json")
+            .header(
+                http::header::USER_AGENT,
+                cxone_dlq_replay::client::USER_AGENT,
+            )
+            .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+            .expect("request");
+        if let Ok(r) = self.client.request(request).await {
+            let _ = r.into_body().collect().await;
+        }
+    }
+}
+
+/// The topic's PUT URL on the emulator at `base`.
+fn put_url(base: &str) -> reqwest::Url {
+    reqwest::Url::parse(&format!(
         "{base}{}/topics/{TOPIC}/events",
         cxone_dlq_replay::client::DEFAULT_API_PREFIX
-    )
-    .parse()
-    .expect("uri");
-    let t = Instant::now();
-    let mut tasks = tokio::task::JoinSet::new();
-    for w in 0..concurrency {
-        let (client, planned, uri, bearer) =
-            (client.clone(), planned.clone(), uri.clone(), bearer.clone());
-        tasks.spawn(async move {
-            for (key, body) in planned.iter().skip(w).step_by(concurrency) {
-                let request = http::Request::put(uri.clone())
-                    .header(http::header::CONTENT_TYPE, "application/json")
-                    .header("idempotency-key", key.as_str())
-                    .header(http::header::AUTHORIZATION, bearer.clone())
-                    .header(http::header::ACCEPT, "application/json")
-                    .header(
-                        http::header::USER_AGENT,
-                        cxone_dlq_replay::client::USER_AGENT,
-                    )
-                    .body(Full::new(bytes::Bytes::from(body.clone())))
-                    .expect("request");
-                if let Ok(r) = client.request(request).await {
-                    let _ = r.into_body().collect().await;
-                }
-            }
-        });
-    }
-    tasks.join_all().await;
-    (planned.len() as u64, t.elapsed())
+    ))
+    .expect("url")
 }
 
 /// The rows of `cpu_per_event`: the engine on two runtimes, then the floor under it on one
@@ -604,22 +613,20 @@ fn cpu_per_event(c: &mut Criterion) {
                     total += match row {
                         "client_put_loop" => {
                             let planned = rt.block_on(read_and_plan(&cl));
-                            cost.measure(|| rt.block_on(client_alone(&cl, planned, conc)))
+                            cost.measure(|| rt.block_on(put_loop(cl.clone(), planned, conc)))
                         }
                         "reqwest_put_loop" | "hyper_put_loop" => {
                             let planned = rt.block_on(read_and_plan(&cl));
                             let http = bare_client(conc);
                             let bearer = rt.block_on(bare_bearer(&http, &emu.base_url));
-                            let base = emu.base_url.as_str();
-                            cost.measure(|| {
-                                rt.block_on(async {
-                                    if row == "hyper_put_loop" {
-                                        hyper_alone(base, &bearer, planned, conc).await
-                                    } else {
-                                        reqwest_alone(&http, base, &bearer, planned, conc).await
-                                    }
-                                })
-                            })
+                            if row == "hyper_put_loop" {
+                                let via = BareHyper::new(&emu.base_url, bearer, conc);
+                                cost.measure(|| rt.block_on(put_loop(via, planned, conc)))
+                            } else {
+                                let url = put_url(&emu.base_url);
+                                let via = BareReqwest { http, url, bearer };
+                                cost.measure(|| rt.block_on(put_loop(via, planned, conc)))
+                            }
                         }
                         _ => {
                             i += 1;
